@@ -1,0 +1,80 @@
+"""dualdb: one async API over SQLite (development) and PostgreSQL (production).
+
+Write queries once with PyPika (start from :class:`Query`, fill values with
+:class:`Param`), run them with :func:`connect`'s :class:`Database`, and get the same
+Python values back from both backends.
+"""
+
+from __future__ import annotations
+
+from pypika import Order, Table
+from pypika import functions as fn
+
+from dualdb import errors
+from dualdb.database import Database, Health, Queryable, Transaction
+from dualdb.errors import (
+    CheckViolation,
+    ConfigurationError,
+    ConnectionFailed,
+    DatabaseError,
+    DataError,
+    DeadlockDetected,
+    ForeignKeyViolation,
+    IntegrityError,
+    NotNullViolation,
+    OperationalError,
+    PoolTimeout,
+    ProgrammingError,
+    QueryError,
+    QueryTimeout,
+    SerializationFailure,
+    UniqueViolation,
+    UnsupportedFeature,
+)
+from dualdb.factory import close_database, connect, get_database
+from dualdb.query import Query
+from dualdb.records import Record
+from dualdb.settings import Settings, load_settings
+from dualdb.sql.terms import Json, Param, Raw, escape_like, raw
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "CheckViolation",
+    "ConfigurationError",
+    "ConnectionFailed",
+    "DataError",
+    "Database",
+    "DatabaseError",
+    "DeadlockDetected",
+    "ForeignKeyViolation",
+    "Health",
+    "IntegrityError",
+    "Json",
+    "NotNullViolation",
+    "OperationalError",
+    "Order",
+    "Param",
+    "PoolTimeout",
+    "ProgrammingError",
+    "Query",
+    "QueryError",
+    "QueryTimeout",
+    "Queryable",
+    "Raw",
+    "Record",
+    "SerializationFailure",
+    "Settings",
+    "Table",
+    "Transaction",
+    "UniqueViolation",
+    "UnsupportedFeature",
+    "close_database",
+    "connect",
+    "errors",
+    "escape_like",
+    "fn",
+    "get_database",
+    "load_settings",
+    "raw",
+]

@@ -1,0 +1,363 @@
+"""The query API: :class:`Database` (pooled) and :class:`Transaction` (one connection).
+
+Both offer the same methods, so code written against one runs against the other; a
+function that takes ``db: Queryable`` can be handed either, which is how callers combine
+several calls atomically. There is no ambient, task-local connection: work is inside a
+transaction exactly when it runs through the :class:`Transaction` object.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
+from time import perf_counter
+from types import TracebackType
+from typing import Any, Protocol
+
+from dualdb._logging import log_query
+from dualdb.dialects.base import Connection, Dialect, Driver
+from dualdb.errors import DatabaseError, OperationalError, QueryError
+from dualdb.records import Record
+from dualdb.settings import Settings
+from dualdb.sql.compile import Compiled, compile_query
+from dualdb.sql.terms import Param
+
+__all__ = ["Database", "Health", "Queryable", "Transaction"]
+
+_ISOLATION = re.compile(r"^[a-z_]+$")
+
+
+@dataclass(frozen=True, slots=True)
+class Health:
+    """Result of :meth:`Database.health`."""
+
+    backend: str
+    latency: float
+    server_version: str
+
+
+class Queryable(Protocol):
+    """What :class:`Database` and :class:`Transaction` both provide."""
+
+    async def fetch_all(self, query: Any, /, **values: Any) -> list[Record]: ...
+    async def fetch_one(self, query: Any, /, **values: Any) -> Record | None: ...
+    async def fetch_val(self, query: Any, /, **values: Any) -> Any: ...
+    async def execute(self, query: Any, /, **values: Any) -> int: ...
+    async def execute_many(self, query: Any, rows: Iterable[Mapping[str, Any]], /) -> None: ...
+    def iterate(
+        self, query: Any, /, *, batch_size: int = 500, **values: Any
+    ) -> AsyncIterator[Record]: ...
+    def transaction(
+        self, *, isolation: str | None = None, readonly: bool = False
+    ) -> Transaction: ...
+    @property
+    def backend(self) -> str: ...
+
+
+class _Queries:
+    """The query methods, over whatever connection ``_connection()`` provides."""
+
+    _dialect: Dialect
+    _settings: Settings
+
+    def _connection(self) -> AbstractAsyncContextManager[Connection]:
+        raise NotImplementedError
+
+    @property
+    def backend(self) -> str:
+        """``"sqlite"`` or ``"postgresql"``."""
+        return self._dialect.name
+
+    @property
+    def dialect(self) -> Dialect:
+        return self._dialect
+
+    def _log(self, compiled: Compiled, args: Any, started: float) -> None:
+        log_query(
+            compiled,
+            args,
+            perf_counter() - started,
+            self._dialect.name,
+            self._settings.slow_query_threshold,
+        )
+
+    async def fetch_all(self, query: Any, /, **values: Any) -> list[Record]:
+        """All result rows."""
+        compiled = compile_query(query, self._dialect)
+        args = compiled.arguments(values)
+        started = perf_counter()
+        async with self._connection() as conn:
+            rows = await conn.fetch_all(compiled, args)
+        self._log(compiled, args, started)
+        return rows
+
+    async def fetch_one(self, query: Any, /, **values: Any) -> Record | None:
+        """The first result row, or None. Add ``.limit(1)`` if the query may match many."""
+        compiled = compile_query(query, self._dialect)
+        args = compiled.arguments(values)
+        started = perf_counter()
+        async with self._connection() as conn:
+            row = await conn.fetch_one(compiled, args)
+        self._log(compiled, args, started)
+        return row
+
+    async def fetch_val(self, query: Any, /, **values: Any) -> Any:
+        """The first column of the first row, or None when there is no row."""
+        compiled = compile_query(query, self._dialect)
+        args = compiled.arguments(values)
+        started = perf_counter()
+        async with self._connection() as conn:
+            value = await conn.fetch_val(compiled, args)
+        self._log(compiled, args, started)
+        return value
+
+    async def execute(self, query: Any, /, **values: Any) -> int:
+        """Run a statement; return the number of rows it inserted, updated or deleted."""
+        compiled = compile_query(query, self._dialect)
+        args = compiled.arguments(values)
+        started = perf_counter()
+        async with self._connection() as conn:
+            count = await conn.execute(compiled, args)
+        self._log(compiled, args, started)
+        return count
+
+    async def execute_many(self, query: Any, rows: Iterable[Mapping[str, Any]], /) -> None:
+        """Run one statement for each mapping of Param values, atomically.
+
+        Either every row is applied or none. A plain ``INSERT … VALUES (Param…)`` uses
+        PostgreSQL's COPY, the driver's fastest path.
+        """
+        compiled = compile_query(query, self._dialect)
+        arguments = [compiled.arguments(row) for row in rows]
+        if not arguments:
+            return
+        started = perf_counter()
+        async with self._connection() as conn:
+            await conn.execute_many(compiled, arguments)
+        self._log(compiled, arguments[0], started)
+
+    async def iterate(
+        self, query: Any, /, *, batch_size: int = 500, **values: Any
+    ) -> AsyncIterator[Record]:
+        """Stream rows without loading them all (a server-side cursor on PostgreSQL).
+
+        Holds one connection until the loop ends; break out of the loop to stop early.
+        """
+        if batch_size < 1:
+            raise QueryError(f"batch_size must be ≥ 1, got {batch_size}")
+        compiled = compile_query(query, self._dialect)
+        args = compiled.arguments(values)
+        started = perf_counter()
+        async with self._connection() as conn:
+            async for record in conn.iterate(compiled, args, batch_size):
+                yield record
+        self._log(compiled, args, started)
+
+    def compile(self, query: Any, /, **values: Any) -> tuple[str, list[Any]]:
+        """The SQL this dialect runs for ``query`` and its arguments, for inspection.
+
+        Params without a value in ``values`` appear as the :class:`~dualdb.Param` itself.
+        """
+        compiled = compile_query(query, self._dialect)
+        args = [
+            (values.get(s.name, Param(s.name)) if s.name is not None else s.value)
+            for s in compiled.slots
+        ]
+        return compiled.sql, args
+
+    async def explain(self, query: Any, /, **values: Any) -> list[str]:
+        """The backend's query plan for ``query``, one line per row."""
+        compiled = compile_query(query, self._dialect)
+        args = compiled.arguments(values)
+        plan = Compiled(
+            sql=self._dialect.explain_prefix + compiled.sql,
+            slots=compiled.slots,
+            names=compiled.names,
+            param_names=compiled.param_names,
+            origins=None,
+            tables=(),
+        )
+        async with self._connection() as conn:
+            rows = await conn.fetch_all(plan, args)
+        return [str(row[-1]) for row in rows]
+
+    def transaction(self, *, isolation: str | None = None, readonly: bool = False) -> Transaction:
+        raise NotImplementedError
+
+
+class Database(_Queries):
+    """A pool of connections to one database; see :func:`dualdb.connect`.
+
+    Each call takes a connection from the pool for its one statement, so concurrent
+    tasks never share a connection. Use :meth:`transaction` to run several statements
+    on one connection, atomically.
+    """
+
+    def __init__(self, settings: Settings, dialect: Dialect, driver: Driver) -> None:
+        self._settings = settings
+        self._dialect = dialect
+        self._driver = driver
+        self._closed = False
+
+    @property
+    def settings(self) -> Settings:
+        return self._settings
+
+    def _connection(self) -> AbstractAsyncContextManager[Connection]:
+        return self._driver.acquire()
+
+    def transaction(self, *, isolation: str | None = None, readonly: bool = False) -> Transaction:
+        """A transaction on one pooled connection: ``async with db.transaction() as tx:``.
+
+        Commits when the block ends, rolls back if it raises. ``isolation`` is one of
+        ``read_committed``, ``repeatable_read``, ``serializable`` (PostgreSQL; SQLite
+        transactions are always serializable and accept any of them). ``readonly``
+        starts a read-only transaction (on SQLite: one that takes no write lock up front).
+        """
+        return Transaction(self, None, isolation=isolation, readonly=readonly)
+
+    async def health(self) -> Health:
+        """One round trip to the database; raises if it fails."""
+        started = perf_counter()
+        version = await self.fetch_val(self._dialect.version_query)
+        return Health(self._dialect.name, perf_counter() - started, str(version))
+
+    async def close(self) -> None:
+        """Close every connection; the Database cannot be used afterwards."""
+        if not self._closed:
+            self._closed = True
+            await self._driver.close()
+
+    async def __aenter__(self) -> Database:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def __repr__(self) -> str:
+        return f"<Database {self._settings.display_url()}>"
+
+
+class Transaction(_Queries):
+    """A transaction (or, nested, a SAVEPOINT) with the same query methods as Database.
+
+    Everything run through this object runs on its connection, inside it.
+    """
+
+    def __init__(
+        self,
+        database: Database,
+        parent: Transaction | None,
+        *,
+        isolation: str | None = None,
+        readonly: bool = False,
+    ) -> None:
+        dialect = database.dialect
+        if isolation is not None:
+            level = isolation.lower().replace(" ", "_")
+            if not _ISOLATION.match(level) or level not in _ALL_LEVELS:
+                raise QueryError(
+                    f"isolation must be one of {', '.join(sorted(_ALL_LEVELS))}; got {isolation!r}"
+                )
+            isolation = level
+        if parent is not None and (isolation or readonly):
+            raise QueryError("a nested transaction (savepoint) takes no isolation or readonly")
+        self._database = database
+        self._dialect = dialect
+        self._settings = database.settings
+        self._parent = parent
+        self._isolation = isolation
+        self._readonly = readonly
+        self._conn: Connection | None = None
+        self._lease: AbstractAsyncContextManager[Connection] | None = None
+        self._savepoint: str | None = None
+        self._children = 0
+        self._done = False
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[Connection]:
+        if self._conn is None or self._done:
+            raise OperationalError(
+                "this transaction is not active (use it inside its `async with` block)",
+                dialect=self._dialect.name,
+            )
+        yield self._conn
+
+    def transaction(self, *, isolation: str | None = None, readonly: bool = False) -> Transaction:
+        """A nested block: a SAVEPOINT that rolls back alone if the block raises."""
+        return Transaction(self._database, self, isolation=isolation, readonly=readonly)
+
+    async def __aenter__(self) -> Transaction:
+        if self._parent is not None:
+            parent = self._parent
+            if parent._conn is None or parent._done:
+                raise OperationalError("the enclosing transaction is not active")
+            parent._children += 1
+            self._conn = parent._conn
+            self._savepoint = f"dualdb_sp_{id(parent):x}_{parent._children}"
+            await self._conn.run(f"SAVEPOINT {self._savepoint}")
+            return self
+        lease = self._database._driver.acquire()
+        conn = await lease.__aenter__()
+        try:
+            await conn.run(self._dialect.begin_sql(self._isolation, self._readonly))
+        except BaseException as exc:
+            await lease.__aexit__(type(exc), exc, exc.__traceback__)
+            raise
+        self._lease, self._conn = lease, conn
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        conn = self._conn
+        assert conn is not None
+        self._done = True
+        if self._savepoint is not None:
+            await self._exit_savepoint(conn, exc)
+            return
+        lease = self._lease
+        assert lease is not None
+        try:
+            if exc is None:
+                await conn.run("COMMIT")
+            elif isinstance(exc, Exception):
+                await conn.run("ROLLBACK")
+            else:
+                # Cancelled (or interpreter exit) mid-transaction: the connection's
+                # state is unknown, so it is closed instead of returned to the pool.
+                self._database._driver.discard(conn)
+        except BaseException:
+            # COMMIT/ROLLBACK failed: the transaction may still be open, so the
+            # connection must not be reused. A failed COMMIT is the caller's error.
+            self._database._driver.discard(conn)
+            if exc is None:
+                raise
+        finally:
+            await lease.__aexit__(None, None, None)
+
+    async def _exit_savepoint(self, conn: Connection, exc: BaseException | None) -> None:
+        name = self._savepoint
+        if exc is None:
+            await conn.run(f"RELEASE SAVEPOINT {name}")
+        elif isinstance(exc, Exception):
+            try:
+                await conn.run(f"ROLLBACK TO SAVEPOINT {name}")
+                await conn.run(f"RELEASE SAVEPOINT {name}")
+            except DatabaseError:
+                pass  # the outer transaction will fail and roll back; keep the first error
+        else:
+            self._database._driver.discard(conn)
+
+    def __repr__(self) -> str:
+        kind = "savepoint" if self._parent is not None else "transaction"
+        state = "done" if self._done else ("active" if self._conn else "new")
+        return f"<Transaction {kind} {state} on {self._settings.display_url()}>"
+
+
+_ALL_LEVELS = frozenset({"read_committed", "repeatable_read", "serializable"})

@@ -1,0 +1,169 @@
+"""What a backend must provide: the :class:`Dialect` and its :class:`Connection`.
+
+The dialect is the only place that knows how SQLite and PostgreSQL differ: placeholder
+style, which constructs run, column types, value conversion, error mapping and the
+driver. Everything above it (compile, Database, auth) asks the dialect.
+"""
+
+from __future__ import annotations
+
+import abc
+from collections.abc import AsyncIterator, Sequence
+from contextlib import AbstractAsyncContextManager
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from pypika.enums import Matching
+
+from dualdb.errors import UnsupportedFeature
+
+if TYPE_CHECKING:
+    from dualdb.records import Record
+    from dualdb.settings import Settings
+    from dualdb.sql.compile import Compiled
+
+__all__ = ["LOGICAL_TYPES", "Connection", "Dialect", "Driver"]
+
+#: The portable column types; each dialect maps them to declared types.
+LOGICAL_TYPES = (
+    "uuid",
+    "text",
+    "integer",
+    "bigint",
+    "boolean",
+    "timestamptz",
+    "date",
+    "json",
+    "decimal",
+    "bytes",
+    "float",
+)
+
+_MATCHING_NAMES = {
+    Matching.ilike: "ILIKE",
+    Matching.not_ilike: "NOT ILIKE",
+    Matching.rlike: "RLIKE",
+    Matching.regex: "REGEX",
+    Matching.regexp: "REGEXP",
+    Matching.bin_regex: "REGEX BINARY",
+    Matching.as_of: "AS OF",
+    Matching.glob: "GLOB",
+}
+
+
+class Connection(abc.ABC):
+    """One driver connection, with values already in the driver's placeholder order.
+
+    Every method maps driver errors to :mod:`dualdb.errors` and decodes rows to
+    :class:`~dualdb.Record`.
+    """
+
+    @abc.abstractmethod
+    async def fetch_all(self, compiled: Compiled, args: Sequence[Any]) -> list[Record]: ...
+
+    @abc.abstractmethod
+    async def fetch_one(self, compiled: Compiled, args: Sequence[Any]) -> Record | None: ...
+
+    @abc.abstractmethod
+    async def fetch_val(self, compiled: Compiled, args: Sequence[Any]) -> Any: ...
+
+    @abc.abstractmethod
+    async def execute(self, compiled: Compiled, args: Sequence[Any]) -> int: ...
+
+    @abc.abstractmethod
+    async def execute_many(self, compiled: Compiled, rows: Sequence[Sequence[Any]]) -> None: ...
+
+    @abc.abstractmethod
+    def iterate(
+        self, compiled: Compiled, args: Sequence[Any], batch_size: int
+    ) -> AsyncIterator[Record]: ...
+
+    @abc.abstractmethod
+    async def run(self, sql: str) -> None:
+        """Run a statement of dualdb's own (BEGIN, SAVEPOINT …) with no arguments."""
+
+    @abc.abstractmethod
+    def in_transaction(self) -> bool: ...
+
+
+class Driver(abc.ABC):
+    """A pool of connections to one database."""
+
+    @abc.abstractmethod
+    def acquire(self) -> AbstractAsyncContextManager[Connection]:
+        """A connection for the duration of the block; waits at most the pool timeout."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    @abc.abstractmethod
+    def discard(self, connection: Connection) -> None:
+        """Mark a connection as unusable (e.g. cancelled mid-transaction): it is closed,
+        never handed out again."""
+
+
+class Dialect(abc.ABC):
+    """How one backend renders, converts and runs queries."""
+
+    name: ClassVar[str]
+    #: PostgreSQL can refer to ``$1`` twice; SQLite's ``?`` needs a value per occurrence.
+    reuses_placeholders: ClassVar[bool]
+    supports_for_update: ClassVar[bool]
+    #: Isolation levels accepted by ``transaction(isolation=...)``.
+    isolation_levels: ClassVar[frozenset[str]]
+    unsupported_matching: ClassVar[frozenset[Matching]] = frozenset()
+    #: Upper-case function names this backend does not have, with a hint for each.
+    unsupported_functions: ClassVar[dict[str, str]] = {}
+    unsupported_constructs: ClassVar[dict[str, str]] = {}
+    column_types: ClassVar[dict[str, str]]
+    #: Prefix that turns a statement into a query-plan query.
+    explain_prefix: ClassVar[str]
+    #: A one-row query naming the server version (used by ``health()``).
+    version_query: ClassVar[str]
+
+    @abc.abstractmethod
+    def begin_sql(self, isolation: str | None, readonly: bool) -> str:
+        """The statement that opens a top-level transaction."""
+
+    @abc.abstractmethod
+    def placeholder(self, position: int) -> str:
+        """The placeholder for the argument at 1-based ``position``."""
+
+    @abc.abstractmethod
+    async def connect(self, settings: Settings) -> Driver:
+        """Open the pool; raise :class:`~dualdb.errors.ConnectionFailed` if unreachable."""
+
+    def check_matching(self, comparator: Matching) -> None:
+        if comparator in self.unsupported_matching:
+            construct = _MATCHING_NAMES.get(comparator, comparator.name.upper())
+            raise UnsupportedFeature(construct, self.name, _matching_hint(comparator))
+
+    def check_function(self, name: str) -> None:
+        hint = self.unsupported_functions.get(name.upper())
+        if hint is not None:
+            raise UnsupportedFeature(f"function {name.upper()}()", self.name, hint or None)
+
+    def check_construct(self, construct: str) -> None:
+        if construct in self.unsupported_constructs:
+            raise UnsupportedFeature(
+                construct, self.name, self.unsupported_constructs[construct] or None
+            )
+
+    def column_type(self, logical: str) -> str:
+        """The declared column type for a portable type name (see ``LOGICAL_TYPES``)."""
+        try:
+            return self.column_types[logical]
+        except KeyError:
+            raise ValueError(
+                f"unknown logical type {logical!r}; expected one of {', '.join(LOGICAL_TYPES)}"
+            ) from None
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.name}>"
+
+
+def _matching_hint(comparator: Matching) -> str | None:
+    if comparator in (Matching.ilike, Matching.not_ilike):
+        return (
+            "compare lower-cased values with LIKE (e.g. fn.Lower(col).like(...)), on both backends"
+        )
+    return None

@@ -1,0 +1,361 @@
+"""PostgreSQL through asyncpg: the production backend.
+
+asyncpg already speaks Python types (UUID, aware datetimes, Decimal, bytes, bool) and
+its C ``Record`` already has the row interface dualdb promises, so rows are returned as
+asyncpg makes them. What dualdb adds: JSON codecs, the shared value checks, error
+mapping, and a pool whose release costs no round trip (asyncpg's default release runs
+``RESET ALL`` and friends; dualdb sets no session state outside transactions, and an
+open transaction is still rolled back by asyncpg before reuse).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import re
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from datetime import datetime
+from typing import Any, ClassVar, cast
+
+import asyncpg
+import asyncpg.exceptions as pgerr
+from pypika.enums import Matching
+
+from dualdb import errors
+from dualdb.dialects._values import check_datetime, check_float, dump_json
+from dualdb.dialects.base import Connection, Dialect, Driver
+from dualdb.records import Record
+from dualdb.settings import Settings
+from dualdb.sql.compile import Compiled
+
+__all__ = ["PostgresDialect"]
+
+NAME = "postgresql"
+
+# ---------------------------------------------------------------------------- values
+
+
+def check_args(args: Sequence[Any]) -> Sequence[Any]:
+    """Apply the checks both backends share; asyncpg converts the rest itself."""
+    for value in args:
+        kind = type(value)
+        if kind is datetime:
+            check_datetime(value, NAME)
+        elif kind is float:
+            check_float(value, NAME)
+    return args
+
+
+def _encode_json(value: Any) -> str:
+    # A str is JSON text already (as on SQLite); anything else is serialised.
+    if isinstance(value, str):
+        return value
+    return dump_json(value, NAME)
+
+
+# ---------------------------------------------------------------------------- errors
+
+_QUOTED = re.compile(r'"[^"]*"|\'[^\']*\'')
+
+
+def translate(exc: BaseException) -> errors.DatabaseError:
+    """Map an asyncpg (or socket) error to the dualdb tree; the caller chains it."""
+    if isinstance(exc, errors.DatabaseError):
+        return exc
+    if isinstance(exc, OverflowError):
+        return errors.DataError(
+            "integer out of range: both backends store at most 64-bit integers", dialect=NAME
+        )
+    if isinstance(exc, pgerr.PostgresError):
+        state = getattr(exc, "sqlstate", None) or ""
+        message = str(exc)
+        details: dict[str, Any] = {
+            "dialect": NAME,
+            "constraint": getattr(exc, "constraint_name", None),
+            "table": getattr(exc, "table_name", None),
+            "column": getattr(exc, "column_name", None),
+        }
+        if state.startswith("22"):
+            # Data errors quote the offending value; it may be a secret.
+            return errors.DataError(_QUOTED.sub("<value>", message), **details)
+        cls: type[errors.DatabaseError] = _BY_STATE.get(state) or _BY_CLASS.get(
+            state[:2], errors.DatabaseError
+        )
+        return cls(message, **details)
+    if isinstance(exc, pgerr.DataError):  # client-side: an argument of the wrong type
+        return errors.DataError(_QUOTED.sub("<value>", str(exc)), dialect=NAME)
+    if isinstance(exc, pgerr.ConnectionDoesNotExistError | ConnectionError | OSError):
+        return errors.ConnectionFailed(f"connection lost: {exc}", dialect=NAME)
+    if isinstance(exc, pgerr.InterfaceError):
+        return errors.OperationalError(str(exc), dialect=NAME)
+    return errors.DatabaseError(str(exc), dialect=NAME)
+
+
+_BY_STATE: dict[str, type[errors.DatabaseError]] = {
+    "23505": errors.UniqueViolation,
+    "23503": errors.ForeignKeyViolation,
+    "23502": errors.NotNullViolation,
+    "23514": errors.CheckViolation,
+    "40001": errors.SerializationFailure,
+    "40P01": errors.DeadlockDetected,
+    "57014": errors.QueryTimeout,
+    "57P01": errors.ConnectionFailed,
+    "57P02": errors.ConnectionFailed,
+    "57P03": errors.ConnectionFailed,
+    "53300": errors.ConnectionFailed,
+    "25006": errors.ProgrammingError,  # write in a read-only transaction
+}
+_BY_CLASS: dict[str, type[errors.DatabaseError]] = {
+    "23": errors.IntegrityError,
+    "08": errors.ConnectionFailed,
+    "28": errors.ConnectionFailed,
+    "3D": errors.ConnectionFailed,
+    "40": errors.OperationalError,
+    "42": errors.ProgrammingError,
+    "53": errors.OperationalError,
+    "54": errors.ProgrammingError,
+    "55": errors.OperationalError,
+    "57": errors.OperationalError,
+    "58": errors.OperationalError,
+    "0A": errors.ProgrammingError,
+}
+
+_TRANSLATED = (pgerr.PostgresError, pgerr.InterfaceError, OverflowError, OSError)
+
+
+def _rowcount(status: str) -> int:
+    tail = status.rpartition(" ")[2]
+    return int(tail) if tail.isdigit() else 0
+
+
+# ---------------------------------------------------------------------------- connection
+
+
+class PostgresConnection(Connection):
+    __slots__ = ("_con",)
+
+    def __init__(self, con: Any) -> None:
+        # An asyncpg Connection, or the pool's proxy for one.
+        self._con = con
+
+    async def fetch_all(self, compiled: Compiled, args: Sequence[Any]) -> list[Record]:
+        try:
+            rows = await self._con.fetch(compiled.sql, *check_args(args))
+        except _TRANSLATED as exc:
+            raise translate(exc) from exc
+        return cast(list[Record], rows)
+
+    async def fetch_one(self, compiled: Compiled, args: Sequence[Any]) -> Record | None:
+        try:
+            row = await self._con.fetchrow(compiled.sql, *check_args(args))
+        except _TRANSLATED as exc:
+            raise translate(exc) from exc
+        return cast(Record | None, row)
+
+    async def fetch_val(self, compiled: Compiled, args: Sequence[Any]) -> Any:
+        try:
+            return await self._con.fetchval(compiled.sql, *check_args(args))
+        except _TRANSLATED as exc:
+            raise translate(exc) from exc
+
+    async def execute(self, compiled: Compiled, args: Sequence[Any]) -> int:
+        try:
+            if args:
+                status = await self._con.execute(compiled.sql, *check_args(args))
+            else:
+                # Without arguments asyncpg uses the simple protocol, which also runs
+                # several statements at once (DDL scripts).
+                status = await self._con.execute(compiled.sql)
+        except _TRANSLATED as exc:
+            raise translate(exc) from exc
+        return _rowcount(status)
+
+    async def execute_many(self, compiled: Compiled, rows: Sequence[Sequence[Any]]) -> None:
+        for row in rows:
+            check_args(row)
+        try:
+            if compiled.bulk_target is not None:
+                table, columns = compiled.bulk_target
+                await self._con.copy_records_to_table(
+                    table, records=[tuple(r) for r in rows], columns=list(columns)
+                )
+            else:
+                await self._con.executemany(compiled.sql, rows)
+        except _TRANSLATED as exc:
+            raise translate(exc) from exc
+
+    async def iterate(
+        self, compiled: Compiled, args: Sequence[Any], batch_size: int
+    ) -> AsyncIterator[Record]:
+        # A server-side cursor lives inside a transaction; open one if none is active.
+        con = self._con
+        try:
+            if con.is_in_transaction():
+                async for record in con.cursor(
+                    compiled.sql, *check_args(args), prefetch=batch_size
+                ):
+                    yield cast(Record, record)
+            else:
+                async with con.transaction(readonly=True):
+                    cursor = con.cursor(compiled.sql, *check_args(args), prefetch=batch_size)
+                    async for record in cursor:
+                        yield cast(Record, record)
+        except _TRANSLATED as exc:
+            raise translate(exc) from exc
+
+    async def run(self, sql: str) -> None:
+        try:
+            await self._con.execute(sql)
+        except _TRANSLATED as exc:
+            raise translate(exc) from exc
+
+    def in_transaction(self) -> bool:
+        return bool(self._con.is_in_transaction())
+
+
+# ---------------------------------------------------------------------------- pool
+
+
+async def _init_connection(con: asyncpg.Connection) -> None:
+    for kind in ("json", "jsonb"):
+        await con.set_type_codec(
+            kind, schema="pg_catalog", encoder=_encode_json, decoder=json.loads, format="text"
+        )
+
+
+async def _no_reset(con: asyncpg.Connection) -> None:
+    """Replaces asyncpg's per-release reset query (see the module docstring)."""
+
+
+class PostgresDriver(Driver):
+    def __init__(self, settings: Settings, pool: asyncpg.Pool) -> None:
+        self.settings = settings
+        self._pool = pool
+
+    @asynccontextmanager
+    async def acquire(self) -> AsyncIterator[PostgresConnection]:
+        try:
+            con = await self._pool.acquire(timeout=self.settings.pool_timeout)
+        except TimeoutError:
+            raise errors.PoolTimeout(
+                f"no PostgreSQL connection became free within {self.settings.pool_timeout}s "
+                f"(pool size {self.settings.pool_max_size}; DB_POOL_MAX_SIZE / DB_POOL_TIMEOUT)",
+                dialect=NAME,
+            ) from None
+        except _TRANSLATED as exc:
+            raise _connect_error(exc, self.settings) from exc
+        try:
+            yield PostgresConnection(con)
+        finally:
+            await self._pool.release(con)
+
+    def discard(self, connection: Connection) -> None:
+        assert isinstance(connection, PostgresConnection)
+        connection._con.terminate()
+
+    async def close(self) -> None:
+        try:
+            await asyncio.wait_for(self._pool.close(), timeout=10)
+        except TimeoutError:
+            self._pool.terminate()
+
+
+def _connect_error(exc: BaseException, settings: Settings) -> errors.DatabaseError:
+    target = settings.display_url()
+    if isinstance(exc, pgerr.InvalidPasswordError | pgerr.InvalidAuthorizationSpecificationError):
+        return errors.ConnectionFailed(
+            f"PostgreSQL rejected the credentials for {target}: authentication failed "
+            "(check the user and password in DATABASE_URL / DB_USER / DB_PASSWORD)",
+            dialect=NAME,
+        )
+    if isinstance(exc, pgerr.InvalidCatalogNameError):
+        return errors.ConnectionFailed(
+            f"database {settings.database!r} does not exist on {target}", dialect=NAME
+        )
+    if isinstance(exc, TimeoutError):
+        return errors.ConnectionFailed(
+            f"could not connect to {target} within {settings.connect_timeout}s "
+            "(DB_CONNECT_TIMEOUT)",
+            dialect=NAME,
+        )
+    if isinstance(exc, OSError):
+        reason = exc.strerror or type(exc).__name__
+        return errors.ConnectionFailed(f"could not connect to {target}: {reason}", dialect=NAME)
+    mapped = translate(exc)
+    if isinstance(mapped, errors.ConnectionFailed):
+        return mapped
+    return errors.ConnectionFailed(f"could not connect to {target}: {mapped.message}", dialect=NAME)
+
+
+class PostgresDialect(Dialect):
+    name = NAME
+    reuses_placeholders = True
+    supports_for_update = True
+    isolation_levels = frozenset({"read_committed", "repeatable_read", "serializable"})
+    unsupported_matching = frozenset(
+        {Matching.rlike, Matching.regexp, Matching.bin_regex, Matching.as_of, Matching.glob}
+    )
+    unsupported_functions: ClassVar[dict[str, str]] = {
+        "IFNULL": "use COALESCE, on both backends",
+        "GROUP_CONCAT": "",
+        "INSTR": "",
+        "DATETIME": "",
+        "STRFTIME": "",
+        "JULIANDAY": "",
+        "TOTAL": "use SUM",
+        "RANDOMBLOB": "",
+        "PRINTF": "",
+    }
+    column_types: ClassVar[dict[str, str]] = {
+        "uuid": "UUID",
+        "text": "TEXT",
+        "integer": "INTEGER",
+        "bigint": "BIGINT",
+        "boolean": "BOOLEAN",
+        "timestamptz": "TIMESTAMPTZ",
+        "date": "DATE",
+        "json": "JSONB",
+        "decimal": "NUMERIC",
+        "bytes": "BYTEA",
+        "float": "DOUBLE PRECISION",
+    }
+
+    explain_prefix = "EXPLAIN "
+    version_query = "SELECT version()"
+
+    def placeholder(self, position: int) -> str:
+        return f"${position}"
+
+    def begin_sql(self, isolation: str | None, readonly: bool) -> str:
+        sql = "BEGIN"
+        if isolation is not None:
+            sql += " ISOLATION LEVEL " + isolation.replace("_", " ").upper()
+        if readonly:
+            sql += " READ ONLY"
+        return sql
+
+    async def connect(self, settings: Settings) -> PostgresDriver:
+        server_settings = dict(settings.url_options)
+        if settings.statement_timeout is not None:
+            server_settings["statement_timeout"] = str(int(settings.statement_timeout * 1000))
+        try:
+            pool = await asyncpg.create_pool(  # type: ignore[call-overload, misc]
+                host=settings.host,
+                port=settings.port,
+                user=settings.user,
+                password=settings.password,
+                database=settings.database,
+                ssl=settings.sslmode,
+                min_size=settings.pool_min_size,
+                max_size=settings.pool_max_size,
+                max_inactive_connection_lifetime=settings.idle_timeout,
+                timeout=settings.connect_timeout,
+                statement_cache_size=settings.statement_cache_size,
+                server_settings=server_settings or None,
+                init=_init_connection,
+                reset=_no_reset,
+            )
+        except (*_TRANSLATED, TimeoutError) as exc:
+            raise _connect_error(exc, settings) from exc
+        return PostgresDriver(settings, pool)

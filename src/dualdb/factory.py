@@ -1,0 +1,91 @@
+"""``connect()``: settings → an open :class:`~dualdb.Database`, plus an app-wide accessor."""
+
+from __future__ import annotations
+
+import asyncio
+import weakref
+from collections.abc import Generator
+from typing import Any
+
+from dualdb.database import Database
+from dualdb.dialects import get_dialect
+from dualdb.settings import Settings, load_settings
+
+__all__ = ["close_database", "connect", "get_database"]
+
+
+class _Connect:
+    """Both ``await connect()`` and ``async with connect() as db:`` (which closes it)."""
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._db: Database | None = None
+
+    async def _open(self) -> Database:
+        dialect = get_dialect(self._settings.backend)
+        driver = await dialect.connect(self._settings)
+        return Database(self._settings, dialect, driver)
+
+    def __await__(self) -> Generator[Any, None, Database]:
+        return self._open().__await__()
+
+    async def __aenter__(self) -> Database:
+        self._db = await self._open()
+        return self._db
+
+    async def __aexit__(self, *exc: object) -> None:
+        if self._db is not None:
+            await self._db.close()
+
+
+def connect(
+    url: str | None = None, /, *, settings: Settings | None = None, **options: Any
+) -> _Connect:
+    """Open a Database from ``url``, ``settings``, or the environment and ``.env``.
+
+    ``options`` override single settings by field name (e.g. ``pool_max_size=5``). With
+    no arguments: ``DB_TYPE``/``DATABASE_URL``/``SQLITE_FILE``… (see ``.env.example``),
+    defaulting to SQLite at ``./data/app.db``. Raises ConfigurationError for bad settings
+    and ConnectionFailed if the database cannot be reached within the connect timeout.
+    """
+    if settings is None:
+        settings = load_settings(url=url, **options)
+    elif url is not None or options:
+        settings = (
+            settings.with_options(**options) if url is None else load_settings(url=url, **options)
+        )
+    return _Connect(settings)
+
+
+_shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Database] = (
+    weakref.WeakKeyDictionary()
+)
+_locks: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Lock] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+async def get_database() -> Database:
+    """The application's one Database, opened from the environment on first use.
+
+    One per event loop (a pool is bound to the loop that made it). Close it at shutdown
+    with :func:`close_database`.
+    """
+    loop = asyncio.get_running_loop()
+    db = _shared.get(loop)
+    if db is not None:
+        return db
+    lock = _locks.setdefault(loop, asyncio.Lock())
+    async with lock:
+        db = _shared.get(loop)
+        if db is None:
+            db = await connect()
+            _shared[loop] = db
+    return db
+
+
+async def close_database() -> None:
+    """Close the Database made by :func:`get_database` (a no-op if there is none)."""
+    db = _shared.pop(asyncio.get_running_loop(), None)
+    if db is not None:
+        await db.close()

@@ -1,0 +1,308 @@
+"""Environment (and ``.env``) → one validated, immutable :class:`Settings`.
+
+All configuration is read here and nowhere else, so that every setting is checked in one
+place, every error names the variable it came from, and no password can leak through a
+``repr`` or an error message: the password lives only in :attr:`Settings.password`, which
+is excluded from ``repr`` and from :meth:`Settings.display_url`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+
+from dotenv import dotenv_values
+
+from dualdb.errors import ConfigurationError
+
+__all__ = ["Backend", "Settings", "load_settings"]
+
+Backend = Literal["sqlite", "postgresql"]
+
+_BACKEND_ALIASES: dict[str, Backend] = {
+    "sqlite": "sqlite",
+    "sqlite3": "sqlite",
+    "postgresql": "postgresql",
+    "postgres": "postgresql",
+    "pg": "postgresql",
+}
+_SSL_MODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
+_SQLITE_MEMORY = ":memory:"
+DEFAULT_SQLITE_FILE = "./data/app.db"
+
+T = TypeVar("T", int, float)
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Everything dualdb needs to open a :class:`~dualdb.Database`.
+
+    Build it with :func:`load_settings` (environment + ``.env``) or directly; every
+    field has the documented default. ``password`` never appears in ``repr``.
+    """
+
+    backend: Backend = "sqlite"
+    #: SQLite database file (``":memory:"`` for a private in-memory database).
+    sqlite_file: str = DEFAULT_SQLITE_FILE
+    #: PostgreSQL connection parts (from ``DATABASE_URL`` or ``DB_HOST`` …).
+    host: str = "localhost"
+    port: int = 5432
+    user: str | None = None
+    password: str | None = field(default=None, repr=False)
+    database: str | None = None
+    sslmode: str | None = None
+    #: Extra ``?key=value`` options of the URL, passed to the server as settings.
+    url_options: tuple[tuple[str, str], ...] = ()
+
+    pool_min_size: int = 1
+    pool_max_size: int = 20
+    pool_timeout: float = 10.0
+    idle_timeout: float = 30.0
+    connect_timeout: float = 2.0
+    statement_timeout: float | None = None
+    statement_cache_size: int = 100
+
+    sqlite_pool_size: int = 5
+    sqlite_busy_timeout: float = 5.0
+
+    slow_query_threshold: float | None = 0.5
+
+    def __post_init__(self) -> None:
+        if self.backend not in ("sqlite", "postgresql"):
+            raise ConfigurationError(
+                f"backend must be 'sqlite' or 'postgresql', got {self.backend!r}",
+                variable="DB_TYPE",
+            )
+        if self.sslmode is not None and self.sslmode not in _SSL_MODES:
+            raise ConfigurationError(
+                f"DB_SSLMODE must be one of {', '.join(_SSL_MODES)}; got {self.sslmode!r}",
+                variable="DB_SSLMODE",
+            )
+        if self.pool_min_size > self.pool_max_size:
+            raise ConfigurationError(
+                f"DB_POOL_MIN_SIZE ({self.pool_min_size}) must not exceed "
+                f"DB_POOL_MAX_SIZE ({self.pool_max_size})",
+                variable="DB_POOL_MIN_SIZE",
+            )
+        if self.backend == "postgresql" and not self.database:
+            raise ConfigurationError(
+                "PostgreSQL needs a database name: set DATABASE_URL "
+                "(postgresql://user:password@host:5432/dbname) or DB_NAME",
+                variable="DATABASE_URL",
+            )
+
+    def display_url(self) -> str:
+        """The connection target as a URL with the password masked, for messages and logs."""
+        if self.backend == "sqlite":
+            return f"sqlite:///{self.sqlite_file}"
+        auth = ""
+        if self.user:
+            auth = quote(self.user, safe="")
+            if self.password:
+                auth += ":***"
+            auth += "@"
+        query = f"?{urlencode(self.url_options)}" if self.url_options else ""
+        return f"postgresql://{auth}{self.host}:{self.port}/{self.database}{query}"
+
+    def postgres_url(self) -> str:
+        """A full ``postgresql://`` URL *including the password*, for drivers only.
+
+        Never log or print this value; use :meth:`display_url`.
+        """
+        auth = ""
+        if self.user:
+            auth = quote(self.user, safe="")
+            if self.password is not None:
+                auth += ":" + quote(self.password, safe="")
+            auth += "@"
+        options = list(self.url_options)
+        if self.sslmode:
+            options.append(("sslmode", self.sslmode))
+        query = f"?{urlencode(options)}" if options else ""
+        return f"postgresql://{auth}{self.host}:{self.port}/{quote(self.database or '')}{query}"
+
+    def with_options(self, **options: Any) -> Settings:
+        """A copy with some fields replaced; unknown names are a ConfigurationError."""
+        known = {f.name for f in fields(self)}
+        unknown = sorted(set(options) - known)
+        if unknown:
+            raise ConfigurationError(
+                f"unknown option(s) {', '.join(unknown)}; accepted: {', '.join(sorted(known))}",
+                variable=unknown[0],
+            )
+        return replace(self, **options)
+
+
+def _number(env: Mapping[str, str], name: str, kind: Callable[[str], T], minimum: T) -> T | None:
+    raw = env.get(name)
+    if raw is None or raw.strip() == "":
+        return None
+    try:
+        value = kind(raw.strip())
+    except ValueError:
+        what = "a whole number" if kind is int else "a number of seconds"
+        raise ConfigurationError(
+            f"{name} must be {what} ≥ {minimum}; got {raw!r}", variable=name
+        ) from None
+    if value < minimum:
+        raise ConfigurationError(f"{name} must be ≥ {minimum}; got {raw!r}", variable=name)
+    return value
+
+
+def _parse_backend(raw: str, variable: str) -> Backend:
+    backend = _BACKEND_ALIASES.get(raw.strip().lower())
+    if backend is None:
+        raise ConfigurationError(
+            f"{variable} must be 'sqlite' or 'postgresql' (also 'postgres', 'pg'); got {raw!r}",
+            variable=variable,
+        )
+    return backend
+
+
+def parse_url(url: str, variable: str = "DATABASE_URL") -> dict[str, Any]:
+    """Split a database URL into :class:`Settings` fields.
+
+    Accepts ``postgresql://`` / ``postgres://`` and ``sqlite:///relative/path``,
+    ``sqlite:////absolute/path`` or ``sqlite:///:memory:``. The URL itself is never
+    quoted back in an error, because it may hold a password.
+    """
+    scheme, sep, _ = url.partition("://")
+    if not sep:
+        raise ConfigurationError(
+            f"{variable} must look like postgresql://user:password@host:5432/dbname or "
+            "sqlite:///path/to/file.db",
+            variable=variable,
+        )
+    scheme = scheme.lower()
+    if scheme.startswith("sqlite"):
+        path = url[len(scheme) + 3 :]
+        if path.startswith("/"):
+            path = path[1:]  # sqlite:///rel → rel, sqlite:////abs → /abs (yoyo's convention)
+        path = path.split("?", 1)[0]
+        if not path:
+            raise ConfigurationError(
+                f"{variable} names no SQLite file; use sqlite:///path/to/file.db or "
+                "sqlite:///:memory:",
+                variable=variable,
+            )
+        return {"backend": "sqlite", "sqlite_file": unquote(path)}
+    if scheme not in ("postgresql", "postgres"):
+        raise ConfigurationError(
+            f"{variable} has an unsupported scheme {scheme!r}; accepted: postgresql://, "
+            "postgres://, sqlite:///",
+            variable=variable,
+        )
+    parts = urlsplit(url)
+    try:
+        port = parts.port
+    except ValueError:
+        raise ConfigurationError(
+            f"{variable} has an invalid port; expected a number from 1 to 65535",
+            variable=variable,
+        ) from None
+    result: dict[str, Any] = {"backend": "postgresql"}
+    if parts.hostname:
+        result["host"] = parts.hostname
+    if port is not None:
+        result["port"] = port
+    if parts.username:
+        result["user"] = unquote(parts.username)
+    if parts.password is not None:
+        result["password"] = unquote(parts.password)
+    database = unquote(parts.path.lstrip("/"))
+    if database:
+        result["database"] = database
+    options = []
+    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+        if key == "sslmode":
+            result["sslmode"] = value
+        else:
+            options.append((key, value))
+    result["url_options"] = tuple(options)
+    return result
+
+
+def load_settings(
+    environ: Mapping[str, str] | None = None,
+    *,
+    env_file: str | os.PathLike[str] | None = ".env",
+    url: str | None = None,
+    **options: Any,
+) -> Settings:
+    """Read settings from ``environ`` (default ``os.environ``) over the ``.env`` file.
+
+    Precedence, highest first: keyword ``options``, ``url``, real environment variables,
+    ``.env`` in the working directory, defaults. See ``.env.example`` for every variable.
+    """
+    env: dict[str, str] = {}
+    if env_file is not None and Path(env_file).is_file():
+        env.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+    env.update(os.environ if environ is None else environ)
+
+    values: dict[str, Any] = {}
+    declared: Backend | None = None
+    if env.get("DB_TYPE", "").strip():
+        declared = _parse_backend(env["DB_TYPE"], "DB_TYPE")
+
+    url_variable = "url" if url is not None else "DATABASE_URL"
+    database_url = url if url is not None else env.get("DATABASE_URL", "").strip() or None
+    if database_url:
+        values.update(parse_url(database_url, url_variable))
+        if declared is not None and url is None and declared != values["backend"]:
+            raise ConfigurationError(
+                f"DB_TYPE={declared} but DATABASE_URL is a {values['backend']} URL; "
+                "make them agree or remove DB_TYPE",
+                variable="DB_TYPE",
+            )
+    else:
+        values["backend"] = declared or "sqlite"
+        if values["backend"] == "sqlite":
+            values["sqlite_file"] = env.get("SQLITE_FILE", "").strip() or DEFAULT_SQLITE_FILE
+        else:
+            for variable, key in (
+                ("DB_HOST", "host"),
+                ("DB_USER", "user"),
+                ("DB_NAME", "database"),
+            ):
+                if env.get(variable, "").strip():
+                    values[key] = env[variable].strip()
+            if env.get("DB_PASSWORD"):
+                values["password"] = env["DB_PASSWORD"]
+            port = _number(env, "DB_PORT", int, 1)
+            if port is not None:
+                if port > 65535:
+                    raise ConfigurationError(
+                        f"DB_PORT must be a port number from 1 to 65535; got {port}",
+                        variable="DB_PORT",
+                    )
+                values["port"] = port
+
+    if env.get("DB_SSLMODE", "").strip() and "sslmode" not in values:
+        values["sslmode"] = env["DB_SSLMODE"].strip().lower()
+
+    numeric: tuple[tuple[str, str, Callable[[str], Any], Any], ...] = (
+        ("DB_POOL_MIN_SIZE", "pool_min_size", int, 0),
+        ("DB_POOL_MAX_SIZE", "pool_max_size", int, 1),
+        ("DB_POOL_TIMEOUT", "pool_timeout", float, 0.0),
+        ("DB_IDLE_TIMEOUT", "idle_timeout", float, 0.0),
+        ("DB_CONNECT_TIMEOUT", "connect_timeout", float, 0.001),
+        ("DB_STATEMENT_TIMEOUT", "statement_timeout", float, 0.0),
+        ("DB_STATEMENT_CACHE_SIZE", "statement_cache_size", int, 0),
+        ("SQLITE_POOL_SIZE", "sqlite_pool_size", int, 1),
+        ("SQLITE_BUSY_TIMEOUT", "sqlite_busy_timeout", float, 0.0),
+        ("DB_SLOW_QUERY_SECONDS", "slow_query_threshold", float, 0.0),
+    )
+    for variable, key, kind, minimum in numeric:
+        value = _number(env, variable, kind, minimum)
+        if value is not None:
+            values[key] = value
+    # 0 means "off" for the two optional thresholds, as in PostgreSQL's statement_timeout.
+    for key in ("statement_timeout", "slow_query_threshold"):
+        if values.get(key) == 0:
+            values[key] = None
+
+    return Settings(**values).with_options(**options) if options else Settings(**values)

@@ -1,0 +1,1 @@
+"""PyPika queries → dialect SQL with bound parameters (see :mod:`dualdb.sql.compile`)."""

@@ -1,0 +1,269 @@
+"""PyPika query → (SQL text for one dialect, how to build its arguments), cached per shape.
+
+A query object is immutable in practice (PyPika's builder methods return copies), so the
+compiled form is cached *on the query object*, per dialect: a module-level query with
+``Param``s is rendered once and afterwards costs one attribute lookup. Builder methods
+copy ``__dict__`` into the new query, cache included, so each entry remembers the ``id``
+of the object it was made for and a copy (always a distinct live object) never reuses it.
+Literal values inside the query are part of the query object and are cached with it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from pypika import functions as fn
+from pypika import terms
+from pypika.queries import QueryBuilder, Table
+
+from dualdb.errors import QueryError
+from dualdb.sql import _render
+from dualdb.sql.terms import Param, Raw
+
+if TYPE_CHECKING:
+    from dualdb.dialects.base import Dialect
+
+__all__ = ["Binder", "Compiled", "ResultColumn", "compile_query"]
+
+_CACHE_ATTR = "_dualdb_compiled"
+
+#: Functions whose result has the type of their first argument (used to decode SQLite).
+_PASSTHROUGH_FUNCTIONS = frozenset({"MIN", "MAX", "COALESCE", "IFNULL"})
+
+
+@dataclass(frozen=True, slots=True)
+class ResultColumn:
+    """Where a result column comes from: ``table.column``, or ``table.*`` when column is None.
+
+    SQLite returns stored values (UUIDs as text, …); its dialect decodes a column by the
+    declared type of the table column it comes from.
+    """
+
+    table: str | None
+    column: str | None
+
+
+class _Slot:
+    """One placeholder's source: a named Param, or a literal value from the query."""
+
+    __slots__ = ("name", "value")
+
+    def __init__(self, name: str | None, value: Any = None) -> None:
+        self.name = name
+        self.value = value
+
+
+@dataclass(frozen=True, slots=True)
+class Compiled:
+    """A query rendered for one dialect; immutable and shared by every call."""
+
+    sql: str
+    slots: tuple[_Slot, ...]
+    #: Param names in placeholder order when every slot is a Param (the fast path), else None.
+    names: tuple[str, ...] | None
+    param_names: frozenset[str]
+    #: Origins of the result columns (SELECT list or RETURNING), None when unknown.
+    origins: tuple[ResultColumn | None, ...] | None
+    #: Tables the query reads, to resolve columns that name no table.
+    tables: tuple[str, ...]
+    #: The statement changes data or schema (INSERT/UPDATE/DELETE/DDL).
+    is_write: bool = False
+    #: The statement changes the schema: dialects drop what they cached about it.
+    is_ddl: bool = False
+    #: For ``INSERT INTO t (cols) VALUES (Param, …)``: (table, columns), so a bulk
+    #: ``execute_many`` can use the driver's fastest path (COPY on PostgreSQL).
+    bulk_target: tuple[str, tuple[str, ...]] | None = None
+    #: Per-database decoding plans, filled by dialects that need them (SQLite).
+    plans: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
+
+    def arguments(self, values: Mapping[str, Any]) -> list[Any]:
+        """The driver's positional arguments for this call (values not yet encoded)."""
+        names = self.names
+        if names is not None and len(values) == len(self.param_names):
+            try:
+                return [values[n] for n in names]
+            except KeyError:
+                pass  # reported below with the full picture
+        self._check_names(values)
+        return [values[s.name] if s.name is not None else s.value for s in self.slots]
+
+    def _check_names(self, values: Mapping[str, Any]) -> None:
+        missing = self.param_names.difference(values)
+        unexpected = set(values).difference(self.param_names)
+        if missing or unexpected:
+            parts = []
+            if missing:
+                parts.append(f"no value for Param {', '.join(sorted(missing))}")
+            if unexpected:
+                parts.append(f"unexpected value(s) {', '.join(sorted(unexpected))}")
+            expected = ", ".join(sorted(self.param_names)) or "none"
+            raise QueryError(f"{'; '.join(parts)} (the query's Params: {expected})")
+
+    def labels(self) -> list[str]:
+        """A name per argument for logs: the Param name, or ``$n`` for a literal."""
+        return [s.name or f"${i}" for i, s in enumerate(self.slots, 1)]
+
+
+class Binder:
+    """Collects placeholders while PyPika renders one query for one dialect."""
+
+    __slots__ = ("_by_name", "dialect", "slots")
+
+    def __init__(self, dialect: Dialect) -> None:
+        self.dialect = dialect
+        self.slots: list[_Slot] = []
+        self._by_name: dict[str, str] = {}
+
+    def bind_param(self, name: str) -> str:
+        if self.dialect.reuses_placeholders:
+            placeholder = self._by_name.get(name)
+            if placeholder is None:
+                self.slots.append(_Slot(name))
+                placeholder = self._by_name[name] = self.dialect.placeholder(len(self.slots))
+            return placeholder
+        self.slots.append(_Slot(name))
+        return self.dialect.placeholder(len(self.slots))
+
+    def bind_value(self, value: Any) -> str:
+        self.slots.append(_Slot(None, value))
+        return self.dialect.placeholder(len(self.slots))
+
+
+def compile_query(query: Any, dialect: Dialect) -> Compiled:
+    """Render ``query`` for ``dialect``, from the cache when this exact object was seen."""
+    try:
+        cache = query.__dict__.get(_CACHE_ATTR)
+    except AttributeError:
+        cache = None
+    if cache is not None and cache[0] == id(query):
+        compiled: Compiled | None = cache[1].get(dialect.name)
+        if compiled is not None:
+            return compiled
+    compiled = _compile(query, dialect)
+    if isinstance(query, QueryBuilder | terms.Term):
+        if cache is None or cache[0] != id(query):
+            cache = (id(query), {})
+            query.__dict__[_CACHE_ATTR] = cache
+        cache[1][dialect.name] = compiled
+    return compiled
+
+
+def _compile(query: Any, dialect: Dialect) -> Compiled:
+    if isinstance(query, Raw | str):
+        sql = query.sql if isinstance(query, Raw) else query
+        args = query.args if isinstance(query, Raw) else ()
+        verb = _verb(sql)
+        return Compiled(
+            sql=sql,
+            slots=tuple(_Slot(None, v) for v in args),
+            names=None if args else (),
+            param_names=frozenset(),
+            origins=None,
+            tables=(),
+            is_write=verb in _WRITES or verb in _DDL,
+            is_ddl=verb in _DDL,
+        )
+    if not isinstance(query, QueryBuilder | terms.Term):
+        raise QueryError(
+            f"expected a PyPika query, dualdb.raw(...) or SQL text; got {type(query).__name__}"
+        )
+    binder = Binder(dialect)
+    previous = _render.active()
+    _render.set_active(binder)
+    try:
+        sql = query.get_sql(quote_char='"')
+    finally:
+        _render.set_active(previous)
+    slots = tuple(binder.slots)
+    names = tuple(s.name for s in slots if s.name is not None)
+    verb = _verb(sql)
+    return Compiled(
+        sql=sql,
+        slots=slots,
+        names=names if len(names) == len(slots) else None,
+        param_names=frozenset(names),
+        origins=_origins(query),
+        tables=_tables(query),
+        is_write=verb in _WRITES or verb in _DDL,
+        is_ddl=verb in _DDL,
+        bulk_target=_bulk_target(query, slots),
+    )
+
+
+_WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"})
+_DDL = frozenset({"CREATE", "ALTER", "DROP"})
+
+
+def _verb(sql: str) -> str:
+    return sql.lstrip()[:7].split(None, 1)[0].upper() if sql.strip() else ""
+
+
+def _bulk_target(query: Any, slots: tuple[_Slot, ...]) -> tuple[str, tuple[str, ...]] | None:
+    """(table, columns) when the query is a plain one-row INSERT of distinct Params."""
+    if not isinstance(query, QueryBuilder):
+        return None
+    table = getattr(query, "_insert_table", None)
+    values = getattr(query, "_values", None)
+    columns = getattr(query, "_columns", None)
+    if (
+        not isinstance(table, Table)
+        or table._schema is not None
+        or not columns
+        or not values
+        or len(values) != 1
+        or getattr(query, "_returns", None)
+        or getattr(query, "_on_conflict", False)
+        or getattr(query, "_selects", None)
+    ):
+        return None
+    names = [s.name for s in slots]
+    row = values[0]
+    if (
+        len(row) != len(columns)
+        or len(slots) != len(columns)
+        or not all(isinstance(term, Param) for term in row)
+        or None in names
+        or len(set(names)) != len(names)
+    ):
+        return None
+    return table._table_name, tuple(c.name for c in columns)
+
+
+def _tables(query: Any) -> tuple[str, ...]:
+    found: list[str] = []
+    for source in [
+        *getattr(query, "_from", ()),
+        getattr(query, "_insert_table", None),
+        getattr(query, "_update_table", None),
+        *(j.item for j in getattr(query, "_joins", ())),
+    ]:
+        if isinstance(source, Table) and source._table_name not in found:
+            found.append(source._table_name)
+    return tuple(found)
+
+
+def _origin(term: Any) -> ResultColumn | None:
+    if isinstance(term, terms.Star):
+        table = term.table
+        return ResultColumn(table._table_name if isinstance(table, Table) else None, None)
+    if isinstance(term, terms.Field):
+        table = term.table
+        return ResultColumn(table._table_name if isinstance(table, Table) else None, term.name)
+    if (
+        isinstance(term, terms.Function)
+        and term.args
+        and (term.name.upper() in _PASSTHROUGH_FUNCTIONS or isinstance(term, fn.Coalesce))
+    ):
+        return _origin(term.args[0])
+    return None
+
+
+def _origins(query: Any) -> tuple[ResultColumn | None, ...] | None:
+    selected: Sequence[Any] = (
+        getattr(query, "_returns", None) or getattr(query, "_selects", None) or ()
+    )
+    if not selected:
+        return None
+    return tuple(_origin(term) for term in selected)
