@@ -220,8 +220,8 @@ def _plan(conn: sqlite3.Connection, schema: _Schema, compiled: Compiled, descrip
         if origin is None:
             expanded.append((None, None))
         elif origin.column is None:
-            for table in (origin.table,) if origin.table else compiled.tables:
-                expanded.extend((table, c) for c in schema.columns(conn, table))
+            for star_table in (origin.table,) if origin.table else compiled.tables:
+                expanded.extend((star_table, c) for c in schema.columns(conn, star_table))
         else:
             expanded.append((_table_of(conn, schema, compiled, origin), origin.column))
     if len(expanded) != len(names):
@@ -398,6 +398,10 @@ class SQLiteConnection(Connection):
             db.execute("COMMIT")
         self._after(compiled)
 
+    def _fetch_batch(self, cursor: sqlite3.Cursor, compiled: Compiled, size: int) -> list[Record]:
+        rows = cursor.fetchmany(size)
+        return self._plan_for(compiled, cursor.description).rows(rows) if rows else []
+
     async def fetch_all(self, compiled: Compiled, args: Sequence[Any]) -> list[Record]:
         result: list[Record] = await self._call(self._fetch_all, compiled, encode_args(args))
         return result
@@ -424,11 +428,10 @@ class SQLiteConnection(Connection):
         cursor: sqlite3.Cursor = await self._call(self._db.execute, compiled.sql, encode_args(args))
         try:
             while True:
-                rows = await self._call(cursor.fetchmany, batch_size)
-                if not rows:
+                records = await self._call(self._fetch_batch, cursor, compiled, batch_size)
+                if not records:
                     break
-                plan = self._plan_for(compiled, cursor.description)
-                for record in plan.rows(rows):
+                for record in records:
                     yield record
         finally:
             await self._call(cursor.close)

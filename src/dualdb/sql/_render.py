@@ -76,7 +76,9 @@ def _value_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> st
 
 
 def _is_none(term: Any) -> bool:
-    return type(term) is terms.ValueWrapper and term.value is None
+    return isinstance(term, terms.NullValue) or (
+        type(term) is terms.ValueWrapper and term.value is None
+    )
 
 
 @_hook(terms.BasicCriterion, "get_sql")

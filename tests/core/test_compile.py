@@ -1,0 +1,209 @@
+"""PyPika → dialect SQL: bound parameters, caching, rewrites and rejected constructs.
+
+Golden SQL per dialect, as Kysely's tests do: the text each backend receives is part of
+the contract. These tests need no server; the run-time behaviour of the same queries is
+covered on both backends in test_api.py.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+
+import pytest
+from pypika import functions as fn
+
+from dualdb import Json, Param, Query, QueryError, Table, UnsupportedFeature
+from dualdb.dialects import get_dialect
+from dualdb.sql.compile import compile_query
+
+users = Table("users")
+
+
+def sql_of(query: object, dialect: str) -> str:
+    return compile_query(query, get_dialect(dialect)).sql
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def dialect(request: pytest.FixtureRequest) -> str:
+    name: str = request.param
+    return name
+
+
+def test_params_render_as_each_dialects_placeholder() -> None:
+    q = Query.from_(users).select(users.id).where(users.email == Param("email"))
+    assert sql_of(q, "sqlite") == 'SELECT "id" FROM "users" WHERE "email"=?'
+    assert sql_of(q, "postgresql") == 'SELECT "id" FROM "users" WHERE "email"=$1'
+
+
+def test_repeated_param_reuses_placeholder_on_postgres_only() -> None:
+    q = (
+        Query.from_(users)
+        .select(users.id)
+        .where((users.email == Param("v")) | (users.name == Param("v")))
+    )
+    assert sql_of(q, "postgresql").count("$1") == 2
+    compiled = compile_query(q, get_dialect("sqlite"))
+    assert compiled.sql.count("?") == 2
+    assert compiled.arguments({"v": "x"}) == ["x", "x"]
+
+
+def test_inline_values_are_bound_with_their_python_types(dialect: str) -> None:
+    when = datetime(2026, 1, 1, tzinfo=UTC)
+    uid = uuid.uuid4()
+    q = Query.from_(users).select(users.id).where((users.at > when) & (users.id == uid))
+    compiled = compile_query(q, get_dialect(dialect))
+    assert "2026" not in compiled.sql
+    assert compiled.arguments({}) == [when, uid]
+
+
+def test_hostile_string_value_never_enters_the_sql(dialect: str) -> None:
+    hostile = "'; DROP TABLE users; --"
+    compiled = compile_query(
+        Query.from_(users).select("*").where(users.name == hostile), get_dialect(dialect)
+    )
+    assert "DROP" not in compiled.sql
+    assert compiled.arguments({}) == [hostile]
+
+
+def test_upsert_with_returning_renders_the_same_text_for_both(dialect: str) -> None:
+    q = (
+        Query.into(users)
+        .columns(users.id, users.email)
+        .insert(Param("id"), Param("email"))
+        .on_conflict(users.email)
+        .do_update(users.email)
+        .returning(users.id)
+    )
+    expected = {
+        "sqlite": 'INSERT INTO "users" ("id","email") VALUES (?,?) ON CONFLICT ("email") '
+        'DO UPDATE SET "email"=EXCLUDED."email" RETURNING "id"',
+        "postgresql": 'INSERT INTO "users" ("id","email") VALUES ($1,$2) ON CONFLICT ("email") '
+        'DO UPDATE SET "email"=EXCLUDED."email" RETURNING "id"',
+    }
+    assert sql_of(q, dialect) == expected[dialect]
+
+
+def test_equals_none_renders_is_null(dialect: str) -> None:
+    q = Query.from_(users).select(users.id).where(users.deleted_at == None)  # noqa: E711
+    assert sql_of(q, dialect).endswith('WHERE "deleted_at" IS NULL')
+
+
+def test_not_equals_none_renders_is_not_null(dialect: str) -> None:
+    q = Query.from_(users).select(users.id).where(users.deleted_at != None)  # noqa: E711
+    assert sql_of(q, dialect).endswith('WHERE "deleted_at" IS NOT NULL')
+
+
+def test_empty_in_list_is_false_and_empty_not_in_is_true(dialect: str) -> None:
+    assert sql_of(Query.from_(users).select(users.id).where(users.id.isin([])), dialect).endswith(
+        "WHERE 1=0"
+    )
+    assert sql_of(Query.from_(users).select(users.id).where(users.id.notin([])), dialect).endswith(
+        "WHERE 1=1"
+    )
+
+
+def test_like_always_declares_backslash_escape(dialect: str) -> None:
+    q = Query.from_(users).select(users.id).where(users.name.like(Param("p")))
+    assert sql_of(q, dialect).endswith(
+        "LIKE " + get_dialect(dialect).placeholder(1) + " ESCAPE '\\'"
+    )
+
+
+def test_ilike_is_rejected_on_sqlite_before_running() -> None:
+    q = Query.from_(users).select(users.id).where(users.name.ilike("a%"))
+    with pytest.raises(UnsupportedFeature) as info:
+        sql_of(q, "sqlite")
+    assert "ILIKE" in str(info.value) and "sqlite" in str(info.value)
+    assert sql_of(q, "postgresql").endswith("ILIKE $1")
+
+
+def test_distinct_on_is_rejected_on_sqlite() -> None:
+    q = Query.from_(users).distinct_on(users.email).select(users.id)
+    with pytest.raises(UnsupportedFeature, match="DISTINCT ON"):
+        sql_of(q, "sqlite")
+    assert "DISTINCT ON" in sql_of(q, "postgresql")
+
+
+def test_postgres_only_function_is_rejected_on_sqlite() -> None:
+    q = Query.from_(users).select(fn.Function("date_trunc", "day", users.at))
+    with pytest.raises(UnsupportedFeature, match="DATE_TRUNC"):
+        sql_of(q, "sqlite")
+
+
+def test_sqlite_only_function_is_rejected_on_postgres() -> None:
+    q = Query.from_(users).select(fn.Function("group_concat", users.name))
+    with pytest.raises(UnsupportedFeature, match="GROUP_CONCAT"):
+        sql_of(q, "postgresql")
+
+
+def test_for_update_is_dropped_on_sqlite_and_kept_on_postgres() -> None:
+    q = Query.from_(users).select(users.id).for_update()
+    assert "FOR UPDATE" not in sql_of(q, "sqlite")
+    assert sql_of(q, "postgresql").endswith("FOR UPDATE")
+
+
+def test_compiled_sql_is_cached_on_the_query_object(dialect: str) -> None:
+    q = Query.from_(users).select(users.id).where(users.id == Param("id"))
+    first = compile_query(q, get_dialect(dialect))
+    assert compile_query(q, get_dialect(dialect)) is first
+
+
+def test_derived_query_does_not_reuse_its_parents_cache(dialect: str) -> None:
+    base = Query.from_(users).select(users.id)
+    compile_query(base, get_dialect(dialect))
+    derived = base.where(users.email == Param("email"))
+    assert "WHERE" in sql_of(derived, dialect)
+    assert "WHERE" not in sql_of(base, dialect)
+
+
+def test_missing_param_value_names_it(dialect: str) -> None:
+    compiled = compile_query(
+        Query.from_(users).select(users.id).where(users.id == Param("id")), get_dialect(dialect)
+    )
+    with pytest.raises(QueryError, match="no value for Param id"):
+        compiled.arguments({})
+
+
+def test_unexpected_param_value_is_a_typo_guard(dialect: str) -> None:
+    compiled = compile_query(
+        Query.from_(users).select(users.id).where(users.id == Param("id")), get_dialect(dialect)
+    )
+    with pytest.raises(QueryError, match="unexpected value"):
+        compiled.arguments({"id": 1, "idd": 2})
+
+
+def test_json_wrapper_is_bound_not_inlined(dialect: str) -> None:
+    value = Json({"a": [1, "x"]})
+    compiled = compile_query(
+        Query.into(users).columns(users.doc).insert(value), get_dialect(dialect)
+    )
+    assert compiled.arguments({}) == [value]
+
+
+def test_plain_insert_of_params_is_a_bulk_target(dialect: str) -> None:
+    q = Query.into(users).columns(users.id, users.email).insert(Param("id"), Param("email"))
+    assert compile_query(q, get_dialect(dialect)).bulk_target == ("users", ("id", "email"))
+    upsert = q.on_conflict(users.id).do_nothing()
+    assert compile_query(upsert, get_dialect(dialect)).bulk_target is None
+
+
+def test_param_outside_dualdb_renders_readably() -> None:
+    assert str(Query.from_(users).select(users.id).where(users.id == Param("id"))).endswith(
+        '"id"=:id'
+    )
+
+
+def test_pypika_outside_dualdb_is_unchanged() -> None:
+    q = Query.from_(users).select(users.id).where(users.name == "x")
+    assert str(q) == 'SELECT "id" FROM "users" WHERE "name"=\'x\''
+
+
+def test_param_name_must_be_an_identifier() -> None:
+    with pytest.raises(ValueError, match="identifier"):
+        Param("not valid")
+
+
+def test_non_query_is_rejected(dialect: str) -> None:
+    with pytest.raises(QueryError, match="PyPika query"):
+        compile_query(42, get_dialect(dialect))

@@ -1,0 +1,189 @@
+"""Settings from the environment and .env: defaults, every variable, bad values, redaction."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dualdb import ConfigurationError, Settings, load_settings
+
+
+def load(env: dict[str, str], **kwargs: object) -> Settings:
+    return load_settings(env, env_file=None, **kwargs)
+
+
+def test_no_environment_means_sqlite_in_data_folder() -> None:
+    settings = load({})
+    assert settings.backend == "sqlite"
+    assert settings.sqlite_file == "./data/app.db"
+
+
+def test_sqlite_file_variable_sets_the_path() -> None:
+    assert load({"SQLITE_FILE": "/tmp/x.db"}).sqlite_file == "/tmp/x.db"
+
+
+@pytest.mark.parametrize("alias", ["postgresql", "postgres", "pg", "PG", " Postgres "])
+def test_db_type_accepts_postgres_aliases(alias: str) -> None:
+    settings = load({"DB_TYPE": alias, "DB_NAME": "app"})
+    assert settings.backend == "postgresql"
+
+
+def test_bad_db_type_names_variable_and_accepted_values() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        load({"DB_TYPE": "mysql"})
+    assert info.value.variable == "DB_TYPE"
+    assert "sqlite" in str(info.value) and "postgresql" in str(info.value)
+    assert isinstance(info.value, ValueError)
+
+
+def test_database_url_alone_chooses_the_backend() -> None:
+    settings = load({"DATABASE_URL": "postgres://u:pw@db.example:6543/app"})
+    assert (settings.backend, settings.host, settings.port) == ("postgresql", "db.example", 6543)
+    assert (settings.user, settings.password, settings.database) == ("u", "pw", "app")
+
+
+def test_sqlite_url_relative_and_absolute_paths() -> None:
+    assert load({"DATABASE_URL": "sqlite:///data/x.db"}).sqlite_file == "data/x.db"
+    assert load({"DATABASE_URL": "sqlite:////abs/x.db"}).sqlite_file == "/abs/x.db"
+    assert load({"DATABASE_URL": "sqlite:///:memory:"}).sqlite_file == ":memory:"
+
+
+def test_db_type_disagreeing_with_url_is_an_error() -> None:
+    with pytest.raises(ConfigurationError, match="DB_TYPE") as info:
+        load({"DB_TYPE": "sqlite", "DATABASE_URL": "postgresql://u:pw@h/app"})
+    assert "pw" not in str(info.value)
+
+
+def test_postgres_from_parts() -> None:
+    settings = load(
+        {
+            "DB_TYPE": "pg",
+            "DB_HOST": "h",
+            "DB_PORT": "5433",
+            "DB_USER": "u",
+            "DB_PASSWORD": "s3cret",
+            "DB_NAME": "app",
+        }
+    )
+    assert (settings.host, settings.port, settings.user, settings.database) == (
+        "h",
+        5433,
+        "u",
+        "app",
+    )
+    assert settings.password == "s3cret"
+
+
+def test_postgres_without_database_name_is_an_error() -> None:
+    with pytest.raises(ConfigurationError, match="DB_NAME"):
+        load({"DB_TYPE": "postgresql"})
+
+
+@pytest.mark.parametrize(
+    ("variable", "value"),
+    [
+        ("DB_PORT", "abc"),
+        ("DB_PORT", "70000"),
+        ("DB_POOL_MAX_SIZE", "0"),
+        ("DB_POOL_MIN_SIZE", "-1"),
+        ("DB_CONNECT_TIMEOUT", "soon"),
+        ("DB_STATEMENT_CACHE_SIZE", "1.5"),
+        ("SQLITE_BUSY_TIMEOUT", "-3"),
+        ("DB_SSLMODE", "sometimes"),
+    ],
+)
+def test_bad_number_names_the_variable(variable: str, value: str) -> None:
+    env = {"DB_TYPE": "postgresql", "DB_NAME": "app", variable: value}
+    with pytest.raises(ConfigurationError) as info:
+        load(env)
+    assert info.value.variable == variable
+    assert variable in str(info.value)
+
+
+def test_pool_and_timeout_variables_are_read() -> None:
+    settings = load(
+        {
+            "DATABASE_URL": "postgresql://u@h/app?sslmode=require&application_name=x",
+            "DB_POOL_MIN_SIZE": "2",
+            "DB_POOL_MAX_SIZE": "7",
+            "DB_POOL_TIMEOUT": "1.5",
+            "DB_IDLE_TIMEOUT": "12",
+            "DB_CONNECT_TIMEOUT": "0.5",
+            "DB_STATEMENT_TIMEOUT": "3",
+            "DB_STATEMENT_CACHE_SIZE": "0",
+            "DB_SLOW_QUERY_SECONDS": "0.25",
+        }
+    )
+    assert settings.sslmode == "require"
+    assert settings.url_options == (("application_name", "x"),)
+    assert (settings.pool_min_size, settings.pool_max_size, settings.pool_timeout) == (2, 7, 1.5)
+    assert (settings.idle_timeout, settings.connect_timeout) == (12.0, 0.5)
+    assert (settings.statement_timeout, settings.statement_cache_size) == (3.0, 0)
+    assert settings.slow_query_threshold == 0.25
+
+
+def test_defaults_match_the_documented_ones() -> None:
+    settings = Settings()
+    assert (settings.pool_max_size, settings.idle_timeout, settings.connect_timeout) == (
+        20,
+        30.0,
+        2.0,
+    )
+
+
+def test_db_sslmode_applies_when_url_has_none() -> None:
+    settings = load({"DATABASE_URL": "postgresql://u@h/app", "DB_SSLMODE": "verify-full"})
+    assert settings.sslmode == "verify-full"
+
+
+def test_min_pool_larger_than_max_is_an_error() -> None:
+    with pytest.raises(ConfigurationError, match="DB_POOL_MIN_SIZE"):
+        load({"DB_POOL_MIN_SIZE": "5", "DB_POOL_MAX_SIZE": "2"})
+
+
+def test_unsupported_url_scheme_is_an_error_without_the_password() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        load({"DATABASE_URL": "mysql://root:hunter2@h/app"})
+    assert info.value.variable == "DATABASE_URL"
+    assert "hunter2" not in str(info.value)
+
+
+def test_malformed_url_is_an_error() -> None:
+    with pytest.raises(ConfigurationError, match="DATABASE_URL"):
+        load({"DATABASE_URL": "not a url"})
+
+
+def test_password_never_in_repr_or_display_url() -> None:
+    settings = load({"DATABASE_URL": "postgresql://u:hunter2@h/app"})
+    assert "hunter2" not in repr(settings)
+    assert "hunter2" not in settings.display_url()
+    assert "***" in settings.display_url()
+
+
+def test_special_characters_in_password_survive_the_url() -> None:
+    settings = load({"DATABASE_URL": "postgresql://u:p%40ss%2Fw@h/app"})
+    assert settings.password == "p@ss/w"
+    assert "p%40ss%2Fw" in settings.postgres_url()
+
+
+def test_env_file_is_read_and_real_environment_wins(tmp_path: Path) -> None:
+    env_file = tmp_path / ".env"
+    env_file.write_text("SQLITE_FILE=/from/dotenv.db\nDB_POOL_MAX_SIZE=3\n")
+    settings = load_settings({"DB_POOL_MAX_SIZE": "9"}, env_file=env_file)
+    assert settings.sqlite_file == "/from/dotenv.db"
+    assert settings.pool_max_size == 9
+
+
+def test_keyword_options_override_everything() -> None:
+    settings = load({"DB_POOL_MAX_SIZE": "9"}, pool_max_size=4)
+    assert settings.pool_max_size == 4
+
+
+def test_unknown_keyword_option_is_an_error() -> None:
+    with pytest.raises(ConfigurationError, match="pool_max"):
+        load({}, pool_max=3)
+
+
+def test_zero_statement_timeout_means_off() -> None:
+    assert load({"DB_STATEMENT_TIMEOUT": "0"}).statement_timeout is None
