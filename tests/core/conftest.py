@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import pytest
 
 import dualdb
@@ -13,7 +11,7 @@ ITEMS = Table("items")
 
 
 @pytest.fixture
-async def items(db: dualdb.Database) -> AsyncIterator[dualdb.Database]:
+async def items(db: dualdb.Database) -> dualdb.Database:
     """``db`` with an ``items`` table holding a column of every portable type."""
     t = db.dialect.column_type
     await db.execute(
@@ -32,4 +30,4 @@ async def items(db: dualdb.Database) -> AsyncIterator[dualdb.Database]:
             )"""
         )
     )
-    yield db
+    return db

@@ -1,0 +1,223 @@
+"""Shared pytest fixtures for the dualdb test-suite.
+
+Sections (add new fixtures to the section they belong to, or a new section at the end):
+
+1. Hypothesis profiles      -- ``ci`` when CI=true, else $HYPOTHESIS_PROFILE or ``dev``.
+2. Backends                 -- ``backend``: every test using it (directly, or through
+                               ``database_url``/``db``) runs once per backend.
+3. PostgreSQL server        -- ``pg_server``, ``pg_admin_url`` (session; started lazily).
+4. Per-test database        -- ``database_url`` (fresh empty database), ``db`` (connected).
+
+Environment variables:
+
+* ``DUALDB_TEST_BACKENDS``      comma list restricting the backends, e.g. ``sqlite`` for a quick
+                                local run (default: ``sqlite,postgresql``).
+* ``DUALDB_TEST_DATABASE_URL``  use this existing PostgreSQL server (its user needs
+                                CREATE DATABASE) instead of starting a throwaway one.
+* ``CI``                        ``true``/``1``: Hypothesis ``ci`` profile; PostgreSQL is mandatory.
+* ``HYPOTHESIS_PROFILE``        profile outside CI (``dev`` by default).
+
+Nothing here ever skips: a PostgreSQL server that cannot be started fails the tests that need it.
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+from _pgcluster import ENV_DATABASE_URL, PgServer, redact_url, start_server
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").strip().lower() in ("1", "true")
+
+
+IN_CI = _env_flag("CI")
+
+# --------------------------------------------------------------------------------------------
+# 1. Hypothesis profiles
+# --------------------------------------------------------------------------------------------
+
+_SUPPRESSED = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+settings.register_profile(
+    "ci",
+    derandomize=True,
+    max_examples=200,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=_SUPPRESSED,
+)
+settings.register_profile(
+    "dev",
+    max_examples=25,
+    deadline=None,
+    suppress_health_check=_SUPPRESSED,
+)
+settings.load_profile("ci" if IN_CI else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+# --------------------------------------------------------------------------------------------
+# 2. Backends
+# --------------------------------------------------------------------------------------------
+
+ALL_BACKENDS = ("sqlite", "postgresql")
+
+
+def _selected_backends() -> list[str]:
+    raw = os.environ.get("DUALDB_TEST_BACKENDS", "")
+    names = [name.strip().lower() for name in raw.split(",") if name.strip()]
+    if not names:
+        return list(ALL_BACKENDS)
+    unknown = sorted(set(names) - set(ALL_BACKENDS))
+    if unknown:
+        raise pytest.UsageError(
+            f"DUALDB_TEST_BACKENDS={raw!r}: unknown backend(s) {unknown}; "
+            f"choose from {', '.join(ALL_BACKENDS)}"
+        )
+    return [name for name in ALL_BACKENDS if name in names]  # canonical order, no duplicates
+
+
+BACKENDS = _selected_backends()
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # Each backend parameter carries a marker of the same name: `pytest -m sqlite`.
+    for name in ALL_BACKENDS:
+        config.addinivalue_line("markers", f"{name}: test instance running on the {name} backend")
+
+
+def _backends_needed(item: pytest.Item) -> set[str]:
+    """Backends a collected test runs on: its ``backend`` parameter, plus ``postgresql`` if it
+    uses the PostgreSQL server directly (``pg_server``/``pg_admin_url``)."""
+    needed: set[str] = set()
+    callspec = getattr(item, "callspec", None)
+    if callspec is not None and "backend" in callspec.params:
+        needed.add(callspec.params["backend"])
+    if "pg_server" in getattr(item, "fixturenames", ()):
+        needed.add("postgresql")
+    return needed
+
+
+@pytest.hookimpl(tryfirst=True)  # before `-m` selection, so the markers added here count
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    # Mark every test with the backend(s) it touches, and deselect (not skip: it is the
+    # user's choice, like -k) tests needing a backend that DUALDB_TEST_BACKENDS left out,
+    # e.g. tests pinned with @pytest.mark.parametrize("backend", ["postgresql"]).
+    keep: list[pytest.Item] = []
+    deselected: list[pytest.Item] = []
+    for item in items:
+        needed = _backends_needed(item)
+        for name in sorted(needed):
+            item.add_marker(getattr(pytest.mark, name))
+        (keep if needed <= set(BACKENDS) else deselected).append(item)
+    if deselected:
+        config.hook.pytest_deselected(items=deselected)
+        items[:] = keep
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    external = os.environ.get(ENV_DATABASE_URL, "").strip()
+    if "postgresql" not in BACKENDS:
+        where = "not used"
+    elif external:
+        where = f"external server {redact_url(external)} ({ENV_DATABASE_URL})"
+    else:
+        where = "throwaway server started on first use"
+    return [f"dualdb backends: {', '.join(BACKENDS)}; PostgreSQL: {where}"]
+
+
+@pytest.fixture(
+    scope="session",
+    params=[pytest.param(name, id=name, marks=getattr(pytest.mark, name)) for name in BACKENDS],
+)
+def backend(request: pytest.FixtureRequest) -> str:
+    """Name of the backend under test: ``"sqlite"`` or ``"postgresql"``.
+
+    Session-scoped so that session fixtures may depend on it; pytest therefore runs all
+    tests of one backend, then all of the other. A test may pin one backend with
+    ``@pytest.mark.parametrize("backend", ["sqlite"])``.
+    """
+    name: str = request.param
+    return name
+
+
+# --------------------------------------------------------------------------------------------
+# 3. PostgreSQL server
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer]:
+    """The session's PostgreSQL server (see tests/_pgcluster.py).
+
+    Started only when a test first needs it; stopped (and its files deleted) at session end.
+    An atexit hook and a watchdog process also stop it if the session is interrupted or
+    killed. If it cannot start, every test that needs it fails with the reason (never skips).
+    """
+    try:
+        server = start_server()
+    except Exception as exc:
+        if IN_CI:
+            hint = "CI is set: the PostgreSQL tests are mandatory."
+        else:
+            hint = (
+                f"Set {ENV_DATABASE_URL}=postgresql://USER:PASSWORD@HOST/DB to use an existing "
+                "server, or DUALDB_TEST_BACKENDS=sqlite to run only the SQLite tests."
+            )
+        pytest.fail(
+            f"PostgreSQL test server unavailable: {type(exc).__name__}: {exc}\n{hint}",
+            pytrace=False,
+        )
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_admin_url(pg_server: PgServer) -> str:
+    """Admin URL of the session's PostgreSQL server (database ``postgres``). Has a password:
+    do not print it (``_pgcluster.redact_url``)."""
+    return pg_server.url
+
+
+# --------------------------------------------------------------------------------------------
+# 4. Per-test database
+# --------------------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def database_url(backend: str, request: pytest.FixtureRequest) -> Iterator[str]:
+    """URL of a fresh, empty database that belongs to this test alone.
+
+    * sqlite:     ``sqlite:///{tmp_path}/test.db`` (the file does not exist yet).
+    * postgresql: a new database ``t_<12 hex>`` on ``pg_server``, dropped after the test
+                  (open connections to it are terminated first).
+    """
+    if backend == "sqlite":
+        tmp_path: Path = request.getfixturevalue("tmp_path")
+        yield f"sqlite:///{tmp_path}/test.db"
+    elif backend == "postgresql":
+        server: PgServer = request.getfixturevalue("pg_server")
+        name = f"t_{uuid.uuid4().hex[:12]}"
+        url = server.create_database(name)
+        try:
+            yield url
+        finally:
+            server.drop_database(name)
+    else:  # pragma: no cover - BACKENDS is validated above
+        raise ValueError(f"unknown backend {backend!r}")
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Any]:
+    """A ``dualdb`` connection to this test's fresh database."""
+    import dualdb
+
+    async with dualdb.connect(database_url) as db:
+        yield db
