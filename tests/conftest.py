@@ -221,3 +221,72 @@ async def db(database_url: str) -> AsyncIterator[Any]:
 
     async with dualdb.connect(database_url) as db:
         yield db
+
+
+# --------------------------------------------------------------------------------------------
+# 5. Migrated databases (the repository's migrations/ applied)
+# --------------------------------------------------------------------------------------------
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
+
+
+def _apply_migrations(yoyo_url: str) -> None:
+    """Apply migrations/ with yoyo's own API, as `yoyo apply` would."""
+    from yoyo import get_backend, read_migrations
+
+    backend = get_backend(yoyo_url)
+    try:
+        with backend.lock():
+            backend.apply_migrations(backend.to_apply(read_migrations(str(MIGRATIONS_DIR))))
+    finally:
+        backend.connection.close()
+
+
+@pytest.fixture(scope="session")
+def migrated_template(
+    backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
+) -> str:
+    """Once per session and backend: a database with every migration applied, to copy.
+
+    sqlite: the path of a migrated file; postgresql: the name of a template database.
+    """
+    if backend == "sqlite":
+        path = tmp_path_factory.mktemp("template") / "migrated.db"
+        _apply_migrations(f"sqlite:///{path}")
+        return str(path)
+    server: PgServer = request.getfixturevalue("pg_server")
+    name = f"tpl_{uuid.uuid4().hex[:10]}"
+    url = server.create_database(name)
+    _apply_migrations(url)
+    return name
+
+
+@pytest.fixture
+def migrated_database_url(
+    backend: str, migrated_template: str, request: pytest.FixtureRequest
+) -> Iterator[str]:
+    """URL of a fresh database of this test's own with the full schema already applied."""
+    if backend == "sqlite":
+        import shutil
+
+        tmp_path: Path = request.getfixturevalue("tmp_path")
+        target = tmp_path / "migrated.db"
+        shutil.copyfile(migrated_template, target)
+        yield f"sqlite:///{target}"
+        return
+    server: PgServer = request.getfixturevalue("pg_server")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = server.create_database(name, template=migrated_template)
+    try:
+        yield url
+    finally:
+        server.drop_database(name)
+
+
+@pytest.fixture
+async def migrated_db(migrated_database_url: str) -> AsyncIterator[Any]:
+    """A ``dualdb`` connection to this test's fresh, fully migrated database."""
+    import dualdb
+
+    async with dualdb.connect(migrated_database_url) as db:
+        yield db

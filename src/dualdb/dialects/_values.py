@@ -21,12 +21,54 @@ __all__ = ["check_datetime", "check_float", "dump_json"]
 _encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
 
+def _has_exponent_float(value: Any) -> bool:
+    if type(value) is float:
+        return value.is_integer() and abs(value) >= 1e16
+    if isinstance(value, dict):
+        return any(_has_exponent_float(v) for v in value.values())
+    if isinstance(value, list | tuple):
+        return any(_has_exponent_float(v) for v in value)
+    return False
+
+
+def _key(key: Any) -> str:
+    if isinstance(key, str):
+        return key
+    if key is True or key is False or key is None:
+        return _encoder.encode(key)
+    if isinstance(key, int | float):
+        return _number(key)
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")
+
+
+def _number(value: int | float) -> str:
+    if isinstance(value, float):
+        if value.is_integer() and abs(value) >= 1e16:
+            # repr() would write 1e+16, which jsonb stores as the integer 10000000000000000:
+            # a fixed-point text with ".0" stays a float on PostgreSQL as on SQLite.
+            return f"{int(value)}.0"
+        return _encoder.encode(value)
+    return int.__repr__(value)
+
+
+def _encode(value: Any) -> str:
+    """A plain recursive encoder, used only for documents holding such large floats."""
+    if isinstance(value, dict):
+        items = (f"{_encoder.encode(_key(k))}:{_encode(v)}" for k, v in value.items())
+        return "{" + ",".join(items) + "}"
+    if isinstance(value, list | tuple):
+        return "[" + ",".join(_encode(v) for v in value) + "]"
+    if isinstance(value, int | float) and not isinstance(value, bool):
+        return _number(value)
+    return _encoder.encode(value)
+
+
 def dump_json(value: Any, dialect: str) -> str:
-    """JSON text for a value bound to a JSON column."""
+    """JSON text for a value bound to a JSON column; it reads back identically on both."""
     if isinstance(value, Json):
         value = value.value
     try:
-        text = _encoder.encode(value)
+        text = _encode(value) if _has_exponent_float(value) else _encoder.encode(value)
     except (TypeError, ValueError) as exc:
         raise DataError(f"value cannot be stored as JSON: {exc}", dialect=dialect) from exc
     if "\\u0000" in text:

@@ -69,7 +69,9 @@ def translate(exc: BaseException) -> errors.DatabaseError:
         )
     if isinstance(exc, pgerr.PostgresError):
         state = getattr(exc, "sqlstate", None) or ""
-        message = str(exc)
+        # The primary message only: str(exc) appends DETAIL, which quotes row values
+        # ("Key (email)=(…) already exists") that may be secrets.
+        message = getattr(exc, "message", None) or str(exc).split("\n", 1)[0]
         details: dict[str, Any] = {
             "dialect": NAME,
             "constraint": getattr(exc, "constraint_name", None),

@@ -1,0 +1,177 @@
+"""Transactions and savepoints, on both backends."""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+
+import pytest
+
+import dualdb
+from dualdb import Param, Query, fn
+
+t = dualdb.Table("items")
+INSERT = Query.into(t).columns(t.id, t.name).insert(Param("id"), Param("name"))
+COUNT = Query.from_(t).select(fn.Count("*"))
+NAMES = Query.from_(t).select(t.name).orderby(t.name)
+
+
+class Boom(Exception):
+    pass
+
+
+async def names(db: dualdb.Queryable) -> list[str]:
+    return [r["name"] for r in await db.fetch_all(NAMES)]
+
+
+async def test_commit_on_success_is_visible_to_other_connections(items: dualdb.Database) -> None:
+    async with items.transaction() as tx:
+        await tx.execute(INSERT, id=uuid.uuid4(), name="a")
+    assert await names(items) == ["a"]
+
+
+async def test_exception_rolls_back_everything(items: dualdb.Database) -> None:
+    with pytest.raises(Boom):
+        async with items.transaction() as tx:
+            await tx.execute(INSERT, id=uuid.uuid4(), name="a")
+            await tx.execute(INSERT, id=uuid.uuid4(), name="b")
+            raise Boom
+    assert await names(items) == []
+
+
+async def test_uncommitted_work_is_invisible_outside(items: dualdb.Database) -> None:
+    async with items.transaction() as tx:
+        await tx.execute(INSERT, id=uuid.uuid4(), name="a")
+        assert await names(tx) == ["a"]
+        assert await names(items) == []
+
+
+async def test_failed_inner_savepoint_keeps_outer_work(items: dualdb.Database) -> None:
+    async with items.transaction() as tx:
+        await tx.execute(INSERT, id=uuid.uuid4(), name="outer")
+        with pytest.raises(Boom):
+            async with tx.transaction() as inner:
+                await inner.execute(INSERT, id=uuid.uuid4(), name="inner")
+                raise Boom
+        await tx.execute(INSERT, id=uuid.uuid4(), name="after")
+    assert await names(items) == ["after", "outer"]
+
+
+async def test_database_error_in_savepoint_can_be_recovered(items: dualdb.Database) -> None:
+    uid = uuid.uuid4()
+    async with items.transaction() as tx:
+        await tx.execute(INSERT, id=uid, name="first")
+        with pytest.raises(dualdb.UniqueViolation):
+            async with tx.transaction() as inner:
+                await inner.execute(INSERT, id=uid, name="dup")
+        await tx.execute(INSERT, id=uuid.uuid4(), name="second")
+    assert await names(items) == ["first", "second"]
+
+
+async def test_successful_savepoint_commits_with_outer(items: dualdb.Database) -> None:
+    async with items.transaction() as tx:
+        async with tx.transaction() as inner:
+            await inner.execute(INSERT, id=uuid.uuid4(), name="a")
+            async with inner.transaction() as deeper:
+                await deeper.execute(INSERT, id=uuid.uuid4(), name="b")
+    assert await names(items) == ["a", "b"]
+
+
+async def test_outer_rollback_discards_released_savepoints(items: dualdb.Database) -> None:
+    with pytest.raises(Boom):
+        async with items.transaction() as tx:
+            async with tx.transaction() as inner:
+                await inner.execute(INSERT, id=uuid.uuid4(), name="a")
+            raise Boom
+    assert await names(items) == []
+
+
+async def test_failed_statement_inside_transaction_rolls_back_the_whole(
+    items: dualdb.Database,
+) -> None:
+    uid = uuid.uuid4()
+    await items.execute(INSERT, id=uid, name="kept")
+    with pytest.raises(dualdb.UniqueViolation):
+        async with items.transaction() as tx:
+            await tx.execute(INSERT, id=uuid.uuid4(), name="new")
+            await tx.execute(INSERT, id=uid, name="dup")
+    assert await names(items) == ["kept"]
+
+
+async def test_transaction_object_is_unusable_after_the_block(items: dualdb.Database) -> None:
+    async with items.transaction() as tx:
+        pass
+    with pytest.raises(dualdb.OperationalError, match="not active"):
+        await tx.fetch_all(NAMES)
+
+
+async def test_iterate_inside_transaction_sees_its_writes(items: dualdb.Database) -> None:
+    async with items.transaction() as tx:
+        await tx.execute_many(INSERT, [{"id": uuid.uuid4(), "name": f"n{i:03}"} for i in range(50)])
+        seen = [r["name"] async for r in tx.iterate(NAMES, batch_size=7)]
+    assert len(seen) == 50
+
+
+async def test_isolation_level_is_accepted(items: dualdb.Database) -> None:
+    async with items.transaction(isolation="serializable") as tx:
+        await tx.execute(INSERT, id=uuid.uuid4(), name="a")
+    assert await names(items) == ["a"]
+
+
+async def test_unknown_isolation_level_is_rejected(items: dualdb.Database) -> None:
+    with pytest.raises(dualdb.QueryError, match="isolation"):
+        items.transaction(isolation="chaos")
+
+
+async def test_readonly_transaction_reads(items: dualdb.Database) -> None:
+    await items.execute(INSERT, id=uuid.uuid4(), name="a")
+    async with items.transaction(readonly=True) as tx:
+        assert await names(tx) == ["a"]
+
+
+async def test_readonly_transaction_rejects_writes_on_postgres(
+    items: dualdb.Database, backend: str
+) -> None:
+    if backend == "postgresql":
+        with pytest.raises(dualdb.ProgrammingError, match="read-only"):
+            async with items.transaction(readonly=True) as tx:
+                await tx.execute(INSERT, id=uuid.uuid4(), name="a")
+    else:  # SQLite has no read-only transactions; documented in the README
+        async with items.transaction(readonly=True) as tx:
+            await tx.execute(INSERT, id=uuid.uuid4(), name="a")
+    assert await items.fetch_val(COUNT) == (0 if backend == "postgresql" else 1)
+
+
+async def test_concurrent_transactions_do_not_share_connections(items: dualdb.Database) -> None:
+    async def work(i: int) -> None:
+        async with items.transaction() as tx:
+            await tx.execute(INSERT, id=uuid.uuid4(), name=f"n{i:02}")
+            await asyncio.sleep(0)
+            if i % 2:
+                raise Boom
+
+    results = await asyncio.gather(*(work(i) for i in range(10)), return_exceptions=True)
+    assert sum(isinstance(r, Boom) for r in results) == 5
+    assert await names(items) == [f"n{i:02}" for i in range(0, 10, 2)]
+
+
+async def test_cancelled_transaction_leaves_nothing_and_pool_healthy(
+    items: dualdb.Database,
+) -> None:
+    started = asyncio.Event()
+
+    async def slow() -> None:
+        async with items.transaction() as tx:
+            await tx.execute(INSERT, id=uuid.uuid4(), name="cancelled")
+            started.set()
+            await asyncio.sleep(10)
+
+    task = asyncio.create_task(slow())
+    await started.wait()
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert await names(items) == []
+    async with items.transaction() as tx:
+        await tx.execute(INSERT, id=uuid.uuid4(), name="next")
+    assert await names(items) == ["next"]
