@@ -115,3 +115,18 @@ async def test_unreachable_postgres_fails_fast_with_connection_failed() -> None:
         await dualdb.connect("postgresql://u:topsecret@127.0.0.1:1/app", connect_timeout=1)
     assert time.monotonic() - started < 5
     assert "topsecret" not in str(info.value)
+
+
+def test_unclosed_database_does_not_block_interpreter_exit(database_url: str) -> None:
+    import subprocess
+    import sys
+
+    program = (
+        "import asyncio, dualdb\n"
+        "async def main():\n"
+        f"    db = await dualdb.connect({database_url!r})\n"
+        "    await db.fetch_val(dualdb.raw('SELECT 1'))\n"
+        "asyncio.run(main())\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], timeout=30, capture_output=True)
+    assert done.returncode == 0, done.stderr.decode()

@@ -474,6 +474,11 @@ class SQLiteDriver(Driver):
         raw = aiosqlite.connect(
             self.path, isolation_level=None, timeout=self.settings.sqlite_busy_timeout
         )
+        # aiosqlite's worker thread is not a daemon: a Database the application forgot to
+        # close would keep the interpreter from exiting. SQLite itself is crash-safe.
+        thread = getattr(raw, "_thread", None)
+        if thread is not None:
+            thread.daemon = True
         try:
             conn = await raw
         except sqlite3.Error as exc:
@@ -502,7 +507,12 @@ class SQLiteDriver(Driver):
         if self._closed:
             raise errors.OperationalError("the database is closed", dialect=NAME)
         try:
-            await asyncio.wait_for(self._waiters.acquire(), self.settings.pool_timeout)
+            if self._waiters.locked():
+                await asyncio.wait_for(self._waiters.acquire(), self.settings.pool_timeout)
+            else:
+                # A free slot is taken without waiting; wait_for would cost a Task and
+                # two event-loop turns per statement (~20 µs, as much as the query).
+                await self._waiters.acquire()
         except TimeoutError:
             raise errors.PoolTimeout(
                 f"no SQLite connection became free within {self.settings.pool_timeout}s "
