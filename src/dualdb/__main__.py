@@ -1,0 +1,7 @@
+"""``python -m dualdb``: the same as the ``dualdb`` command."""
+
+import sys
+
+from dualdb.cli import main
+
+sys.exit(main())

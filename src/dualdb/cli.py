@@ -1,0 +1,387 @@
+"""The ``dualdb`` command (also ``python -m dualdb``): migrations, seeds and drift checks.
+
+Synchronous on purpose: it drives yoyo's API over yoyo's DB-API connections (``sqlite3``,
+``psycopg2``), reading the same settings as :func:`dualdb.connect` (``DB_TYPE``,
+``DATABASE_URL``, ``SQLITE_FILE``, ``.env``…), so switching to PostgreSQL is one variable.
+This module only parses arguments, prints, and turns errors into exit codes; the work is in
+:mod:`dualdb.migrate`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import logging
+import sys
+import textwrap
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from dualdb.errors import ConfigurationError, ConnectionFailed, DatabaseError
+from dualdb.migrate.checksums import SUM_FILE, write_sum
+from dualdb.migrate.connection import describe_error, scrub
+from dualdb.migrate.errors import (
+    BadMigration,
+    ChecksumMismatch,
+    LockHeld,
+    MigrationFailed,
+    Refused,
+    SeedFailed,
+)
+from dualdb.migrate.runner import DEFAULT_LOCK_TIMEOUT, Report, Runner
+from dualdb.migrate.scaffold import new_migration
+from dualdb.migrate.seeds import run_seeds
+from dualdb.settings import Settings, load_settings
+
+__all__ = ["EXIT_CODES", "main"]
+
+EXIT_OK = 0
+EXIT_PROBLEMS = 1
+EXIT_USAGE = 2
+EXIT_UNREACHABLE = 3
+EXIT_FAILED = 4
+EXIT_LOCKED = 5
+EXIT_CHECKSUM = 6
+EXIT_INTERRUPTED = 130
+
+#: Exit code → meaning; printed by ``--help`` and documented in the README.
+EXIT_CODES = {
+    EXIT_OK: "success (status: nothing wrong; pending migrations alone are not a problem)",
+    EXIT_PROBLEMS: "status/check found problems: schema drift, pending migrations (check), "
+    "applied migrations whose file is gone",
+    EXIT_USAGE: "usage or configuration error: bad option, setting or URL; missing or empty "
+    "migrations folder; unknown migration id; reset/seed not confirmed",
+    EXIT_UNREACHABLE: "database unreachable within the connect timeout, or not a database",
+    EXIT_FAILED: "a migration, rollback or seed failed (the database's error is shown, and "
+    "whether anything of it was kept)",
+    EXIT_LOCKED: "the migration lock is held by another run, or was left by a killed one",
+    EXIT_CHECKSUM: "checksum mismatch: an applied migration was edited, or dualdb.sum no "
+    "longer matches the migration files",
+    EXIT_INTERRUPTED: "interrupted (Ctrl+C)",
+}
+
+_EPILOG = "\n".join(
+    [
+        "exit codes:",
+        *(
+            textwrap.fill(meaning, 88, initial_indent=f"  {code:>3}  ", subsequent_indent=" " * 7)
+            for code, meaning in EXIT_CODES.items()
+        ),
+        "",
+        textwrap.fill(
+            "settings: DB_TYPE, DATABASE_URL, SQLITE_FILE (default ./data/app.db), DB_HOST, "
+            "DB_PORT, DB_USER, DB_PASSWORD, DB_NAME, DB_CONNECT_TIMEOUT, SQLITE_BUSY_TIMEOUT, "
+            "from the environment and ./.env; --database overrides them. Passwords are never "
+            "printed.",
+            88,
+        ),
+    ]
+)
+
+Echo = Callable[[str], None]
+
+
+def _positive_seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number of seconds: {text!r}") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError("must be more than 0 seconds")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser; global options are accepted before or after the command."""
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("global options")
+    group.add_argument(
+        "--database",
+        metavar="URL",
+        default=argparse.SUPPRESS,
+        help="database URL (postgresql://user:pass@host:5432/db or sqlite:///path.db); "
+        "overrides DATABASE_URL and the other settings",
+    )
+    group.add_argument(
+        "--migrations",
+        metavar="DIR",
+        type=Path,
+        default=argparse.SUPPRESS,
+        help="migrations folder (default: ./migrations)",
+    )
+    group.add_argument(
+        "-v",
+        "--verbose",
+        action="store_true",
+        default=argparse.SUPPRESS,
+        help="also show yoyo's log",
+    )
+
+    locking = argparse.ArgumentParser(add_help=False)
+    lock_group = locking.add_argument_group("locking")
+    lock_group.add_argument(
+        "--lock-timeout",
+        metavar="SECONDS",
+        type=_positive_seconds,
+        default=DEFAULT_LOCK_TIMEOUT,
+        help="how long to wait for another run's migration lock "
+        f"(default {DEFAULT_LOCK_TIMEOUT:g})",
+    )
+    lock_group.add_argument(
+        "--break-lock",
+        action="store_true",
+        help="remove a lock left by a killed run first (only when no other run is active)",
+    )
+    checksums = argparse.ArgumentParser(add_help=False)
+    checksums.add_argument(
+        "--accept-changed",
+        action="store_true",
+        help="record the new checksums of edited applied migrations and continue",
+    )
+
+    formatter = argparse.RawDescriptionHelpFormatter
+    parser = argparse.ArgumentParser(
+        prog="dualdb",
+        description="Migrations, seeds and schema checks for dualdb (SQLite and PostgreSQL), "
+        "on yoyo's bookkeeping: `yoyo` and `dualdb` work on the same database.",
+        epilog=_EPILOG,
+        formatter_class=formatter,
+        parents=[common],
+    )
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    def add(
+        name: str, help_text: str, *parents: argparse.ArgumentParser
+    ) -> argparse.ArgumentParser:
+        return commands.add_parser(
+            name,
+            help=help_text,
+            description=help_text,
+            epilog=_EPILOG,
+            formatter_class=formatter,
+            parents=[common, *parents],
+        )
+
+    migrate = add(
+        "migrate",
+        "Apply pending migrations, each with its duration.",
+        locking,
+        checksums,
+    )
+    migrate.add_argument("--to", metavar="ID", help="stop after this migration (id or prefix)")
+    migrate.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+
+    rollback = add(
+        "rollback",
+        "Roll back the last migration (or --steps N, everything after --to ID, or --all).",
+        locking,
+        checksums,
+    )
+    which = rollback.add_mutually_exclusive_group()
+    which.add_argument("--to", metavar="ID", help="roll back everything applied after ID")
+    which.add_argument("--steps", metavar="N", type=_positive_int, help="roll back N migrations")
+    which.add_argument("--all", action="store_true", help="roll back every migration")
+    rollback.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+
+    add("status", "Show applied migrations (with times), pending ones, and problems.")
+
+    check = add(
+        "check",
+        "Verify checksums and dualdb.sum, and compare the live schema with the snapshot.",
+    )
+    check.add_argument(
+        "--snapshot", metavar="PATH", type=Path, help="default: MIGRATIONS/schema.json"
+    )
+
+    reset = add("reset", "Drop everything in the database and apply all migrations.", locking)
+    reset.add_argument("--yes", action="store_true", help="confirm: all data is lost")
+    reset.add_argument(
+        "--allow-production", action="store_true", help="also required on PostgreSQL"
+    )
+
+    new = add("new", "Create the next numbered migration and its rollback from a template.")
+    new.add_argument("name", nargs="+", metavar="NAME", help="what it does, e.g. add_user_phone")
+    new.add_argument("--python", action="store_true", help="a .py migration (per-backend SQL)")
+
+    add("sum", f"Rewrite MIGRATIONS/{SUM_FILE} from the migration files.")
+
+    seed = add("seed", "Load development data from seeds/ (idempotent).")
+    seed.add_argument("--seeds", metavar="DIR", type=Path, default=Path("seeds"))
+    seed.add_argument(
+        "--allow-production",
+        action="store_true",
+        help="required to seed PostgreSQL: seeds are development data",
+    )
+
+    schema = add("schema", "Schema snapshot commands.")
+    schema_commands = schema.add_subparsers(dest="schema_command", metavar="ACTION", required=True)
+    dump = schema_commands.add_parser(
+        "dump",
+        help="write the snapshot (default: MIGRATIONS/schema.json)",
+        description="Write the dialect-neutral schema snapshot. By default it applies every "
+        "migration to a scratch SQLite database, so local drift never leaks into it.",
+        parents=[common],
+    )
+    dump.add_argument("--output", metavar="PATH", type=Path)
+    dump.add_argument(
+        "--live", action="store_true", help="introspect the configured database instead"
+    )
+    return parser
+
+
+def _print_report(report: Report, echo: Echo, *, verbose_applied: bool = True) -> None:
+    suffix = "" if report.database_exists else " (file does not exist yet)"
+    echo(f"Database:   {report.database}{suffix}")
+    echo(f"Migrations: {report.directory}")
+    if verbose_applied:
+        echo(f"Applied ({len(report.applied)}):")
+        width = max((len(a.id) for a in report.applied), default=0)
+        for applied in report.applied:
+            echo(f"  {applied.id:<{width}}  {applied.when()}")
+        echo(f"Pending ({len(report.pending)}):" + ("" if report.pending else " none"))
+        for pending in report.pending:
+            echo(f"  {pending}")
+    if report.lock is not None:
+        echo(f"Lock: held by {report.lock.describe()} (a migration is running, or a killed run")
+        echo("      left it: `dualdb migrate --break-lock` or `yoyo break-lock` clears it)")
+    for note in report.notes:
+        echo(f"Note: {note}")
+    if report.problems:
+        echo(f"Problems ({len(report.problems)}):")
+        for problem in report.problems:
+            echo(f"  {problem.message}")
+
+
+def _report_exit(report: Report) -> int:
+    if any(p.checksum for p in report.problems):
+        return EXIT_CHECKSUM
+    return EXIT_PROBLEMS if report.problems else EXIT_OK
+
+
+def _run(args: argparse.Namespace, settings: Settings, echo: Echo) -> int:
+    directory: Path = getattr(args, "migrations", Path("migrations"))
+    lock_timeout: float = getattr(args, "lock_timeout", DEFAULT_LOCK_TIMEOUT)
+    runner = Runner(settings, directory, echo=echo, lock_timeout=lock_timeout)
+    command: str = args.command
+    if command == "migrate":
+        runner.migrate(
+            to=args.to,
+            dry_run=args.dry_run,
+            accept_changed=args.accept_changed,
+            break_lock=args.break_lock,
+        )
+    elif command == "rollback":
+        runner.rollback(
+            to=args.to,
+            steps=args.steps,
+            everything=args.all,
+            dry_run=args.dry_run,
+            accept_changed=args.accept_changed,
+            break_lock=args.break_lock,
+        )
+    elif command == "status":
+        report = runner.status()
+        _print_report(report, echo)
+        return _report_exit(report)
+    elif command == "check":
+        snapshot: Path = args.snapshot or directory / "schema.json"
+        echo(f"Checking {settings.display_url()} against {directory} and {snapshot}")
+        report = runner.check(snapshot)
+        _print_report(report, echo, verbose_applied=False)
+        if not report.problems:
+            echo("OK: checksums match, nothing is pending, and the schema matches the snapshot.")
+        return _report_exit(report)
+    elif command == "reset":
+        runner.reset(
+            yes=args.yes, allow_production=args.allow_production, break_lock=args.break_lock
+        )
+    elif command == "new":
+        for path in new_migration(directory, " ".join(args.name), python=args.python):
+            echo(f"Created {path}")
+        echo(f"Updated {directory / SUM_FILE}")
+    elif command == "sum":
+        echo(f"Wrote {write_sum(directory)}")
+    elif command == "seed":
+        result = run_seeds(settings, args.seeds, directory, allow_production=args.allow_production)
+        echo(f"Seeded {settings.display_url()} from {args.seeds}:")
+        for line in result.lines:
+            echo(f"  {line}")
+        counts = result.row_counts.items()
+        echo("Rows now: " + ", ".join(f"{table} {count}" for table, count in counts))
+    elif command == "schema":
+        output: Path = args.output or directory / "schema.json"
+        schema = runner.dump_schema(output, live=args.live)
+        origin = (
+            settings.display_url()
+            if args.live
+            else "a scratch SQLite database with every migration applied"
+        )
+        echo(f"Wrote {output}: {len(schema.tables)} tables, from {origin}.")
+    return EXIT_OK
+
+
+def exit_code(exc: BaseException) -> int:
+    """The documented exit code for an error that ended a command."""
+    if isinstance(exc, ChecksumMismatch):
+        return EXIT_CHECKSUM
+    if isinstance(exc, LockHeld):
+        return EXIT_LOCKED
+    if isinstance(exc, MigrationFailed | BadMigration | SeedFailed):
+        return EXIT_FAILED
+    if isinstance(exc, ConnectionFailed):
+        return EXIT_UNREACHABLE
+    if isinstance(exc, ConfigurationError | Refused):
+        return EXIT_USAGE
+    name = type(exc).__name__
+    if type(exc).__module__.startswith(("sqlite3", "psycopg2")) and name == "OperationalError":
+        return EXIT_UNREACHABLE  # the connection broke during the command
+    return EXIT_FAILED
+
+
+def _configure_logging(verbose: bool) -> None:
+    yoyo_logger = logging.getLogger("yoyo")
+    if verbose:
+        logging.basicConfig(level=logging.INFO, stream=sys.stderr, format="%(name)s: %(message)s")
+    else:
+        # yoyo logs a traceback when a migration file fails to import; dualdb reports it itself.
+        yoyo_logger.addHandler(logging.NullHandler())
+        yoyo_logger.propagate = False
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; return the exit code (see ``dualdb --help``)."""
+    args = build_parser().parse_args(argv)
+    _configure_logging(getattr(args, "verbose", False))
+    echo: Echo = functools.partial(print, flush=True)
+    settings: Settings | None = None
+
+    def error(message: str) -> None:
+        text = scrub(message, settings) if settings is not None else message
+        print(f"dualdb: error: {text}", file=sys.stderr, flush=True)
+
+    try:
+        database = getattr(args, "database", None)
+        settings = load_settings(url=database) if database else load_settings()
+        return _run(args, settings, echo)
+    except KeyboardInterrupt:
+        error("interrupted")
+        return EXIT_INTERRUPTED
+    except DatabaseError as exc:
+        error(str(exc))
+        return exit_code(exc)
+    except Exception as exc:
+        # A driver error the runner did not expect (permissions, a dropped connection…).
+        if not type(exc).__module__.startswith(("sqlite3", "psycopg2", "yoyo")):
+            raise
+        error(f"database error: {describe_error(exc)}")
+        return exit_code(exc)

@@ -1,0 +1,96 @@
+"""``dualdb new NAME``: the next numbered migration, with its rollback, from a template.
+
+Ids are ``NNNN_name`` so that file order is application order and a later change to an
+existing table (say a column added to ``oauth_sessions``) simply becomes the next number.
+Each new migration depends on the current heads, as ``yoyo new`` does, so branches merged in
+the wrong order are still applied after what they were written against.
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from yoyo import read_migrations
+from yoyo.migrations import heads
+
+from dualdb.errors import ConfigurationError
+from dualdb.migrate.checksums import write_sum
+from dualdb.migrate.source import load_source
+
+__all__ = ["new_migration"]
+
+_SQL_TEMPLATE = """\
+-- {title}
+-- depends: {depends}
+
+-- Portable SQL, one statement per semicolon, run in one transaction on both backends.
+-- Column types: UUID, TEXT, INTEGER, BIGINT, BOOLEAN, TIMESTAMPTZ, DOUBLE PRECISION, DATE;
+-- json/decimal/bytes differ per backend: use `dualdb new --python` for those.
+-- SQLite's ALTER TABLE can ADD/RENAME/DROP a column, not change one: see the README.
+
+"""
+
+_ROLLBACK_TEMPLATE = """\
+-- Rollback of {migration_id}: undo {migration_id}.sql, statements in reverse order.
+
+"""
+
+_PYTHON_TEMPLATE = '''\
+"""{title}
+
+typed_sql() fills in each backend's type for {{uuid}}, {{json}}, {{decimal}}, {{bytes}}, …;
+by_backend() runs different SQL on SQLite and PostgreSQL. Give every step its rollback.
+"""
+
+from yoyo import step
+
+from dualdb.migrate.steps import by_backend, typed_sql  # noqa: F401 - for your steps
+
+__depends__ = {{{depends}}}
+
+steps = [
+    # step(
+    #     typed_sql("ALTER TABLE example ADD COLUMN payload {{json}}"),
+    #     "ALTER TABLE example DROP COLUMN payload",
+    # ),
+]
+'''
+
+
+def _slug(name: str) -> str:
+    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
+    if not slug:
+        raise ConfigurationError(
+            f"migration name {name!r} has no letters or digits; use e.g. add_oauth_scope",
+            variable="NAME",
+        )
+    return slug
+
+
+def new_migration(directory: Path, name: str, *, python: bool = False) -> list[Path]:
+    """Create ``directory/NNNN_name.sql`` and ``.rollback.sql`` (or ``.py``); update the sum.
+
+    Returns the created paths. The folder is created if missing.
+    """
+    slug = _slug(name)
+    directory.mkdir(parents=True, exist_ok=True)
+    existing = load_source(directory).migrations if read_migrations(str(directory)) else []
+    numbers = [int(m.group(1)) for m in (re.match(r"(\d+)", mig.id) for mig in existing) if m]
+    migration_id = f"{max(numbers, default=0) + 1:04d}_{slug}"
+    depends = sorted(m.id for m in heads(existing))
+    title = name.strip().rstrip(".")[:1].upper() + name.strip().rstrip(".")[1:] + "."
+    if python:
+        created = [directory / f"{migration_id}.py"]
+        text = _PYTHON_TEMPLATE.format(title=title, depends=", ".join(repr(d) for d in depends))
+        created[0].write_text(text, encoding="utf-8")
+    else:
+        created = [directory / f"{migration_id}.sql", directory / f"{migration_id}.rollback.sql"]
+        created[0].write_text(
+            _SQL_TEMPLATE.format(title=title, depends=" ".join(depends)), encoding="utf-8"
+        )
+        created[1].write_text(
+            _ROLLBACK_TEMPLATE.format(migration_id=migration_id), encoding="utf-8"
+        )
+    write_sum(directory)
+    return created

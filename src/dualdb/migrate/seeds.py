@@ -1,0 +1,100 @@
+"""Load development data from ``seeds/*.py`` into the configured database.
+
+A seed module defines ``seed(conn, backend) -> list[str]``: it receives the DB-API
+connection (``sqlite3`` or ``psycopg2``) and ``"sqlite"``/``"postgresql"``, writes its rows
+with upserts keyed by fixed ids (so a second run leaves the same rows), and returns lines
+describing what it ensured. All modules run in one transaction: a failure keeps nothing.
+
+Seeding PostgreSQL needs ``allow_production``: development data must never reach a real
+database by accident. SQLite connections get ``PRAGMA foreign_keys = ON`` first, so the
+seeds obey the same foreign keys as PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+
+from dualdb.errors import ConfigurationError
+from dualdb.migrate.backends import enforce_foreign_keys
+from dualdb.migrate.connection import describe_error, open_target
+from dualdb.migrate.errors import Refused, SeedFailed
+from dualdb.migrate.introspect import introspect
+from dualdb.migrate.runner import read_applied
+from dualdb.migrate.source import load_source
+from dualdb.settings import Settings
+
+__all__ = ["SeedResult", "run_seeds", "seed_modules"]
+
+
+@dataclass(frozen=True)
+class SeedResult:
+    """What the seed modules said they ensured, and the row count of every table after."""
+
+    lines: list[str]
+    row_counts: dict[str, int]
+
+
+def seed_modules(directory: Path) -> list[Path]:
+    """The seed files of ``directory`` in the order they run (file name; ``_*`` skipped)."""
+    if not directory.is_dir():
+        raise ConfigurationError(f"seeds folder {directory} does not exist", variable="seeds")
+    modules = sorted(p for p in directory.glob("*.py") if not p.name.startswith("_"))
+    if not modules:
+        raise ConfigurationError(f"no seed modules (*.py) in {directory}", variable="seeds")
+    return modules
+
+
+def _load(path: Path) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(f"dualdb_seed_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise SeedFailed(f"cannot load seed module {path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def run_seeds(
+    settings: Settings,
+    seeds_dir: Path,
+    migrations_dir: Path,
+    *,
+    allow_production: bool = False,
+) -> SeedResult:
+    """Run every seed module in one transaction (see the module docstring)."""
+    if settings.backend == "postgresql" and not allow_production:
+        raise Refused(
+            f"refusing to seed {settings.display_url()}: seeds are development data. "
+            "If this PostgreSQL database really is a development one, add --allow-production."
+        )
+    modules = seed_modules(seeds_dir)
+    source = load_source(migrations_dir)
+    with open_target(settings, read_only=True) as target:
+        backend = target.backend
+        applied = {a.id for a in read_applied(backend)}
+        pending = [m for m in source.ids if m not in applied]
+        if pending:
+            raise SeedFailed(
+                f"{target.display_url} is not migrated ({len(pending)} migration(s) pending: "
+                f"{', '.join(pending)}); run `dualdb migrate` first"
+            )
+        enforce_foreign_keys(backend)
+        lines: list[str] = []
+        current = seeds_dir
+        try:
+            with backend.transaction():
+                for current in modules:
+                    result = _load(current).seed(backend.connection, target.dialect)
+                    lines.extend(str(line) for line in result or ())
+        except Exception as exc:
+            raise SeedFailed(
+                f"seed {current.name} failed: {target.scrub(describe_error(exc))}\n"
+                "Nothing of the seeds was kept (one transaction)."
+            ) from exc
+        counts: dict[str, int] = {}
+        for table in introspect(backend).tables:
+            quoted = backend.quote_identifier(table)
+            counts[table] = int(backend.execute(f"SELECT count(*) FROM {quoted}").fetchone()[0])
+        return SeedResult(lines, counts)

@@ -1,0 +1,131 @@
+"""The migrations folder, read by yoyo and fully loaded before anything runs.
+
+yoyo silently does nothing when its ``sources`` folder is missing and skips (with a log
+line) a migration file that fails to import; dualdb refuses both up front, naming the
+folder or file, so a typo in a path or a syntax error never looks like "up to date".
+
+It also refuses a ``.sql`` file with a comment after its last statement: yoyo sends that
+comment as a statement of its own, which SQLite accepts and psycopg2 rejects ("can't execute
+an empty query") — a migration that passes on SQLite and fails in production.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlparse
+from yoyo import exceptions as yoyo_exceptions
+from yoyo import read_migrations
+from yoyo.migrations import MigrationList, read_sql_migration, topological_sort
+
+from dualdb.migrate.checksums import migration_sha256
+from dualdb.migrate.errors import BadMigration, MigrationSourceError
+
+__all__ = ["MigrationSource", "load_source"]
+
+
+@dataclass
+class MigrationSource:
+    """Every migration of one folder, in yoyo's (dependency, then file name) order."""
+
+    directory: Path
+    migrations: Any  # yoyo MigrationList, topologically sorted, every migration loaded
+    _checksums: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ids(self) -> list[str]:
+        return [m.id for m in self.migrations]
+
+    @property
+    def by_id(self) -> dict[str, Any]:
+        return {m.id: m for m in self.migrations}
+
+    def path_of(self, migration_id: str) -> Path:
+        return self.directory / Path(self.by_id[migration_id].path).name
+
+    def checksum(self, migration_id: str) -> str:
+        """SHA-256 of the migration's file(s), computed once per run."""
+        if migration_id not in self._checksums:
+            self._checksums[migration_id] = migration_sha256(Path(self.by_id[migration_id].path))
+        return self._checksums[migration_id]
+
+    def checksums(self) -> dict[str, str]:
+        return {migration_id: self.checksum(migration_id) for migration_id in self.ids}
+
+    def resolve(self, reference: str) -> str:
+        """The id named by ``reference``: an exact id or a unique prefix (``0002``)."""
+        if reference in self.by_id:
+            return reference
+        matches = [m for m in self.ids if m.startswith(reference)]
+        if len(matches) == 1:
+            return matches[0]
+        if not matches:
+            raise MigrationSourceError(
+                f"no migration {reference!r} in {self.directory}; known: {', '.join(self.ids)}"
+            )
+        raise MigrationSourceError(
+            f"{reference!r} matches several migrations ({', '.join(matches)}); give the full id"
+        )
+
+
+def _check_sql_statements(migration: Any) -> None:
+    """Refuse comment-only statements (see the module docstring)."""
+    path = Path(migration.path)
+    for file in (path, path.with_name(path.stem + ".rollback.sql")):
+        if not file.is_file():
+            continue
+        _, _, statements = read_sql_migration(str(file))
+        for number, statement in enumerate(statements, start=1):
+            if not sqlparse.format(statement, strip_comments=True).strip():
+                raise BadMigration(
+                    f"{file.name}: statement {number} is only a comment ({statement.strip()!r}); "
+                    "PostgreSQL rejects it as an empty query. Put comments before a statement, "
+                    "not after the last one.",
+                    migration_id=migration.id,
+                )
+
+
+def load_source(directory: Path) -> MigrationSource:
+    """Read and load every migration in ``directory``.
+
+    Raises :class:`MigrationSourceError` when the folder is missing or holds no migration,
+    and :class:`BadMigration` when a file cannot be loaded or the dependencies form a cycle.
+    """
+    if not directory.is_dir():
+        raise MigrationSourceError(
+            f"migrations folder {directory} does not exist "
+            "(give it with --migrations DIR; run dualdb from the project root)"
+        )
+    try:
+        found = read_migrations(str(directory))
+    except yoyo_exceptions.MigrationConflict as exc:
+        raise MigrationSourceError(
+            f"two migration files in {directory} have the id {exc.args[0]!r} "
+            "(for example NAME.sql and NAME.py)"
+        ) from exc
+    if len(found) == 0:
+        raise MigrationSourceError(
+            f"no migrations in {directory}: expected files such as 0001_name.sql or "
+            "0001_name.py (plain yoyo would silently do nothing here)"
+        )
+    for migration in found:
+        try:
+            migration.load()
+        except yoyo_exceptions.BadMigration as exc:
+            cause = exc.args[1] if len(exc.args) > 1 else exc.args[0] if exc.args else exc
+            detail = f"{type(cause).__name__}: {cause}" if isinstance(cause, Exception) else cause
+            raise BadMigration(
+                f"cannot load migration {migration.id} ({migration.path}): {detail}",
+                migration_id=migration.id,
+            ) from exc
+        if migration.is_raw_sql():
+            _check_sql_statements(migration)
+    try:
+        ordered = MigrationList(topological_sort(found), found.post_apply)
+    except yoyo_exceptions.BadMigration as exc:
+        raise BadMigration(str(exc.args[0]), migration_id="") from exc
+    for migration in ordered.post_apply:
+        migration.load()
+    return MigrationSource(directory, ordered)
