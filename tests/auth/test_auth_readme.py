@@ -1,4 +1,4 @@
-"""The README example (docs/readme-auth.md) runs as written, on both backends.
+"""The README's auth example ("Users, sessions and OAuth") runs as written, on both backends.
 
 Its Python blocks are executed into one namespace; the flows are then driven with fake
 stand-ins for the parts an application supplies (WebAuthn verification, the provider).
@@ -18,13 +18,15 @@ import pytest
 import dualdb
 from dualdb import auth
 
-README = Path(__file__).resolve().parents[2] / "docs" / "readme-auth.md"
+README = Path(__file__).resolve().parents[2] / "README.md"
+SECTION = "## Users, sessions and OAuth"
 BROWSER = {"ip": "203.0.113.7", "user_agent": "Firefox/140"}
 
 
 @pytest.fixture(scope="module")
 def example() -> Iterator[ModuleType]:
-    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    section = README.read_text().split(SECTION, 1)[1].split("\n## ", 1)[0]
+    blocks = re.findall(r"```python\n(.*?)```", section, re.S)
     assert blocks, "no python blocks in the README section"
     module = ModuleType("readme_auth_example")
     sys.modules[module.__name__] = module  # dataclasses look their module up there
