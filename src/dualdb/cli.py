@@ -17,17 +17,19 @@ import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from dualdb.errors import ConfigurationError, ConnectionFailed, DatabaseError
-from dualdb.migrate.checksums import SUM_FILE, write_sum
-from dualdb.migrate.connection import describe_error, scrub
-from dualdb.migrate.errors import (
+from dualdb.errors import (
     BadMigration,
     ChecksumMismatch,
+    ConfigurationError,
+    ConnectionFailed,
+    DatabaseError,
     LockHeld,
     MigrationFailed,
     Refused,
     SeedFailed,
 )
+from dualdb.migrate.checksums import SUM_FILE, write_sum
+from dualdb.migrate.connection import describe_error, scrub
 from dualdb.migrate.runner import DEFAULT_LOCK_TIMEOUT, Report, Runner
 from dualdb.migrate.scaffold import new_migration
 from dualdb.migrate.seeds import run_seeds

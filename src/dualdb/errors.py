@@ -18,13 +18,27 @@ driver's own exception for debugging. Callers catch by meaning, on either backen
     │   ├── ForeignKeyViolation
     │   ├── NotNullViolation
     │   └── CheckViolation
-    └── OperationalError        the database or the connection failed, not the query
-        ├── ConnectionFailed    cannot connect, or the connection died
-        ├── PoolTimeout         no pooled connection became free in time
-        ├── QueryTimeout        the statement ran past its timeout
-        ├── SerializationFailure  a concurrent transaction conflicted; retry
-        └── DeadlockDetected      retry
-        (SQLite's "database is locked" is a SerializationFailure: it is retried the same way.)
+    ├── OperationalError        the database or the connection failed, not the query
+    │   ├── ConnectionFailed    cannot connect, or the connection died
+    │   ├── PoolTimeout         no pooled connection became free in time
+    │   ├── QueryTimeout        the statement ran past its timeout
+    │   ├── SerializationFailure  a concurrent transaction conflicted; retry (also
+    │   │                         SQLite's "database is locked")
+    │   └── DeadlockDetected      retry
+    ├── MigrationError          the migration runner refused or failed (dualdb.migrate)
+    │   ├── MigrationSourceError  (also ConfigurationError) migrations folder missing/empty
+    │   ├── BadMigration        a migration file cannot be loaded; nothing ran
+    │   ├── MigrationFailed     the database rejected a migration; says what was kept
+    │   ├── ChecksumMismatch    applied migrations were edited afterwards
+    │   ├── LockHeld            another run holds (or a dead run left) the migration lock
+    │   ├── Refused             a destructive command lacks its explicit confirmation
+    │   └── SeedFailed          a seed module failed; nothing of it was kept
+    └── AuthError               (dualdb.auth)
+        ├── EmailTaken          (also UniqueViolation) the normalised email is in use
+        ├── AccountLinkedElsewhere  (also IntegrityError) identity linked to another user
+        ├── InvalidEmail        (also ValueError)
+        ├── InvalidCursor       (also ValueError) a pagination cursor dualdb did not make
+        └── TokenDecryptionError  a stored OAuth token cannot be decrypted
 
 Each instance carries ``dialect`` (``"sqlite"`` or ``"postgresql"`` where known) and,
 where the backend reports them, ``constraint``, ``table`` and ``column``. Messages never
@@ -33,22 +47,38 @@ contain passwords or bound parameter values.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = [
+    "AccountLinkedElsewhere",
+    "AuthError",
+    "BadMigration",
     "CheckViolation",
+    "ChecksumMismatch",
     "ConfigurationError",
     "ConnectionFailed",
     "DataError",
     "DatabaseError",
     "DeadlockDetected",
+    "EmailTaken",
     "ForeignKeyViolation",
     "IntegrityError",
+    "InvalidCursor",
+    "InvalidEmail",
+    "LockHeld",
+    "MigrationError",
+    "MigrationFailed",
+    "MigrationSourceError",
     "NotNullViolation",
     "OperationalError",
     "PoolTimeout",
     "ProgrammingError",
     "QueryError",
     "QueryTimeout",
+    "Refused",
+    "SeedFailed",
     "SerializationFailure",
+    "TokenDecryptionError",
     "UniqueViolation",
     "UnsupportedFeature",
 ]
@@ -153,3 +183,132 @@ class SerializationFailure(OperationalError):
 
 class DeadlockDetected(OperationalError):
     """The database broke a deadlock by aborting this transaction; retrying it is safe."""
+
+
+# ---------------------------------------------------------------- migrations (dualdb.migrate)
+
+
+class MigrationError(DatabaseError):
+    """Base of the migration runner's errors."""
+
+
+class MigrationSourceError(MigrationError, ConfigurationError):
+    """The migrations folder is missing or empty, or a migration id matches no file."""
+
+    def __init__(self, message: str) -> None:
+        ConfigurationError.__init__(self, message, variable="migrations")
+
+
+class BadMigration(MigrationError):
+    """A migration file could not be loaded; nothing was run."""
+
+    def __init__(self, message: str, *, migration_id: str) -> None:
+        super().__init__(message)
+        self.migration_id = migration_id
+
+
+class MigrationFailed(MigrationError):
+    """The database rejected a migration (or its rollback).
+
+    ``kept_nothing`` is true when the runner verified afterwards that the database schema is
+    exactly as before the migration and that it is not recorded as applied.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        migration_id: str,
+        direction: str,
+        kept_nothing: bool,
+        dialect: str | None = None,
+    ) -> None:
+        super().__init__(message, dialect=dialect)
+        self.migration_id = migration_id
+        self.direction = direction
+        self.kept_nothing = kept_nothing
+
+
+class ChecksumMismatch(MigrationError):
+    """Migration files changed after they were applied (or after ``dualdb.sum`` was written)."""
+
+    def __init__(self, message: str, *, migration_ids: Sequence[str]) -> None:
+        super().__init__(message)
+        self.migration_ids = tuple(migration_ids)
+
+
+class LockHeld(MigrationError):
+    """The migration lock is held by another run, or was left behind by a dead one."""
+
+    def __init__(self, message: str, *, pid: int | None, since: str | None, stale: bool) -> None:
+        super().__init__(message)
+        self.pid = pid
+        self.since = since
+        self.stale = stale
+
+
+class Refused(MigrationError):
+    """A destructive command was not confirmed explicitly (``--yes``, ``--allow-production``)."""
+
+
+class SeedFailed(MigrationError):
+    """A seed module raised or the database rejected its rows; its transaction was rolled back."""
+
+
+# ---------------------------------------------------------------- auth (dualdb.auth)
+
+
+class AuthError(DatabaseError):
+    """Base of the errors raised by :mod:`dualdb.auth`."""
+
+
+class EmailTaken(AuthError, UniqueViolation):
+    """Another user (possibly soft-deleted) already has this email address.
+
+    Raised by create and update, also when two creates of one address race: the
+    database's unique index decides, and its violation is translated into this error.
+    ``email`` is the normalised address.
+    """
+
+    def __init__(self, email: str, *, dialect: str | None = None) -> None:
+        super().__init__(
+            "a user with this email address already exists",
+            dialect=dialect,
+            constraint="users_email_lower_key",
+            table="users",
+            column="email",
+        )
+        self.email = email
+
+
+class AccountLinkedElsewhere(AuthError, IntegrityError):
+    """The external identity (provider, provider_id) is already linked to another user.
+
+    Linking never moves an identity between users silently: that would hand one user's
+    sign-in to another. Unlink it from the first user to move it.
+    """
+
+    def __init__(self, provider: str, *, dialect: str | None = None) -> None:
+        super().__init__(
+            f"this {provider} account is already linked to another user",
+            dialect=dialect,
+            table="oauth_providers",
+        )
+        self.provider = provider
+
+
+class InvalidEmail(AuthError, ValueError):
+    """The value is empty or not shaped like an email address."""
+
+
+class InvalidCursor(AuthError, ValueError):
+    """A keyset pagination cursor that this module did not produce (or was altered)."""
+
+
+class TokenDecryptionError(AuthError):
+    """A stored OAuth token could not be decrypted.
+
+    Its key id is not configured in ``DUALDB_TOKEN_KEYS`` (a key was removed too early),
+    the key under that id changed, or the stored value was altered or copied from another
+    row or column (the ciphertext is bound to its provider identity and column).
+    """

@@ -16,7 +16,7 @@ path (bound parameters, SQL cached per dialect). Time-dependent functions take a
 Security defaults: session tokens are 256 random bits and only their SHA-256 is stored;
 OAuth tokens are encrypted with AES-256-GCM when ``DUALDB_TOKEN_KEYS`` is set; OAuth
 sign-in state is single-use and bound to the browser; WebAuthn counters only move up.
-Errors are in :mod:`dualdb.auth.errors` (all :class:`dualdb.DatabaseError`).
+Errors live in the one tree of :mod:`dualdb.errors` and are re-exported here.
 """
 
 from __future__ import annotations
@@ -30,14 +30,6 @@ from dualdb.auth.crypto import (
     hash_token,
     load_token_cipher,
     new_token,
-)
-from dualdb.auth.errors import (
-    AccountLinkedElsewhere,
-    AuthError,
-    EmailTaken,
-    InvalidCursor,
-    InvalidEmail,
-    TokenDecryptionError,
 )
 from dualdb.auth.ids import uuid7
 from dualdb.auth.models import (
@@ -87,6 +79,14 @@ from dualdb.auth.webauthn import (
     get_user_by_webauthn_id,
     record_webauthn_use,
     set_webauthn_credential,
+)
+from dualdb.errors import (
+    AccountLinkedElsewhere,
+    AuthError,
+    EmailTaken,
+    InvalidCursor,
+    InvalidEmail,
+    TokenDecryptionError,
 )
 
 __all__ = [

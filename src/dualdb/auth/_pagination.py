@@ -12,7 +12,7 @@ import base64
 import binascii
 from uuid import UUID
 
-from dualdb.auth.errors import InvalidCursor
+from dualdb.errors import InvalidCursor
 
 __all__ = ["MAX_PAGE_SIZE", "check_page", "check_page_size", "decode_cursor", "encode_cursor"]
 

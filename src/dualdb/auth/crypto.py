@@ -38,8 +38,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from dotenv import dotenv_values
 
-from dualdb.auth.errors import TokenDecryptionError
-from dualdb.errors import ConfigurationError
+from dualdb.errors import ConfigurationError, TokenDecryptionError
 
 __all__ = [
     "TOKEN_KEYS_VARIABLE",

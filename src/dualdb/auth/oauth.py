@@ -34,9 +34,9 @@ from dualdb.auth._schema import (
     users,
 )
 from dualdb.auth.crypto import TokenCipher, default_token_cipher, hash_token, new_token
-from dualdb.auth.errors import AccountLinkedElsewhere
 from dualdb.auth.ids import uuid7
 from dualdb.auth.models import OAuthAccount, OAuthState, User
+from dualdb.errors import AccountLinkedElsewhere
 
 __all__ = [
     "DEFAULT_STATE_TTL",

@@ -38,9 +38,9 @@ from dualdb.auth._schema import (
     user_sessions,
     users,
 )
-from dualdb.auth.errors import EmailTaken, InvalidEmail
 from dualdb.auth.ids import uuid7
 from dualdb.auth.models import CursorPage, Page, Role, User
+from dualdb.errors import EmailTaken, InvalidEmail
 
 __all__ = [
     "create_user",

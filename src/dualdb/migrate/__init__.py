@@ -20,12 +20,11 @@ One role per module::
     runner         migrate, rollback, status, reset, check, schema dump
     seeds          development data from seeds/*.py
     scaffold       ``dualdb new``
-    errors         this package's branch of the dualdb exception tree
 """
 
 from __future__ import annotations
 
-from dualdb.migrate.errors import (
+from dualdb.errors import (
     BadMigration,
     ChecksumMismatch,
     LockHeld,

@@ -18,8 +18,8 @@ from typing import Any
 
 from yoyo.exceptions import LockTimeout
 
+from dualdb.errors import LockHeld
 from dualdb.migrate.backends import dialect_of
-from dualdb.migrate.errors import LockHeld
 
 __all__ = ["LockInfo", "lock_holder", "migration_lock"]
 

@@ -20,16 +20,16 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
-from dualdb.migrate.backends import drop_everything
-from dualdb.migrate.checksums import SUM_FILE, ChecksumStore, compare, sum_problems
-from dualdb.migrate.connection import Target, describe_error, open_target
-from dualdb.migrate.errors import (
+from dualdb.errors import (
     ChecksumMismatch,
     MigrationError,
     MigrationFailed,
     MigrationSourceError,
     Refused,
 )
+from dualdb.migrate.backends import drop_everything
+from dualdb.migrate.checksums import SUM_FILE, ChecksumStore, compare, sum_problems
+from dualdb.migrate.connection import Target, describe_error, open_target
 from dualdb.migrate.introspect import introspect
 from dualdb.migrate.locking import LockInfo, lock_holder, migration_lock
 from dualdb.migrate.schema import Schema, diff

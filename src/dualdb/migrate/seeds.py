@@ -17,10 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
-from dualdb.errors import ConfigurationError
+from dualdb.errors import ConfigurationError, Refused, SeedFailed
 from dualdb.migrate.backends import enforce_foreign_keys
 from dualdb.migrate.connection import describe_error, open_target
-from dualdb.migrate.errors import Refused, SeedFailed
 from dualdb.migrate.introspect import introspect
 from dualdb.migrate.runner import read_applied
 from dualdb.migrate.source import load_source

@@ -20,8 +20,8 @@ from yoyo import exceptions as yoyo_exceptions
 from yoyo import read_migrations
 from yoyo.migrations import MigrationList, read_sql_migration, topological_sort
 
+from dualdb.errors import BadMigration, MigrationSourceError
 from dualdb.migrate.checksums import migration_sha256
-from dualdb.migrate.errors import BadMigration, MigrationSourceError
 
 __all__ = ["MigrationSource", "load_source"]
 
