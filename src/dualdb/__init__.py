@@ -34,12 +34,14 @@ from dualdb.errors import (
 from dualdb.factory import close_database, connect, get_database
 from dualdb.query import Query
 from dualdb.records import Record
+from dualdb.retry import RETRYABLE_ERRORS, run_in_transaction
 from dualdb.settings import Settings, load_settings
 from dualdb.sql.terms import Json, Param, Raw, escape_like, raw
 
 __version__ = "0.1.0"
 
 __all__ = [
+    "RETRYABLE_ERRORS",
     "CheckViolation",
     "ConfigurationError",
     "ConnectionFailed",
@@ -77,4 +79,5 @@ __all__ = [
     "get_database",
     "load_settings",
     "raw",
+    "run_in_transaction",
 ]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import math
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from dualdb.errors import DataError
@@ -76,11 +76,22 @@ def dump_json(value: Any, dialect: str) -> str:
     return text
 
 
+#: asyncpg sends these two instants as PostgreSQL's -infinity/infinity and reads them
+#: back as *naive* datetime.min/max, so they are refused on both backends.
+_INFINITIES = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
+
+
 def check_datetime(value: datetime, dialect: str) -> None:
     if value.tzinfo is None or value.utcoffset() is None:
         raise DataError(
             "naive datetime: dualdb stores instants and will not guess a time zone; "
             "pass an aware datetime such as datetime.now(timezone.utc)",
+            dialect=dialect,
+        )
+    if value in _INFINITIES:
+        raise DataError(
+            "datetime out of range: 0001-01-01 00:00 UTC and 9999-12-31 23:59:59.999999 UTC "
+            "are PostgreSQL's -infinity/infinity and would come back naive",
             dialect=dialect,
         )
 

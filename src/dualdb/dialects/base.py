@@ -8,9 +8,9 @@ driver. Everything above it (compile, Database, auth) asks the dialect.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
 
 from pypika.enums import Matching
 
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from dualdb.settings import Settings
     from dualdb.sql.compile import Compiled
 
-__all__ = ["LOGICAL_TYPES", "Connection", "Dialect", "Driver"]
+__all__ = ["LOGICAL_TYPES", "Connection", "Dialect", "Driver", "Lease"]
 
 #: The portable column types; each dialect maps them to declared types.
 LOGICAL_TYPES = (
@@ -85,6 +85,35 @@ class Connection(abc.ABC):
     def in_transaction(self) -> bool: ...
 
 
+C = TypeVar("C", bound=Connection)
+
+
+class Lease(Generic[C]):
+    """What ``Driver.acquire()`` returns: ``async with`` takes a connection, gives it back.
+
+    ``checkout()`` takes it; ``checkin(connection, failed)`` gives it back, ``failed`` when
+    the block raised. A plain class rather than an ``@asynccontextmanager`` generator,
+    because it runs for every statement and the generator costs a microsecond more.
+    """
+
+    __slots__ = ("_checkin", "_checkout", "_connection")
+
+    def __init__(
+        self,
+        checkout: Callable[[], Awaitable[C]],
+        checkin: Callable[[C, bool], Awaitable[None]],
+    ) -> None:
+        self._checkout = checkout
+        self._checkin = checkin
+
+    async def __aenter__(self) -> C:
+        self._connection = await self._checkout()
+        return self._connection
+
+    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
+        await self._checkin(self._connection, exc is not None)
+
+
 class Driver(abc.ABC):
     """A pool of connections to one database."""
 
@@ -108,6 +137,15 @@ class Dialect(abc.ABC):
     #: PostgreSQL can refer to ``$1`` twice; SQLite's ``?`` needs a value per occurrence.
     reuses_placeholders: ClassVar[bool]
     supports_for_update: ClassVar[bool]
+    #: ORDER BY suffixes (ascending, descending) that sort NULLs as PostgreSQL does
+    #: (last ascending, first descending); None when the backend does so already.
+    nulls_order: ClassVar[tuple[str, str] | None] = None
+    #: Render ``MOD(a, b)`` (PyPika's ``a % b``) as the ``%`` operator.
+    mod_operator: ClassVar[bool] = False
+    #: The LIMIT clause meaning "all rows", for backends whose OFFSET needs a LIMIT.
+    unlimited: ClassVar[str | None] = None
+    #: Whether the SELECTs of a UNION/INTERSECT/EXCEPT may be written in parentheses.
+    parenthesized_set_operations: ClassVar[bool] = True
     #: Isolation levels accepted by ``transaction(isolation=...)``.
     isolation_levels: ClassVar[frozenset[str]]
     unsupported_matching: ClassVar[frozenset[Matching]] = frozenset()

@@ -17,7 +17,6 @@ import os
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Callable, Sequence
-from contextlib import asynccontextmanager
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -29,7 +28,7 @@ from pypika.enums import Matching
 
 from dualdb import errors
 from dualdb.dialects._values import check_datetime, check_float, dump_json
-from dualdb.dialects.base import Connection, Dialect, Driver
+from dualdb.dialects.base import Connection, Dialect, Driver, Lease
 from dualdb.records import Record, record_class
 from dualdb.settings import Settings
 from dualdb.sql.compile import Compiled, ResultColumn
@@ -55,7 +54,22 @@ def _text(value: str) -> str:
 def _timestamp(value: datetime) -> str:
     check_datetime(value, NAME)
     # One fixed-width UTC format, so stored timestamps compare correctly as text.
-    return value.astimezone(UTC).isoformat(" ", "microseconds")
+    try:
+        return value.astimezone(UTC).isoformat(" ", "microseconds")
+    except OverflowError:  # e.g. 0001-01-01 01:00+05:00 is in year 0 in UTC
+        raise errors.DataError(
+            "datetime out of range: in UTC it falls outside the years 1-9999", dialect=NAME
+        ) from None
+
+
+def _decimal(value: Decimal) -> str:
+    # The text PostgreSQL's numeric gives back: fixed-point (1E+2 -> 100), no negative
+    # zero, no signalling NaN; so both backends return the same Decimal.
+    if value.is_nan():
+        return "NaN"
+    if value.is_zero():
+        value = value.copy_abs()
+    return format(value, "f")
 
 
 def _float(value: float) -> float:
@@ -72,7 +86,7 @@ _ENCODERS: dict[type, Callable[[Any], Any]] = {
     datetime: _timestamp,
     date: date.isoformat,
     UUID: str,
-    Decimal: str,
+    Decimal: _decimal,
     float: _float,
     dict: _json,
     list: _json,
@@ -129,8 +143,22 @@ def _to_bool(value: Any) -> Any:
     return bool(value) if isinstance(value, int) else value
 
 
+def _to_float(value: Any) -> Any:
+    # SQLite stores a whole REAL as an integer; ``RETURNING *`` hands that integer out.
+    return float(value) if type(value) is int else value
+
+
 def _to_json(value: Any) -> Any:
-    return json.loads(value) if isinstance(value, str | bytes) else value
+    if not isinstance(value, str | bytes):
+        return value
+    try:
+        return json.loads(value)
+    except ValueError:
+        # A str bound to a JSON column is stored as given; PostgreSQL would have
+        # refused invalid JSON text with DataError when it was written.
+        raise errors.DataError(
+            "a JSON column holds text that is not valid JSON", dialect=NAME
+        ) from None
 
 
 def _to_decimal(value: Any) -> Any:
@@ -156,6 +184,8 @@ def decoder_for(declared: str) -> Callable[[Any], Any] | None:
         return _to_json
     if "DECIMAL" in kind or "NUMERIC" in kind:
         return _to_decimal
+    if "INT" not in kind and ("REAL" in kind or "FLOA" in kind or "DOUB" in kind):
+        return _to_float  # SQLite's rule for REAL affinity
     return None
 
 
@@ -263,6 +293,10 @@ def translate(exc: BaseException, path: str | None = None) -> errors.DatabaseErr
         return errors.DataError(
             "integer out of range: both backends store at most 64-bit integers", dialect=NAME
         )
+    if isinstance(exc, UnicodeEncodeError):  # a lone surrogate cannot be stored as UTF-8
+        return errors.DataError(f"text cannot be encoded as UTF-8: {exc.reason}", dialect=NAME)
+    if code == 20:  # SQLITE_MISMATCH (a text LIMIT, a non-integer rowid): a bad value
+        return errors.DataError(message, dialect=NAME)
     if isinstance(exc, sqlite3.IntegrityError):
         cls: type[errors.IntegrityError] = {
             2067: errors.UniqueViolation,
@@ -296,6 +330,8 @@ def translate(exc: BaseException, path: str | None = None) -> errors.DatabaseErr
             )
         if primary == 9:  # SQLITE_INTERRUPT
             return errors.QueryTimeout(message, dialect=NAME)
+        if message == "integer overflow":  # SUM() beyond 64 bits; PostgreSQL: 22003
+            return errors.DataError(message, dialect=NAME)
         if primary in (8, 10, 13, 26):  # READONLY, IOERR, FULL, NOTADB
             return errors.OperationalError(
                 f"{message} (database {path!r})" if path else message, dialect=NAME
@@ -307,14 +343,16 @@ def translate(exc: BaseException, path: str | None = None) -> errors.DatabaseErr
         if "type" in message and "not supported" in message:
             return errors.DataError(message, dialect=NAME)
         return errors.QueryError(message, dialect=NAME)
-    if isinstance(exc, sqlite3.Error):
-        return errors.OperationalError(message, dialect=NAME)
+    if isinstance(exc, sqlite3.Error):  # e.g. "file is not a database", "disk image is malformed"
+        return errors.OperationalError(
+            f"{message} (database {path!r})" if path else message, dialect=NAME
+        )
     if isinstance(exc, errors.DatabaseError):
         return exc
     return errors.DatabaseError(message, dialect=NAME)
 
 
-_TRANSLATED = (sqlite3.Error, OverflowError)
+_TRANSLATED = (sqlite3.Error, OverflowError, UnicodeEncodeError)
 
 # ---------------------------------------------------------------------------- connection
 
@@ -322,13 +360,15 @@ _TRANSLATED = (sqlite3.Error, OverflowError)
 class SQLiteConnection(Connection):
     """One aiosqlite connection; each method is a single hop to its thread."""
 
-    __slots__ = ("_conn", "_db", "_driver", "broken")
+    __slots__ = ("_conn", "_db", "_driver", "broken", "unsettled")
 
     def __init__(self, conn: aiosqlite.Connection, driver: SQLiteDriver) -> None:
         self._conn = conn
         self._db: sqlite3.Connection = conn._conn  # the underlying connection (its thread only)
         self._driver = driver
         self.broken = False
+        #: A cancelled call may still be running in the connection's thread.
+        self.unsettled = False
 
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         # aiosqlite's public calls cost one hop each (execute, fetch, close); _execute
@@ -337,6 +377,17 @@ class SQLiteConnection(Connection):
             return await self._conn._execute(fn, *args)  # type: ignore[no-untyped-call]
         except _TRANSLATED as exc:
             raise translate(exc, self._driver.path) from exc
+        except asyncio.CancelledError:
+            # The call goes on in the connection's thread (a BEGIN may still take the
+            # write lock after we gave up): stop the running statement, and let the pool
+            # take the connection back only once it is idle and outside any transaction.
+            self.unsettled = True
+            self._db.interrupt()
+            raise
+
+    def _end_transaction(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
 
     def _plan_for(self, compiled: Compiled, description: Any) -> _Plan:
         schema = self._driver.schema
@@ -458,7 +509,7 @@ class SQLiteDriver(Driver):
         self.path = settings.sqlite_file
         self.schema = _Schema()
         self._size = 1 if self.path == _MEMORY else settings.sqlite_pool_size
-        self._idle: asyncio.LifoQueue[SQLiteConnection] = asyncio.LifoQueue()
+        self._idle: list[SQLiteConnection] = []  # a stack: the most recently used first
         self._open = 0
         self._all: set[SQLiteConnection] = set()
         self._closed = False
@@ -467,7 +518,7 @@ class SQLiteDriver(Driver):
     async def start(self) -> None:
         if self.path != _MEMORY:
             _make_folder(self.path)
-        self._idle.put_nowait(await self._connect())
+        self._idle.append(await self._connect())
 
     async def _connect(self) -> SQLiteConnection:
         timeout_ms = int(self.settings.sqlite_busy_timeout * 1000)
@@ -482,6 +533,11 @@ class SQLiteDriver(Driver):
         try:
             conn = await raw
         except sqlite3.Error as exc:
+            if thread is not None:
+                # aiosqlite queued its worker's shutdown, whose result the worker hands to
+                # this event loop: let it finish while the loop still runs (else it raises
+                # "Event loop is closed" in the thread once the application has exited).
+                await asyncio.to_thread(thread.join, 5)
             raise translate(exc, self.path) from exc
         try:
             await conn.execute(f"PRAGMA busy_timeout = {timeout_ms}")
@@ -502,8 +558,10 @@ class SQLiteDriver(Driver):
         self._all.add(wrapped)
         return wrapped
 
-    @asynccontextmanager
-    async def acquire(self) -> AsyncIterator[SQLiteConnection]:
+    def acquire(self) -> Lease[SQLiteConnection]:
+        return Lease(self._checkout, self._checkin)
+
+    async def _checkout(self) -> SQLiteConnection:
         if self._closed:
             raise errors.OperationalError("the database is closed", dialect=NAME)
         try:
@@ -520,18 +578,35 @@ class SQLiteDriver(Driver):
                 dialect=NAME,
             ) from None
         try:
-            conn = self._idle.get_nowait() if not self._idle.empty() else await self._connect()
+            return self._idle.pop() if self._idle else await self._connect()
         except BaseException:
             self._waiters.release()
             raise
+
+    async def _checkin(self, conn: SQLiteConnection, failed: bool) -> None:
+        if conn.unsettled and not (conn.broken or self._closed):
+            task = asyncio.get_running_loop().create_task(self._settle(conn))
+            _background.add(task)
+            task.add_done_callback(_background.discard)
+            return  # _settle gives the pool slot back
+        if conn.broken or self._closed:
+            self._drop(conn)
+        else:
+            self._idle.append(conn)
+        self._waiters.release()
+
+    async def _settle(self, conn: SQLiteConnection) -> None:
+        """Return a connection whose call was cancelled once that call has ended (it runs
+        first: calls run in order) and any transaction it began is rolled back."""
         try:
-            yield conn
+            await conn._call(conn._end_transaction)
+            conn.unsettled = False
+        except Exception:
+            conn.broken = True  # closing it rolls back instead
         finally:
-            if conn.broken or self._closed:
-                self._drop(conn)
-            else:
-                self._idle.put_nowait(conn)
-            self._waiters.release()
+            if conn.unsettled:  # the settling itself was cancelled (shutdown)
+                conn.unsettled, conn.broken = False, True
+            await self._checkin(conn, False)
 
     def _drop(self, conn: SQLiteConnection) -> None:
         self._all.discard(conn)
@@ -546,8 +621,8 @@ class SQLiteDriver(Driver):
 
     async def close(self) -> None:
         self._closed = True
-        while not self._idle.empty():
-            conn = self._idle.get_nowait()
+        while self._idle:
+            conn = self._idle.pop()
             self._all.discard(conn)
             await conn._conn.close()
         for conn in list(self._all):  # still checked out: close anyway
@@ -577,6 +652,14 @@ class SQLiteDialect(Dialect):
     name = NAME
     reuses_placeholders = False
     supports_for_update = False
+    # SQLite sorts NULLs first ascending; PostgreSQL (production) sorts them last.
+    nulls_order = (" NULLS LAST", " NULLS FIRST")
+    # SQLite's MOD() returns a float (MOD(7, 2) = 1.0); its % is the integer remainder.
+    mod_operator = True
+    # SQLite's grammar has OFFSET only after a LIMIT; a negative LIMIT means none.
+    unlimited = " LIMIT -1"
+    # SQLite's grammar has no "(SELECT …) UNION (SELECT …)": the members go bare.
+    parenthesized_set_operations = False
     isolation_levels = frozenset({"serializable"})
     unsupported_matching = frozenset(
         {
@@ -628,6 +711,7 @@ class SQLiteDialect(Dialect):
     }
     unsupported_constructs: ClassVar[dict[str, str]] = {
         "DISTINCT ON": "use GROUP BY, or a window function in raw SQL",
+        "ORDER BY/LIMIT inside a UNION member": "order and limit the whole UNION instead",
     }
     column_types: ClassVar[dict[str, str]] = {
         "uuid": "UUID",

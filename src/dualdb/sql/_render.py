@@ -11,6 +11,9 @@ active it:
 - renders ``col == None`` / ``col != None`` as ``IS NULL`` / ``IS NOT NULL``;
 - renders ``x IN ()`` (an empty list) as a false condition, which PostgreSQL would reject;
 - adds ``ESCAPE '\\'`` to every LIKE, so both backends escape alike;
+- spells out where NULLs sort when the dialect's default differs from PostgreSQL's
+  (NULLs last ascending, first descending), and renders ``%`` as the integer remainder;
+- accepts only non-negative ``int`` LIMIT/OFFSET: PyPika pastes them into the text;
 - asks the dialect about constructs it may not support (ILIKE, regex, DISTINCT ON,
   functions), raising :class:`~dualdb.errors.UnsupportedFeature` before anything runs.
 """
@@ -19,12 +22,16 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from copy import copy
 from typing import TYPE_CHECKING, Any
 
 from pypika import terms
 from pypika.dialects import PostgreSQLQueryBuilder
-from pypika.enums import Equality, Matching
-from pypika.utils import format_alias_sql
+from pypika.enums import Equality, Matching, Order
+from pypika.queries import QueryBuilder, _SetOperation
+from pypika.utils import format_alias_sql, format_quotes
+
+from dualdb.errors import QueryError
 
 if TYPE_CHECKING:
     from dualdb.sql.compile import Binder
@@ -130,3 +137,126 @@ def _for_update_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) 
         # IMMEDIATE), which already gives FOR UPDATE's guarantee; the clause is dropped.
         return ""
     return str(original(self, **kwargs))
+
+
+def _nulls(binder: Binder, order: Order | None) -> str:
+    """The NULLS FIRST/LAST suffix this dialect needs to sort NULLs as PostgreSQL does."""
+    suffixes = binder.dialect.nulls_order
+    if suffixes is None:
+        return ""
+    return suffixes[1] if order is Order.desc else suffixes[0]
+
+
+def _orderby_clauses(
+    binder: Binder,
+    orderbys: Any,
+    aliases: set[Any],
+    quote_char: str | None,
+    alias_quote_char: str | None,
+    orderby_alias: bool,
+    **kwargs: Any,
+) -> str:
+    # PyPika's own loop (QueryBuilder._orderby_sql), plus the NULLS suffix.
+    clauses = []
+    for field, order in orderbys:
+        if orderby_alias and field.alias and field.alias in aliases:
+            term = format_quotes(field.alias, alias_quote_char or quote_char)
+        else:
+            term = field.get_sql(quote_char=quote_char, alias_quote_char=alias_quote_char, **kwargs)
+        direction = f" {order.value}" if order is not None else ""
+        clauses.append(f"{term}{direction}{_nulls(binder, order)}")
+    return " ORDER BY " + ",".join(clauses)
+
+
+@_hook(QueryBuilder, "_orderby_sql")
+def _orderby_sql(
+    binder: Binder,
+    original: Method,
+    self: Any,
+    quote_char: str | None = None,
+    alias_quote_char: str | None = None,
+    orderby_alias: bool = True,
+    **kwargs: Any,
+) -> str:
+    aliases = {s.alias for s in self._selects}
+    return _orderby_clauses(
+        binder, self._orderbys, aliases, quote_char, alias_quote_char, orderby_alias, **kwargs
+    )
+
+
+@_hook(_SetOperation, "_orderby_sql")
+def _set_orderby_sql(
+    binder: Binder, original: Method, self: Any, quote_char: str | None = None, **kwargs: Any
+) -> str:
+    aliases = {s.alias for s in self.base_query._selects}
+    return _orderby_clauses(binder, self._orderbys, aliases, quote_char, None, True, **kwargs)
+
+
+@_hook(terms.AnalyticFunction, "_orderby_field")
+def _window_orderby_sql(
+    binder: Binder, original: Method, self: Any, field: Any, orient: Any, **kwargs: Any
+) -> str:
+    return str(original(self, field, orient, **kwargs)) + _nulls(binder, orient)
+
+
+def _count(value: Any, clause: str) -> str:
+    # PyPika formats LIMIT/OFFSET into the SQL text as given: a str from user input
+    # ("1; DROP TABLE t", a subquery) would be injected. An int is written as a number,
+    # a Param (any PyPika term) is rendered, that is bound; anything else is refused.
+    if isinstance(value, terms.Term):
+        return str(value.get_sql(quote_char='"'))
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise QueryError(f"{clause} must be an int or a Param, got {type(value).__name__}")
+    if value < 0:
+        raise QueryError(f"{clause} must not be negative")
+    return str(int(value))
+
+
+@_hook(QueryBuilder, "_limit_sql")
+def _limit_sql(binder: Binder, original: Method, self: Any) -> str:
+    return f" LIMIT {_count(self._limit, 'LIMIT')}"
+
+
+@_hook(QueryBuilder, "_offset_sql")
+def _offset_sql(binder: Binder, original: Method, self: Any) -> str:
+    return _offset(binder, self._limit, self._offset)
+
+
+@_hook(_SetOperation, "_limit_sql")
+def _set_limit_sql(binder: Binder, original: Method, self: Any) -> str:
+    return f" LIMIT {_count(self._limit, 'LIMIT')}"
+
+
+@_hook(_SetOperation, "_offset_sql")
+def _set_offset_sql(binder: Binder, original: Method, self: Any) -> str:
+    return _offset(binder, self._limit, self._offset)
+
+
+def _offset(binder: Binder, limit: Any, offset: Any) -> str:
+    # PyPika renders OFFSET right after LIMIT, or alone when there is no LIMIT.
+    prefix = binder.dialect.unlimited if limit is None and binder.dialect.unlimited else ""
+    return f"{prefix} OFFSET {_count(offset, 'OFFSET')}"
+
+
+@_hook(_SetOperation, "get_sql")
+def _set_operation_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    if binder.dialect.parenthesized_set_operations:
+        return str(original(self, **kwargs))
+    members = [self.base_query, *(query for _, query in self._set_operation)]
+    if any(m._orderbys or m._limit is not None or m._offset for m in members):
+        binder.dialect.check_construct("ORDER BY/LIMIT inside a UNION member")
+    # Render a copy whose first query asks for unparenthesized members.
+    bare = copy(self)
+    bare.base_query = copy(self.base_query)
+    bare.base_query.wrap_set_operation_queries = False
+    return str(original(bare, **kwargs))
+
+
+@_hook(terms.Mod, "get_function_sql")
+def _mod_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    if not binder.dialect.mod_operator:
+        return str(original(self, **kwargs))
+    # SQLite's MOD() is the floating-point math function (MOD(7, 2) = 1.0); its ``%``
+    # is the integer remainder that PostgreSQL's MOD() computes for integers.
+    left, right = (arg.get_sql(with_alias=False, subquery=True, **kwargs) for arg in self.args)
+    return f"({left} % {right})"

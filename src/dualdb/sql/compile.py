@@ -10,13 +10,14 @@ Literal values inside the query are part of the query object and are cached with
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 
 from pypika import functions as fn
 from pypika import terms
-from pypika.queries import QueryBuilder, Table
+from pypika.queries import QueryBuilder, Table, _SetOperation
 
 from dualdb.errors import QueryError
 from dualdb.sql import _render
@@ -89,6 +90,32 @@ class Compiled:
         self._check_names(values)
         return [values[s.name] if s.name is not None else s.value for s in self.slots]
 
+    def arguments_many(self, rows: Iterable[Mapping[str, Any]]) -> list[Sequence[Any]]:
+        """:meth:`arguments` for every row of a bulk call.
+
+        The common case (every slot a Param, each row naming exactly the Params) takes
+        one C-level ``itemgetter`` call per row: a third of the time of ``arguments``,
+        which matters at a hundred thousand rows.
+        """
+        names = self.names
+        if not names:
+            return [self.arguments(values) for values in rows]
+        count = len(self.param_names)
+        pick = itemgetter(*names)
+        single = len(names) == 1  # itemgetter of one name returns the value, not a tuple
+        out: list[Sequence[Any]] = []
+        for values in rows:
+            if len(values) == count:
+                try:
+                    picked = pick(values)
+                except KeyError:
+                    pass
+                else:
+                    out.append((picked,) if single else picked)
+                    continue
+            out.append(self.arguments(values))  # raises, naming what is missing or extra
+        return out
+
     def _check_names(self, values: Mapping[str, Any]) -> None:
         missing = self.param_names.difference(values)
         unexpected = set(values).difference(self.param_names)
@@ -154,6 +181,7 @@ def _compile(query: Any, dialect: Dialect) -> Compiled:
     if isinstance(query, Raw | str):
         sql = query.sql if isinstance(query, Raw) else query
         args = query.args if isinstance(query, Raw) else ()
+        _check_text(sql)
         verb = _verb(sql)
         return Compiled(
             sql=sql,
@@ -176,6 +204,7 @@ def _compile(query: Any, dialect: Dialect) -> Compiled:
         sql = query.get_sql(quote_char='"')
     finally:
         _render.set_active(previous)
+    _check_text(sql)
     slots = tuple(binder.slots)
     names = tuple(s.name for s in slots if s.name is not None)
     verb = _verb(sql)
@@ -190,6 +219,14 @@ def _compile(query: Any, dialect: Dialect) -> Compiled:
         is_ddl=verb in _DDL,
         bulk_target=_bulk_target(query, slots),
     )
+
+
+def _check_text(sql: str) -> None:
+    # Values are bound, so a NUL can only come from an identifier (a table or column
+    # name from user input) or raw text. PostgreSQL's protocol ends strings at NUL: the
+    # server sees a malformed message and drops the connection; SQLite refuses the text.
+    if "\x00" in sql:
+        raise QueryError("the SQL text contains a NUL character (in an identifier or raw SQL)")
 
 
 _WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"})
@@ -232,6 +269,10 @@ def _bulk_target(query: Any, slots: tuple[_Slot, ...]) -> tuple[str, tuple[str, 
 
 
 def _tables(query: Any) -> tuple[str, ...]:
+    if isinstance(query, _SetOperation):
+        # Its columns are those of its first SELECT. (Any other attribute of a
+        # set operation is PyPika's Field factory, not a list.)
+        query = query.base_query
     found: list[str] = []
     for source in [
         *getattr(query, "_from", ()),
@@ -261,6 +302,8 @@ def _origin(term: Any) -> ResultColumn | None:
 
 
 def _origins(query: Any) -> tuple[ResultColumn | None, ...] | None:
+    if isinstance(query, _SetOperation):
+        query = query.base_query
     selected: Sequence[Any] = (
         getattr(query, "_returns", None) or getattr(query, "_selects", None) or ()
     )

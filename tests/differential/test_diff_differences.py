@@ -1,0 +1,456 @@
+"""The differences between the backends that remain, each pinned on each backend.
+
+Every test here asserts what each backend does *today*; docs/readme-differences.md lists
+them by these names. If dualdb makes one of them agree, its test fails and must move to
+the agreement tests (and the README line must go).
+"""
+
+from __future__ import annotations
+
+import uuid
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from pypika.terms import ValueWrapper
+
+import dualdb
+from dualdb import Json, Param, Query, Table, fn, raw
+
+T = Table("t")
+
+
+@pytest.fixture
+async def t(db: dualdb.Database) -> dualdb.Database:
+    """``db`` with a table ``t`` of the portable types, holding two rows (ids 1, 2)."""
+    ty = db.dialect.column_type
+    await db.execute(
+        raw(
+            f"CREATE TABLE t (id {ty('bigint')} PRIMARY KEY NOT NULL, n {ty('bigint')}, "
+            f"small {ty('integer')}, s {ty('text')}, f {ty('float')}, d {ty('decimal')}, "
+            f"u {ty('uuid')}, doc {ty('json')})"
+        )
+    )
+    insert = Query.into(T).columns(T.id, T.n, T.s, T.d).insert(Param("id"), 7, "x", Param("d"))
+    await db.execute(insert, id=1, d=Decimal("9.00"))
+    await db.execute(insert, id=2, d=Decimal("10.00"))
+    return db
+
+
+def _by_backend(backend: str, sqlite: Any, postgresql: Any) -> Any:
+    return sqlite if backend == "sqlite" else postgresql
+
+
+# ---------------------------------------------------------------------------- arithmetic
+
+
+async def test_division_by_zero_is_null_on_sqlite_and_an_error_on_postgresql(
+    t: dualdb.Database, backend: str
+) -> None:
+    q = Query.from_(T).select(T.n / 0).where(T.id == 1)
+    if backend == "sqlite":
+        assert await t.fetch_val(q) is None
+    else:
+        with pytest.raises(dualdb.DataError, match="division by zero"):
+            await t.fetch_val(q)
+
+
+async def test_integer_overflow_becomes_a_float_on_sqlite_and_an_error_on_postgresql(
+    t: dualdb.Database, backend: str
+) -> None:
+    q = Query.from_(T).select(T.n + (2**63 - 1)).where(T.id == 1)
+    if backend == "sqlite":
+        assert await t.fetch_val(q) == pytest.approx(2.0**63)
+    else:
+        with pytest.raises(dualdb.DataError, match="out of range"):
+            await t.fetch_val(q)
+
+
+async def test_integer_division_and_remainder_agree(t: dualdb.Database) -> None:
+    """Not a difference: both truncate toward zero, and ``%`` is the integer remainder
+    (dualdb renders PyPika's MOD as ``%`` on SQLite, whose MOD() returns a float)."""
+    await t.execute(Query.update(T).set(T.n, -7).where(T.id == 2))
+    q = Query.from_(T).select((T.n / 2).as_("q"), (T.n % 2).as_("r")).orderby(T.id)
+    rows = [tuple(r) for r in await t.fetch_all(q)]
+    assert rows == [(3, 1), (-3, -1)]
+    assert all(type(v) is int for row in rows for v in row)
+
+
+async def test_sum_of_bigint_is_decimal_on_postgresql_and_int_on_sqlite(
+    t: dualdb.Database, backend: str
+) -> None:
+    total = await t.fetch_val(Query.from_(T).select(fn.Sum(T.n)))
+    assert total == 14
+    assert type(total) is _by_backend(backend, int, Decimal)
+    portable = await t.fetch_val(Query.from_(T).select(fn.Cast(fn.Sum(T.n), "BIGINT")))
+    assert type(portable) is int and portable == 14
+
+
+async def test_sum_beyond_64_bits_raises_data_error_on_sqlite_only(
+    t: dualdb.Database, backend: str
+) -> None:
+    await t.execute(Query.update(T).set(T.n, 2**63 - 1))
+    q = Query.from_(T).select(fn.Sum(T.n))
+    if backend == "sqlite":
+        with pytest.raises(dualdb.DataError, match="integer overflow"):
+            await t.fetch_val(q)
+    else:
+        assert await t.fetch_val(q) == Decimal(2 * (2**63 - 1))
+
+
+async def test_avg_is_decimal_on_postgresql_and_float_on_sqlite(
+    t: dualdb.Database, backend: str
+) -> None:
+    await t.execute(Query.update(T).set(T.n, 8).where(T.id == 2))
+    mean = await t.fetch_val(Query.from_(T).select(fn.Avg(T.n)))
+    assert mean == Decimal("7.5")
+    assert type(mean) is _by_backend(backend, float, Decimal)
+    portable = await t.fetch_val(Query.from_(T).select(fn.Cast(fn.Avg(T.n), "DOUBLE PRECISION")))
+    assert type(portable) is float and portable == 7.5
+
+
+# ---------------------------------------------------------------------------- types
+
+
+async def test_decimal_columns_compare_and_sort_as_text_on_sqlite(
+    t: dualdb.Database, backend: str
+) -> None:
+    ordered = [r["d"] for r in await t.fetch_all(Query.from_(T).select(T.d).orderby(T.d))]
+    assert ordered == _by_backend(
+        backend, [Decimal("10.00"), Decimal("9.00")], [Decimal("9.00"), Decimal("10.00")]
+    )
+    bigger = await t.fetch_all(
+        Query.from_(T).select(T.id).where(T.d > Decimal("5.00")).orderby(T.id)
+    )
+    assert [r["id"] for r in bigger] == _by_backend(backend, [1], [1, 2])  # '10.00' < '5.00'
+
+    # Equality of equal-scale values agrees (both store the same fixed-point text).
+    same = Query.from_(T).select(T.id).where(T.d == Decimal("9.00"))
+    assert [r["id"] for r in await t.fetch_all(same)] == [1]
+
+
+async def test_integer_column_holds_64_bits_on_sqlite_and_32_on_postgresql(
+    t: dualdb.Database, backend: str
+) -> None:
+    q = Query.update(T).set(T.small, 2**31).where(T.id == 1)
+    if backend == "sqlite":
+        assert await t.execute(q) == 1
+    else:
+        with pytest.raises(dualdb.DataError, match="int32"):
+            await t.execute(q)
+
+
+async def test_a_value_of_another_type_is_kept_by_sqlite_converted_or_refused_by_postgresql(
+    t: dualdb.Database, backend: str
+) -> None:
+    """Bind values of the column's type: PostgreSQL (asyncpg) converts or refuses the
+    others, and truncates a float bound to an integer column; SQLite stores them as given."""
+    await t.execute(Query.update(T).set(T.n, 2.7).where(T.id == 1))
+    assert await t.fetch_val(Query.from_(T).select(T.n).where(T.id == 1)) == _by_backend(
+        backend, 2.7, 2
+    )
+    text_into_bigint = Query.update(T).set(T.n, "5").where(T.id == 2)
+    if backend == "sqlite":
+        assert await t.execute(text_into_bigint) == 1
+    else:
+        with pytest.raises(dualdb.DataError):
+            await t.execute(text_into_bigint)
+
+
+async def test_negative_zero_loses_its_sign_in_a_sqlite_float_column(
+    t: dualdb.Database, backend: str
+) -> None:
+    await t.execute(Query.update(T).set(T.f, -0.0).where(T.id == 1))
+    value = await t.fetch_val(Query.from_(T).select(T.f).where(T.id == 1))
+    assert repr(value) == _by_backend(backend, "0.0", "-0.0")
+
+
+async def test_negative_zero_loses_its_sign_in_postgresql_json(
+    t: dualdb.Database, backend: str
+) -> None:
+    await t.execute(Query.update(T).set(T.doc, Json([-0.0])).where(T.id == 1))
+    value = await t.fetch_val(Query.from_(T).select(T.doc).where(T.id == 1))
+    assert repr(value) == _by_backend(backend, "[-0.0]", "[0.0]")
+
+
+async def test_json_object_keys_come_back_sorted_on_postgresql(
+    t: dualdb.Database, backend: str
+) -> None:
+    """jsonb stores objects with keys ordered (shorter first); dicts still compare equal."""
+    doc = {"bb": 1, "a": 2, "ccc": 3, "b": 4}
+    await t.execute(Query.update(T).set(T.doc, doc).where(T.id == 1))
+    value = await t.fetch_val(Query.from_(T).select(T.doc).where(T.id == 1))
+    assert value == doc
+    assert list(value) == _by_backend(backend, ["bb", "a", "ccc", "b"], ["a", "b", "bb", "ccc"])
+
+
+async def test_json_text_given_as_str_is_normalised_by_postgresql_only(
+    t: dualdb.Database, backend: str
+) -> None:
+    """A ``str`` bound to a JSON column is JSON text: jsonb re-reads its numbers."""
+    await t.execute(Query.update(T).set(T.doc, '{"n": 1e2, "m": 1.50}').where(T.id == 1))
+    value = await t.fetch_val(Query.from_(T).select(T.doc).where(T.id == 1))
+    assert value == {"n": 100, "m": 1.5}
+    assert type(value["n"]) is _by_backend(backend, float, int)
+
+
+async def test_invalid_json_text_is_refused_on_write_by_postgresql_and_on_read_by_sqlite(
+    t: dualdb.Database, backend: str
+) -> None:
+    write = Query.update(T).set(T.doc, "not json").where(T.id == 1)
+    read = Query.from_(T).select(T.doc).where(T.id == 1)
+    if backend == "sqlite":
+        assert await t.execute(write) == 1
+        with pytest.raises(dualdb.DataError, match="not valid JSON"):
+            await t.fetch_val(read)
+    else:
+        with pytest.raises(dualdb.DataError):
+            await t.execute(write)
+        assert await t.fetch_val(read) is None
+
+
+async def test_json_text_with_an_escaped_nul_is_refused_by_postgresql_only(
+    t: dualdb.Database, backend: str
+) -> None:
+    write = Query.update(T).set(T.doc, '["\\u0000"]').where(T.id == 1)
+    if backend == "sqlite":
+        assert await t.execute(write) == 1
+        assert await t.fetch_val(Query.from_(T).select(T.doc).where(T.id == 1)) == ["\x00"]
+    else:
+        with pytest.raises(dualdb.DataError):
+            await t.execute(write)
+    with pytest.raises(dualdb.DataError):  # as a Python value it is refused on both
+        await t.execute(Query.update(T).set(T.doc, Json(["\x00"])).where(T.id == 1))
+
+
+# ---------------------------------------------------------------------------- expressions
+
+
+async def test_boolean_expressions_in_the_select_list_come_back_as_int_on_sqlite(
+    t: dualdb.Database, backend: str
+) -> None:
+    value = await t.fetch_val(Query.from_(T).select(T.n > 1).where(T.id == 1))
+    assert value == 1
+    assert type(value) is _by_backend(backend, int, bool)
+
+
+async def test_unaliased_expressions_are_named_differently(
+    t: dualdb.Database, backend: str
+) -> None:
+    row = await t.fetch_one(Query.from_(T).select(fn.Count("*"), fn.Max(T.n)))
+    assert row is not None
+    assert list(row.keys()) == _by_backend(backend, ["COUNT(*)", 'MAX("n")'], ["count", "max"])
+    aliased = await t.fetch_one(Query.from_(T).select(fn.Count("*").as_("rows")))
+    assert aliased is not None and list(aliased.keys()) == ["rows"]
+
+
+async def test_lower_and_upper_fold_only_ascii_on_sqlite(t: dualdb.Database, backend: str) -> None:
+    q = Query.from_(T).select(fn.Lower(ValueWrapper("ÉMILE")).as_("v"))
+    assert await t.fetch_val(q.limit(1)) == _by_backend(backend, "Émile", "émile")
+
+
+async def test_like_pattern_ending_in_the_escape_character_fails_on_postgresql_only(
+    t: dualdb.Database, backend: str
+) -> None:
+    """``escape_like`` never produces such a pattern; a hand-written one differs."""
+    await t.execute(Query.update(T).set(T.s, "x\\"))
+    q = Query.from_(T).select(T.id).where(T.s.like("x\\"))
+    if backend == "sqlite":
+        assert await t.fetch_all(q) == []
+    else:
+        with pytest.raises(dualdb.DataError, match="escape"):
+            await t.fetch_all(q)
+
+
+async def test_min_and_max_of_uuid_exist_on_sqlite_only(t: dualdb.Database, backend: str) -> None:
+    await t.execute(Query.update(T).set(T.u, uuid.UUID(int=5)))
+    q = Query.from_(T).select(fn.Min(T.u))
+    if backend == "sqlite":
+        assert await t.fetch_val(q) == uuid.UUID(int=5)
+    else:
+        with pytest.raises(dualdb.ProgrammingError, match="min\\(uuid\\)"):
+            await t.fetch_val(q)
+
+
+async def test_concat_exists_on_postgresql_only(t: dualdb.Database, backend: str) -> None:
+    """SQLite 3.40 has no CONCAT(); and PyPika's ``+`` on text is arithmetic (SQLite: 0,
+    PostgreSQL: no such operator). Portable concatenation is ``||``, in raw SQL."""
+    q = Query.from_(T).select(fn.Concat(T.s, T.s)).where(T.id == 1)
+    plus = Query.from_(T).select(T.s + T.s).where(T.id == 1)
+    if backend == "sqlite":
+        with pytest.raises(dualdb.ProgrammingError, match="CONCAT"):
+            await t.fetch_val(q)
+        assert await t.fetch_val(plus) == 0
+    else:
+        assert await t.fetch_val(q) == "xx"
+        with pytest.raises(dualdb.ProgrammingError, match="operator"):
+            await t.fetch_val(plus)
+    assert await t.fetch_val(raw("SELECT s || s FROM t WHERE id = 1")) == "xx"
+
+
+async def test_a_literal_repeated_in_group_by_needs_a_param_on_postgresql(
+    t: dualdb.Database, backend: str
+) -> None:
+    """Each literal is its own placeholder; PostgreSQL matches a GROUP BY expression to
+    the select list only if they share one, which a named Param does."""
+    literal = Query.from_(T).select((T.n % 3).as_("r")).groupby(T.n % 3)
+    if backend == "sqlite":
+        assert [r["r"] for r in await t.fetch_all(literal)] == [1]
+    else:
+        with pytest.raises(dualdb.ProgrammingError, match="GROUP BY"):
+            await t.fetch_all(literal)
+    bucket = T.n % Param("m")
+    portable = Query.from_(T).select(bucket.as_("r")).groupby(bucket)
+    assert [r["r"] for r in await t.fetch_all(portable, m=3)] == [1]
+
+
+async def test_an_upsert_touching_one_row_twice_fails_on_postgresql_only(
+    t: dualdb.Database, backend: str
+) -> None:
+    q = Query.into(T).columns(T.id, T.s).insert((5, "a"), (5, "b")).on_conflict(T.id)
+    q = q.do_update(T.s)
+    if backend == "sqlite":
+        assert await t.execute(q) == 2
+        assert await t.fetch_val(Query.from_(T).select(T.s).where(T.id == 5)) == "b"
+    else:
+        with pytest.raises(dualdb.DatabaseError, match="cannot affect row a second time"):
+            await t.execute(q)
+
+
+async def test_float_to_text_is_formatted_differently(t: dualdb.Database, backend: str) -> None:
+    await t.execute(Query.update(T).set(T.f, 1.0))
+    text = await t.fetch_val(Query.from_(T).select(fn.Cast(T.f, "TEXT")).where(T.id == 1))
+    assert text == _by_backend(backend, "1.0", "1")
+
+
+# ---------------------------------------------------------------------------- collation
+
+
+async def test_text_sorts_by_code_point_on_both_with_the_test_clusters_collation(
+    t: dualdb.Database, backend: str
+) -> None:
+    """SQLite's BINARY collation and PostgreSQL's C.UTF-8 (the test clusters' locale) both
+    sort by code point. A production database created with another collation (e.g.
+    en_US.UTF-8) sorts 'a' < 'B' < 'é' and differs from SQLite."""
+    if backend == "postgresql":
+        collation = await t.fetch_val(
+            raw("SELECT datcollate FROM pg_database WHERE datname = current_database()")
+        )
+        assert collation in ("C.UTF-8", "C")
+    words = ["é", "a", "B", "Z", "e\u0301", "👍", "ä", ""]
+    for number, word in enumerate(words, 10):
+        await t.execute(Query.into(T).columns(T.id, T.s).insert(number, word))
+    got = await t.fetch_all(Query.from_(T).select(T.s).where(T.id >= 10).orderby(T.s))
+    assert [r["s"] for r in got] == sorted(words)
+
+
+async def test_a_double_quoted_unknown_name_is_a_string_on_sqlite(
+    t: dualdb.Database, backend: str
+) -> None:
+    """SQLite's legacy rule: a double-quoted identifier that names no column is a string
+    literal. A misspelt column is then a constant (every row "matches" or none does)
+    instead of an error. Python 3.11's sqlite3 cannot switch the rule off."""
+    q = Query.from_(T).select(T.id).where(T.field("nope") == "nope").orderby(T.id)
+    if backend == "sqlite":
+        assert [r["id"] for r in await t.fetch_all(q)] == [1, 2]
+    else:
+        with pytest.raises(dualdb.ProgrammingError, match="does not exist"):
+            await t.fetch_all(q)
+
+
+async def test_identifiers_beyond_63_bytes_are_truncated_on_postgresql(
+    t: dualdb.Database, backend: str
+) -> None:
+    """Two names sharing their first 63 bytes are one name on PostgreSQL."""
+    first, second = "x" * 63 + "_first", "x" * 63 + "_second"
+    await t.execute(raw(f'CREATE TABLE "{first}" (id INTEGER)'))
+    create_second = raw(f'CREATE TABLE "{second}" (id INTEGER)')
+    if backend == "sqlite":
+        await t.execute(create_second)
+    else:
+        with pytest.raises(dualdb.ProgrammingError, match="already exists"):
+            await t.execute(create_second)
+
+
+async def test_a_fractional_number_compared_with_an_integer_column_is_truncated_on_postgresql(
+    t: dualdb.Database, backend: str
+) -> None:
+    """PostgreSQL types a parameter from its context (here bigint) and asyncpg truncates
+    the float to fit: ``n = 7.5`` matches 7 there, nothing on SQLite. Compare integer
+    columns with integers (or CAST the column) on both."""
+    rows = await t.fetch_all(Query.from_(T).select(T.id).where(T.n == 7.5).orderby(T.id))
+    assert [r["id"] for r in rows] == _by_backend(backend, [], [1, 2])
+    portable = Query.from_(T).select(T.id).where(fn.Cast(T.n, "DOUBLE PRECISION") == 7.5)
+    assert await t.fetch_all(portable) == []
+
+
+async def test_columns_read_through_a_subquery_are_not_decoded_on_sqlite(
+    t: dualdb.Database, backend: str
+) -> None:
+    """SQLite decodes a result column by the declared type of the table column it names;
+    through a subquery in FROM (or any expression) it returns the stored value."""
+    await t.execute(Query.update(T).set(T.u, uuid.UUID(int=1)).where(T.id == 1))
+    inner = Query.from_(T).select(T.u).where(T.id == 1)
+    value = await t.fetch_val(Query.from_(inner).select("*"))
+    assert value == _by_backend(backend, str(uuid.UUID(int=1)), uuid.UUID(int=1))
+
+
+async def test_a_negative_limit_or_offset_param_means_none_on_sqlite_and_fails_on_postgresql(
+    t: dualdb.Database, backend: str
+) -> None:
+    """A literal negative LIMIT/OFFSET is refused on both when the query is compiled; a
+    Param's value is only seen by the database."""
+    q = Query.from_(T).select(T.id).orderby(T.id).limit(Param("n"))
+    if backend == "sqlite":
+        assert [r["id"] for r in await t.fetch_all(q, n=-1)] == [1, 2]
+    else:
+        with pytest.raises(dualdb.DataError, match="must not be negative"):
+            await t.fetch_all(q, n=-1)
+    with pytest.raises(dualdb.QueryError, match="must not be negative"):
+        await t.fetch_all(Query.from_(T).select(T.id).limit(-1))
+
+
+async def test_order_by_inside_a_union_member_is_refused_on_sqlite(
+    t: dualdb.Database, backend: str
+) -> None:
+    """SQLite's grammar has no parenthesised UNION members, so a member cannot carry its
+    own ORDER BY/LIMIT; order and limit the whole UNION instead (works on both)."""
+    member = Query.from_(T).select(T.id).orderby(T.id).limit(1)
+    union = member.union(Query.from_(T).select(T.id).where(T.id == 2))
+    if backend == "sqlite":
+        with pytest.raises(dualdb.UnsupportedFeature, match="UNION"):
+            await t.fetch_all(union)
+    else:
+        assert sorted(r["id"] for r in await t.fetch_all(union)) == [1, 2]
+    whole = Query.from_(T).select(T.id).union(Query.from_(T).select(T.id)).orderby(T.id).limit(1)
+    assert [r["id"] for r in await t.fetch_all(whole)] == [1]
+
+
+async def test_statement_timeout_applies_to_postgresql_only(
+    database_url: str, backend: str
+) -> None:
+    slow = {
+        "postgresql": "SELECT pg_sleep(2)",
+        "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+        "WHERE x < 2000000) SELECT count(*) FROM c",
+    }[backend]
+    async with dualdb.connect(database_url, statement_timeout=0.1) as db:
+        if backend == "sqlite":
+            assert await db.fetch_val(raw(slow)) == 2_000_000
+        else:
+            with pytest.raises(dualdb.QueryTimeout):
+                await db.fetch_val(raw(slow))
+
+
+async def test_readonly_transaction_refuses_writes_on_postgresql_only(
+    t: dualdb.Database, backend: str
+) -> None:
+    """On SQLite ``readonly=True`` only starts the transaction without the write lock."""
+    write = Query.update(T).set(T.s, "w").where(T.id == 1)
+    if backend == "sqlite":
+        async with t.transaction(readonly=True) as tx:
+            assert await tx.execute(write) == 1
+    else:
+        with pytest.raises(dualdb.ProgrammingError, match="read-only"):
+            async with t.transaction(readonly=True) as tx:
+                await tx.execute(write)

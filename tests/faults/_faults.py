@@ -1,0 +1,103 @@
+"""Helpers for the fault tests: real servers, sockets and processes, no mocks."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import dualdb
+from dualdb import raw
+
+
+@contextlib.contextmanager
+def black_hole() -> Iterator[int]:
+    """A local TCP port that accepts connections and never says a word (a hung server).
+
+    Connections complete the TCP handshake (the kernel does it for the listen backlog),
+    so a client times out waiting for the server's reply instead of being refused.
+    """
+    server = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    server.bind(("127.0.0.1", 0))
+    server.listen(64)
+    accepted: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        server.settimeout(0.1)
+        while not stop.is_set():
+            with contextlib.suppress(OSError):
+                accepted.append(server.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield server.getsockname()[1]
+    finally:
+        stop.set()
+        thread.join()
+        for conn in accepted:
+            conn.close()
+        server.close()
+
+
+def free_port() -> int:
+    """A port nothing listens on (bound, then released): connecting is refused."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    return port
+
+
+def run_forked_as(uid: int, gid: int, target: Any, timeout: float = 30) -> tuple[str, str]:
+    """Run ``target()`` in a forked child that has dropped root to ``uid``/``gid``.
+
+    Forked rather than executed: as ``nobody`` the child could not even start the
+    interpreter, which lives under /root. Returns ``(outcome, message)`` where outcome is
+    ``"ok"`` or the exception's class name.
+    """
+    read_end, write_end = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: never returns
+        code = 0
+        try:
+            os.close(read_end)
+            os.setgroups([])
+            os.setgid(gid)
+            os.setuid(uid)
+            try:
+                result = ("ok", str(target()))
+            except BaseException as exc:
+                result = (type(exc).__name__, str(exc))
+            os.write(write_end, "\0".join(result).encode())
+        except BaseException:
+            code = 1
+        finally:
+            os._exit(code)
+    os.close(write_end)
+    with os.fdopen(read_end, "rb") as pipe:
+        data = pipe.read()
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0 or not data:
+        raise RuntimeError(f"forked child failed (status {status})")
+    outcome, message = data.decode().split("\0", 1)
+    return outcome, message
+
+
+async def in_transaction(db: dualdb.Database) -> bool:
+    """Whether a connection taken from ``db``'s pool is inside an open transaction,
+    judged by an independent observer: a row it writes must be visible at once."""
+    marker = os.urandom(8).hex()
+    await db.execute(raw(f"CREATE TABLE IF NOT EXISTS probe_{marker} (x INTEGER)"))
+    await db.execute(raw(f"INSERT INTO probe_{marker} VALUES (1)"))
+    settings = db.settings
+    url = f"sqlite:///{settings.sqlite_file}" if db.backend == "sqlite" else settings.postgres_url()
+    async with dualdb.connect(url, sqlite_busy_timeout=0.2) as observer:
+        try:
+            seen = await observer.fetch_val(raw(f"SELECT count(*) FROM probe_{marker}"))
+        except dualdb.DatabaseError:
+            return True  # the table itself is uncommitted (or locked): still in a transaction
+    return bool(seen != 1)

@@ -1,0 +1,114 @@
+"""An exhausted pool makes callers wait up to ``pool_timeout``, then raise PoolTimeout;
+a task that already holds a connection never deadlocks the pool against itself."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncIterator
+
+import pytest
+
+import dualdb
+from dualdb import Query, Table, fn, raw
+
+T = Table("t")
+HANG = 10.0
+
+
+def _pool(backend: str, size: int) -> dict[str, int]:
+    return {"sqlite_pool_size": size} if backend == "sqlite" else {"pool_max_size": size}
+
+
+@contextlib.asynccontextmanager
+async def _held(db: dualdb.Database, count: int) -> AsyncIterator[list[dualdb.Transaction]]:
+    """``count`` connections checked out (read-only transactions, so SQLite's single
+    write lock plays no part)."""
+    async with contextlib.AsyncExitStack() as stack:
+        held = [
+            await stack.enter_async_context(db.transaction(readonly=True)) for _ in range(count)
+        ]
+        for tx in held:
+            await tx.fetch_val(raw("SELECT 1"))
+        yield held
+
+
+async def test_exhausted_pool_waits_for_the_timeout_then_raises_pool_timeout(
+    database_url: str, backend: str
+) -> None:
+    async with dualdb.connect(database_url, pool_timeout=0.5, **_pool(backend, 2)) as db:
+        async with _held(db, 2):
+            started = time.monotonic()
+            with pytest.raises(dualdb.PoolTimeout, match=r"0\.5s") as caught:
+                await db.fetch_val(raw("SELECT 1"))
+            waited = time.monotonic() - started
+            assert 0.4 <= waited < 0.5 + HANG  # it did wait, and not forever
+            assert "POOL" in str(caught.value)
+        assert await db.fetch_val(raw("SELECT 1")) == 1  # usable again once released
+
+
+async def test_a_waiting_caller_gets_the_first_connection_released(
+    database_url: str, backend: str
+) -> None:
+    async with dualdb.connect(database_url, pool_timeout=HANG, **_pool(backend, 1)) as db:
+        release = asyncio.Event()
+
+        async def hold() -> None:
+            async with db.transaction(readonly=True) as tx:
+                await tx.fetch_val(raw("SELECT 1"))
+                await release.wait()
+
+        holder = asyncio.create_task(hold())
+        await asyncio.sleep(0.05)
+        waiter = asyncio.create_task(db.fetch_val(raw("SELECT 2")))
+        await asyncio.sleep(0.1)
+        assert not waiter.done()  # waiting, not failed
+        release.set()
+        async with asyncio.timeout(HANG):
+            assert await waiter == 2
+            await holder
+
+
+async def test_task_in_a_transaction_can_query_through_the_pool_while_one_is_free(
+    database_url: str, backend: str
+) -> None:
+    async with dualdb.connect(database_url, pool_timeout=HANG, **_pool(backend, 2)) as db:
+        async with asyncio.timeout(HANG), db.transaction(readonly=True) as tx:
+            assert await tx.fetch_val(raw("SELECT 1")) == 1
+            assert await db.fetch_val(raw("SELECT 2")) == 2  # a second connection
+
+
+async def test_task_holding_the_last_connection_gets_pool_timeout_not_a_deadlock(
+    database_url: str, backend: str
+) -> None:
+    """The classic self-deadlock (awaiting the pool from inside the only connection's
+    transaction) ends with PoolTimeout after ``pool_timeout``; the transaction goes on."""
+    async with dualdb.connect(database_url, pool_timeout=0.3, **_pool(backend, 1)) as db:
+        await db.execute(raw("CREATE TABLE t (id INTEGER)"))
+        async with asyncio.timeout(HANG), db.transaction() as tx:
+            await tx.execute(raw("INSERT INTO t VALUES (1)"))
+            with pytest.raises(dualdb.PoolTimeout):
+                await db.fetch_val(raw("SELECT 1"))
+            await tx.execute(raw("INSERT INTO t VALUES (2)"))
+        assert await db.fetch_val(Query.from_(T).select(fn.Count("*"))) == 2
+
+
+async def test_waiting_on_your_own_transactions_lock_fails_within_the_timeout(
+    database_url: str, backend: str
+) -> None:
+    """A write through the pool while this task's own transaction holds the lock it
+    needs: SQLite's whole-database write lock (busy timeout → SerializationFailure),
+    PostgreSQL's row lock (statement timeout → QueryTimeout). Never an endless hang."""
+    options = {"sqlite_busy_timeout": 0.3} if backend == "sqlite" else {"statement_timeout": 0.3}
+    expected = dualdb.SerializationFailure if backend == "sqlite" else dualdb.QueryTimeout
+    async with dualdb.connect(database_url, pool_timeout=HANG, **options) as db:
+        await db.execute(raw("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER)"))
+        await db.execute(raw("INSERT INTO t VALUES (1, 0)"))
+        started = time.monotonic()
+        async with asyncio.timeout(HANG), db.transaction() as tx:
+            await tx.execute(raw("UPDATE t SET n = n + 1 WHERE id = 1"))
+            with pytest.raises(expected):
+                await db.execute(raw("UPDATE t SET n = n + 10 WHERE id = 1"))
+        assert time.monotonic() - started < HANG
+        assert await db.fetch_val(raw("SELECT n FROM t")) == 1
