@@ -56,7 +56,21 @@ def _encode_json(value: Any) -> str:
 
 # ---------------------------------------------------------------------------- errors
 
-_QUOTED = re.compile(r'"[^"]*"|\'[^\']*\'')
+_QUOTED = re.compile(r'"[^"]*"|(?<!\w)\'[^\']*\'(?!\w)')
+_ARGUMENT = re.compile(r"^(invalid input for query argument \$\d+):.*?(\([^()]*\))?\s*$", re.S)
+
+
+def _data_message(message: str) -> str:
+    """A data error's message without the offending value, which may be a secret.
+
+    asyncpg's own messages put the value after the argument number
+    ("…argument $1: 'tok' (expected str, got int)"); the server's quote it.
+    """
+    match = _ARGUMENT.match(message)
+    if match:
+        reason = _QUOTED.sub("<value>", match.group(2) or "")
+        return f"{match.group(1)} {reason}".rstrip()
+    return _QUOTED.sub("<value>", message)
 
 
 def translate(exc: BaseException) -> errors.DatabaseError:
@@ -80,13 +94,13 @@ def translate(exc: BaseException) -> errors.DatabaseError:
         }
         if state.startswith("22"):
             # Data errors quote the offending value; it may be a secret.
-            return errors.DataError(_QUOTED.sub("<value>", message), **details)
+            return errors.DataError(_data_message(message), **details)
         cls: type[errors.DatabaseError] = _BY_STATE.get(state) or _BY_CLASS.get(
             state[:2], errors.DatabaseError
         )
         return cls(message, **details)
     if isinstance(exc, pgerr.DataError):  # client-side: an argument of the wrong type
-        return errors.DataError(_QUOTED.sub("<value>", str(exc)), dialect=NAME)
+        return errors.DataError(_data_message(str(exc)), dialect=NAME)
     if isinstance(exc, pgerr.ConnectionDoesNotExistError | ConnectionError | OSError):
         return errors.ConnectionFailed(f"connection lost: {exc}", dialect=NAME)
     if isinstance(exc, pgerr.InterfaceError | pgerr.InternalClientError) and _CLOSED.search(
@@ -118,6 +132,7 @@ _BY_STATE: dict[str, type[errors.DatabaseError]] = {
     "25006": errors.ProgrammingError,  # write in a read-only transaction
 }
 _BY_CLASS: dict[str, type[errors.DatabaseError]] = {
+    "21": errors.ProgrammingError,  # e.g. an upsert that would change one row twice
     "23": errors.IntegrityError,
     "08": errors.ConnectionFailed,
     "28": errors.ConnectionFailed,
