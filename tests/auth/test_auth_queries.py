@@ -73,9 +73,9 @@ GOLDEN_CONSUME = {
         '"created_at","expires_at"'
     ),
     "sqlite": (
-        'DELETE FROM "oauth_sessions" WHERE "state"=? AND "expires_at">? '
-        'AND "browser_binding"=? RETURNING "state","redirect_uri","code_verifier",'
-        '"created_at","expires_at"'
+        "DELETE FROM `oauth_sessions` WHERE `state`=? AND `expires_at`>? "
+        "AND `browser_binding`=? RETURNING `state`,`redirect_uri`,`code_verifier`,"
+        "`created_at`,`expires_at`"
     ),
 }
 
@@ -89,8 +89,9 @@ async def test_consume_state_is_one_delete_returning_statement(
 
 async def test_webauthn_use_is_one_conditional_update(migrated_db: dualdb.Database) -> None:
     sql, _ = migrated_db.compile(webauthn._USE)
-    assert sql.startswith('UPDATE "users" SET "webauthn_counter"=')
-    assert '"webauthn_counter"<' in sql
+    q = migrated_db.dialect.quote_char
+    assert sql.startswith(f"UPDATE {q}users{q} SET {q}webauthn_counter{q}=")
+    assert f"{q}webauthn_counter{q}<" in sql
 
 
 def _yoyo(url: str, action: str) -> None:

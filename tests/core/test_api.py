@@ -181,6 +181,11 @@ async def test_unsupported_construct_fails_before_sending(items: dualdb.Database
         assert await items.fetch_all(q) == []
 
 
+async def test_misspelt_column_is_an_error_on_both(items: dualdb.Database) -> None:
+    with pytest.raises(dualdb.ProgrammingError):
+        await items.fetch_all(Query.from_(t).select(t.id).where(t.nmae == "x"))
+
+
 async def test_ad_hoc_query_with_inline_values_works(items: dualdb.Database) -> None:
     uid = await add(items, "a", 7)
     row = await items.fetch_one(Query.from_(t).select(t.qty).where(t.id == uid))
@@ -196,7 +201,8 @@ async def test_raw_sql_uses_the_dialects_placeholders(items: dualdb.Database) ->
 async def test_compile_shows_sql_and_arguments(items: dualdb.Database) -> None:
     uid = uuid.uuid4()
     sql, args = items.compile(BY_ID, id=uid)
-    assert sql.endswith('"id"=' + items.dialect.placeholder(1))
+    quote = items.dialect.quote_char
+    assert sql.endswith(f"{quote}id{quote}=" + items.dialect.placeholder(1))
     assert args == [uid]
 
 

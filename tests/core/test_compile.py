@@ -32,7 +32,7 @@ def dialect(request: pytest.FixtureRequest) -> str:
 
 def test_params_render_as_each_dialects_placeholder() -> None:
     q = Query.from_(users).select(users.id).where(users.email == Param("email"))
-    assert sql_of(q, "sqlite") == 'SELECT "id" FROM "users" WHERE "email"=?'
+    assert sql_of(q, "sqlite") == "SELECT `id` FROM `users` WHERE `email`=?"
     assert sql_of(q, "postgresql") == 'SELECT "id" FROM "users" WHERE "email"=$1'
 
 
@@ -76,22 +76,42 @@ def test_upsert_with_returning_renders_the_same_text_for_both(dialect: str) -> N
         .returning(users.id)
     )
     expected = {
-        "sqlite": 'INSERT INTO "users" ("id","email") VALUES (?,?) ON CONFLICT ("email") '
-        'DO UPDATE SET "email"=EXCLUDED."email" RETURNING "id"',
+        "sqlite": "INSERT INTO `users` (`id`,`email`) VALUES (?,?) ON CONFLICT (`email`) "
+        "DO UPDATE SET `email`=EXCLUDED.`email` RETURNING `id`",
         "postgresql": 'INSERT INTO "users" ("id","email") VALUES ($1,$2) ON CONFLICT ("email") '
         'DO UPDATE SET "email"=EXCLUDED."email" RETURNING "id"',
     }
     assert sql_of(q, dialect) == expected[dialect]
 
 
+def quoted(name: str, dialect: str) -> str:
+    return get_dialect(dialect).quote_char + name + get_dialect(dialect).quote_char
+
+
+def test_sqlite_backquotes_names_so_a_misspelt_one_is_an_error() -> None:
+    """SQLite reads an unknown double-quoted name as a string; never a backquoted one."""
+    q = Query.from_(users).select(users.id)
+    assert sql_of(q, "sqlite") == "SELECT `id` FROM `users`"
+    assert sql_of(q, "postgresql") == 'SELECT "id" FROM "users"'
+
+
+def test_quote_inside_a_name_is_doubled(dialect: str) -> None:
+    q = Query.from_(users).select(users.field('a"b`c'))
+    expected = {
+        "sqlite": 'SELECT `a"b``c` FROM `users`',
+        "postgresql": 'SELECT "a""b`c" FROM "users"',
+    }
+    assert sql_of(q, dialect) == expected[dialect]
+
+
 def test_equals_none_renders_is_null(dialect: str) -> None:
     q = Query.from_(users).select(users.id).where(users.deleted_at == None)  # noqa: E711
-    assert sql_of(q, dialect).endswith('WHERE "deleted_at" IS NULL')
+    assert sql_of(q, dialect).endswith(f"WHERE {quoted('deleted_at', dialect)} IS NULL")
 
 
 def test_not_equals_none_renders_is_not_null(dialect: str) -> None:
     q = Query.from_(users).select(users.id).where(users.deleted_at != None)  # noqa: E711
-    assert sql_of(q, dialect).endswith('WHERE "deleted_at" IS NOT NULL')
+    assert sql_of(q, dialect).endswith(f"WHERE {quoted('deleted_at', dialect)} IS NOT NULL")
 
 
 def test_empty_in_list_is_false_and_empty_not_in_is_true(dialect: str) -> None:

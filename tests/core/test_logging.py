@@ -19,7 +19,8 @@ async def test_info_logs_statement_param_count_and_duration(
     await items.fetch_all(Query.from_(t).select(t.id).where(t.name == Param("name")), name="bob")
     record = next(r for r in caplog.records if r.name == "dualdb.query")
     assert record.levelno == logging.INFO
-    assert 'FROM "items"' in record.getMessage()
+    quote = items.dialect.quote_char
+    assert f"FROM {quote}items{quote}" in record.getMessage()
     assert "[1 params]" in record.getMessage()
     assert " ms " in record.getMessage()
     assert "bob" not in record.getMessage()

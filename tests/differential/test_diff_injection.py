@@ -228,8 +228,9 @@ HOSTILE_NAMES = (
 )
 
 
-def _quoted(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
+def _quoted(name: str, quote: str) -> str:
+    """The name quoted as the dialect does: in its quote character, which is doubled inside."""
+    return quote + name.replace(quote, quote * 2) + quote
 
 
 @pytest.mark.parametrize("name", HOSTILE_NAMES)
@@ -238,16 +239,15 @@ async def test_hostile_table_and_column_names_are_quoted_as_one_identifier(
 ) -> None:
     table = Table(name)
     column = table.field(name)
-    create = Query.create_table(table).columns(Column(name, "TEXT")).get_sql(quote_char='"')
-    assert create == f"CREATE TABLE {_quoted(name)} ({_quoted(name)} TEXT)"
     select = Query.from_(table).select(column.as_(name)).where(column == Param("v"))
     for db in pair:
+        quote = db.dialect.quote_char
+        create = Query.create_table(table).columns(Column(name, "TEXT")).get_sql(quote_char=quote)
+        assert create == f"CREATE TABLE {_quoted(name, quote)} ({_quoted(name, quote)} TEXT)"
         sql, _ = db.compile(select)
         placeholder = db.dialect.placeholder(1)
-        assert sql == (
-            f"SELECT {_quoted(name)} {_quoted(name)} FROM {_quoted(name)} "
-            f"WHERE {_quoted(name)}={placeholder}"
-        )
+        q, alias = _quoted(name, quote), _quoted(name, '"')  # aliases: always double quotes
+        assert sql == f"SELECT {q} {alias} FROM {q} WHERE {q}={placeholder}"
         await db.execute(raw(create))
         await db.execute(Query.into(table).columns(column).insert(name))
         rows = await db.fetch_all(select, v=name)
@@ -276,16 +276,14 @@ async def test_nul_in_an_identifier_is_refused_before_sending(
 
 
 async def test_unknown_column_name_from_user_input_stays_one_quoted_name(pair: Pair) -> None:
-    """Sorting by a user-chosen column: a hostile name is one quoted identifier. PostgreSQL
-    reports the missing column; SQLite takes an unknown double-quoted name for a string
-    constant (see test_a_double_quoted_unknown_name_is_a_string_on_sqlite). Neither runs
-    the text as SQL; check names against an allow-list to get a clear error on both."""
+    """Sorting by a user-chosen column: a hostile name is one quoted identifier, and an
+    unknown one is an error on both backends; nothing of it runs as SQL."""
     await pair.sqlite.execute(Query.into(KV).columns(KV.k, KV.v).insert("a", 1))
     await pair.postgresql.execute(Query.into(KV).columns(KV.k, KV.v).insert("a", 1))
     q = Query.from_(KV).select(KV.k).orderby(Field("k; DROP TABLE kv"))
-    assert [r["k"] for r in await pair.sqlite.fetch_all(q)] == ["a"]
-    with pytest.raises(dualdb.ProgrammingError, match="does not exist"):
-        await pair.postgresql.fetch_all(q)
+    for db in pair:
+        with pytest.raises(dualdb.ProgrammingError):
+            await db.fetch_all(q)
     for db in pair:
         assert await db.fetch_val(Query.from_(KV).select(fn.Count("*"))) == 1
 

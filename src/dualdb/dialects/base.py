@@ -153,6 +153,8 @@ class Dialect(abc.ABC):
     unsupported_functions: ClassVar[dict[str, str]] = {}
     unsupported_constructs: ClassVar[dict[str, str]] = {}
     column_types: ClassVar[dict[str, str]]
+    #: How identifiers are quoted (a quote inside a name is doubled).
+    quote_char: ClassVar[str] = '"'
     #: Prefix that turns a statement into a query-plan query.
     explain_prefix: ClassVar[str]
     #: A one-row query naming the server version (used by ``health()``).

@@ -57,19 +57,21 @@ def _encode_json(value: Any) -> str:
 # ---------------------------------------------------------------------------- errors
 
 _QUOTED = re.compile(r'"[^"]*"|(?<!\w)\'[^\']*\'(?!\w)')
-_ARGUMENT = re.compile(r"^(invalid input for query argument \$\d+):.*?(\([^()]*\))?\s*$", re.S)
+_ARGUMENT = re.compile(r"^invalid input for query argument \$\d+")
 
 
-def _data_message(message: str) -> str:
+def _data_message(exc: BaseException) -> str:
     """A data error's message without the offending value, which may be a secret.
 
-    asyncpg's own messages put the value after the argument number
-    ("…argument $1: 'tok' (expected str, got int)"); the server's quote it.
+    asyncpg writes the value after the argument number ("…argument $1: 'tok' (…)") and
+    keeps the encoder's own error as ``__cause__``; the server quotes values.
     """
+    message = str(exc)
     match = _ARGUMENT.match(message)
     if match:
-        reason = _QUOTED.sub("<value>", match.group(2) or "")
-        return f"{match.group(1)} {reason}".rstrip()
+        cause = exc.__cause__
+        reason = f" ({_QUOTED.sub('<value>', str(cause))})" if cause is not None else ""
+        return match.group(0) + reason
     return _QUOTED.sub("<value>", message)
 
 
@@ -94,13 +96,15 @@ def translate(exc: BaseException) -> errors.DatabaseError:
         }
         if state.startswith("22"):
             # Data errors quote the offending value; it may be a secret.
-            return errors.DataError(_data_message(message), **details)
+            if isinstance(exc.__cause__, errors.DatabaseError):
+                return exc.__cause__  # dualdb's own check, run inside asyncpg's encoder
+            return errors.DataError(_data_message(exc), **details)
         cls: type[errors.DatabaseError] = _BY_STATE.get(state) or _BY_CLASS.get(
             state[:2], errors.DatabaseError
         )
         return cls(message, **details)
     if isinstance(exc, pgerr.DataError):  # client-side: an argument of the wrong type
-        return errors.DataError(_data_message(str(exc)), dialect=NAME)
+        return errors.DataError(_data_message(exc), dialect=NAME)
     if isinstance(exc, pgerr.ConnectionDoesNotExistError | ConnectionError | OSError):
         return errors.ConnectionFailed(f"connection lost: {exc}", dialect=NAME)
     if isinstance(exc, pgerr.InterfaceError | pgerr.InternalClientError) and _CLOSED.search(

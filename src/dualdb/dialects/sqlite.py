@@ -727,6 +727,10 @@ class SQLiteDialect(Dialect):
         "float": "DOUBLE PRECISION",
     }
 
+    # SQLite takes a double-quoted name that matches no column for a string literal, so a
+    # misspelt column would silently be a constant; a backquoted name never is, and an
+    # unknown one is an error, as on PostgreSQL.
+    quote_char = "`"
     explain_prefix = "EXPLAIN QUERY PLAN "
     version_query = "SELECT 'SQLite ' || sqlite_version()"
 

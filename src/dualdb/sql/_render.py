@@ -94,7 +94,8 @@ def _criterion_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -
     if comparator in (Equality.eq, Equality.ne) and (_is_none(self.right) or _is_none(self.left)):
         subject = self.left if _is_none(self.right) else self.right
         test = " IS NULL" if comparator is Equality.eq else " IS NOT NULL"
-        sql: str = subject.get_sql(quote_char=kwargs.get("quote_char", '"'), **_without(kwargs))
+        quote = kwargs.get("quote_char", binder.dialect.quote_char)
+        sql: str = subject.get_sql(quote_char=quote, **_without(kwargs))
         return sql + test
     if isinstance(comparator, Matching):
         binder.dialect.check_matching(comparator)

@@ -201,7 +201,7 @@ def _compile(query: Any, dialect: Dialect) -> Compiled:
     previous = _render.active()
     _render.set_active(binder)
     try:
-        sql = query.get_sql(quote_char='"')
+        sql = query.get_sql(quote_char=dialect.quote_char)
     finally:
         _render.set_active(previous)
     _check_text(sql)
