@@ -83,44 +83,33 @@ class _Queries:
             self._settings.slow_query_threshold,
         )
 
-    async def fetch_all(self, query: Any, /, **values: Any) -> list[Record]:
-        """All result rows."""
+    async def _run(self, operation: str, query: Any, values: Mapping[str, Any]) -> Any:
+        """Compile, bind, run one statement on a connection, log: the one hot path."""
         compiled = compile_query(query, self._dialect)
         args = compiled.arguments(values)
         started = perf_counter()
         async with self._connection() as conn:
-            rows = await conn.fetch_all(compiled, args)
+            result = await getattr(conn, operation)(compiled, args)
         self._log(compiled, args, started)
+        return result
+
+    async def fetch_all(self, query: Any, /, **values: Any) -> list[Record]:
+        """All result rows."""
+        rows: list[Record] = await self._run("fetch_all", query, values)
         return rows
 
     async def fetch_one(self, query: Any, /, **values: Any) -> Record | None:
         """The first result row, or None. Add ``.limit(1)`` if the query may match many."""
-        compiled = compile_query(query, self._dialect)
-        args = compiled.arguments(values)
-        started = perf_counter()
-        async with self._connection() as conn:
-            row = await conn.fetch_one(compiled, args)
-        self._log(compiled, args, started)
+        row: Record | None = await self._run("fetch_one", query, values)
         return row
 
     async def fetch_val(self, query: Any, /, **values: Any) -> Any:
         """The first column of the first row, or None when there is no row."""
-        compiled = compile_query(query, self._dialect)
-        args = compiled.arguments(values)
-        started = perf_counter()
-        async with self._connection() as conn:
-            value = await conn.fetch_val(compiled, args)
-        self._log(compiled, args, started)
-        return value
+        return await self._run("fetch_val", query, values)
 
     async def execute(self, query: Any, /, **values: Any) -> int:
         """Run a statement; return the number of rows it inserted, updated or deleted."""
-        compiled = compile_query(query, self._dialect)
-        args = compiled.arguments(values)
-        started = perf_counter()
-        async with self._connection() as conn:
-            count = await conn.execute(compiled, args)
-        self._log(compiled, args, started)
+        count: int = await self._run("execute", query, values)
         return count
 
     async def execute_many(self, query: Any, rows: Iterable[Mapping[str, Any]], /) -> None:
