@@ -1,0 +1,93 @@
+"""What a contender is: one way of running the workloads against one database."""
+
+from __future__ import annotations
+
+import abc
+from dataclasses import dataclass
+from typing import Any, ClassVar, Literal
+
+import dualdb
+from benchmarks.workloads import ItemRow, Transfer
+
+__all__ = ["Contender", "Target", "Unavailable"]
+
+Backend = Literal["sqlite", "postgresql"]
+
+
+class Unavailable(Exception):
+    """This contender cannot run here (library not installed, API missing); the message says why."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """The database under test: a ``postgresql://`` URL, or a SQLite file path.
+
+    The URL holds a password: never print it.
+    """
+
+    backend: Backend
+    location: str
+
+    @property
+    def dualdb_url(self) -> str:
+        if self.backend == "sqlite":
+            return f"sqlite:///{self.location}"
+        return self.location
+
+    def dualdb_settings(self, **options: Any) -> dualdb.Settings:
+        """dualdb's defaults for this database, unaffected by the environment and ``.env``."""
+        return dualdb.load_settings({}, env_file=None, url=self.dualdb_url, **options)
+
+    @property
+    def sqlalchemy_url(self) -> str:
+        if self.backend == "sqlite":
+            return f"sqlite+aiosqlite:///{self.location}"
+        return "postgresql+asyncpg://" + self.location.split("://", 1)[1]
+
+
+class Contender(abc.ABC):
+    """One library (or one style of using it) running the workloads.
+
+    Each workload method performs exactly one operation and returns its rows, so the
+    harness can check that every contender returns the same values.
+    """
+
+    key: ClassVar[str]
+    label: ClassVar[str]
+    #: The workloads this contender runs (by :class:`~benchmarks.workloads.Workload` key).
+    workloads: ClassVar[frozenset[str]]
+    #: ``"adhoc"`` for contenders that build each query per call (compared with each other).
+    style: ClassVar[Literal["prebuilt", "adhoc"]] = "prebuilt"
+
+    def __init__(self, target: Target) -> None:
+        self.target = target
+
+    @abc.abstractmethod
+    async def open(self) -> None:
+        """Connect (raise :class:`Unavailable` if this contender cannot run here)."""
+
+    @abc.abstractmethod
+    async def close(self) -> None: ...
+
+    def describe(self) -> str:
+        """How this contender is configured, for the report."""
+        return ""
+
+    async def pk_select(self, item_id: int) -> Any:
+        raise NotImplementedError
+
+    async def insert_one(self, row: ItemRow) -> None:
+        raise NotImplementedError
+
+    async def transaction(self, transfer: Transfer) -> None:
+        raise NotImplementedError
+
+    async def keyset_page(self, after: int) -> Any:
+        raise NotImplementedError
+
+    def prepare_bulk(self, rows: list[ItemRow]) -> Any:
+        """Turn rows into this library's input for a bulk insert (not timed)."""
+        return rows
+
+    async def bulk_insert(self, prepared: Any) -> None:
+        raise NotImplementedError

@@ -1,0 +1,146 @@
+"""dualdb, written the two ways its users write it.
+
+* prebuilt: module-level PyPika queries with :class:`dualdb.Param` — rendered once per
+  dialect, then each call costs a cache lookup plus the driver call;
+* ad-hoc: the PyPika query built per call with the values inline — each call pays for
+  PyPika's builder and a full render.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import dualdb
+from benchmarks.contenders.base import Contender
+from benchmarks.workloads import BULK, BULK_TABLE, COLUMNS, PAGE_SIZE, STATEMENTS, ItemRow, Transfer
+from dualdb import Param, Query, Table
+
+__all__ = ["DualdbAdhoc", "DualdbPrebuilt"]
+
+ITEMS = Table("bench_items")
+INSERTS = Table("bench_inserts")
+BULK_ITEMS = Table(BULK_TABLE)
+ACCOUNTS = Table("bench_accounts")
+LEDGER = Table("bench_ledger")
+ITEM_FIELDS = [ITEMS.field(c) for c in COLUMNS]
+
+PK_SELECT = Query.from_(ITEMS).select(*ITEM_FIELDS).where(ITEMS.id == Param("id"))
+KEYSET_PAGE = (
+    Query.from_(ITEMS)
+    .select(*ITEM_FIELDS)
+    .where(ITEMS.id > Param("after"))
+    .orderby(ITEMS.id)
+    .limit(PAGE_SIZE)
+)
+INSERT_ONE = Query.into(INSERTS).columns(*COLUMNS).insert(*(Param(c) for c in COLUMNS))
+INSERT_BULK = Query.into(BULK_ITEMS).columns(*COLUMNS).insert(*(Param(c) for c in COLUMNS))
+DEBIT = (
+    Query.update(ACCOUNTS)
+    .set(ACCOUNTS.balance, ACCOUNTS.balance - Param("amount"))
+    .where(ACCOUNTS.id == Param("account"))
+)
+CREDIT = (
+    Query.update(ACCOUNTS)
+    .set(ACCOUNTS.balance, ACCOUNTS.balance + Param("amount"))
+    .where(ACCOUNTS.id == Param("account"))
+)
+RECORD = (
+    Query.into(LEDGER)
+    .columns("id", "from_id", "to_id", "amount")
+    .insert(Param("id"), Param("from_id"), Param("to_id"), Param("amount"))
+)
+
+# A 100k-row bulk insert can exceed the default slow-query threshold; its WARNING would
+# only clutter the benchmark's output.
+logging.getLogger("dualdb").addHandler(logging.NullHandler())
+
+
+class DualdbPrebuilt(Contender):
+    key = "dualdb"
+    label = "dualdb (prebuilt)"
+    workloads = STATEMENTS | BULK
+
+    _db: dualdb.Database
+
+    async def open(self) -> None:
+        self._db = await dualdb.connect(settings=self.target.dualdb_settings(pool_max_size=5))
+
+    async def close(self) -> None:
+        await self._db.close()
+
+    def describe(self) -> str:
+        return "module-level queries with Param; execute_many (COPY on PostgreSQL)"
+
+    async def pk_select(self, item_id: int) -> Any:
+        return await self._db.fetch_one(PK_SELECT, id=item_id)
+
+    async def insert_one(self, row: ItemRow) -> None:
+        item_id, owner_id, name, qty, note = row
+        await self._db.execute(
+            INSERT_ONE, id=item_id, owner_id=owner_id, name=name, qty=qty, note=note
+        )
+
+    async def transaction(self, transfer: Transfer) -> None:
+        ledger_id, source, dest, amount = transfer
+        async with self._db.transaction() as tx:
+            await tx.execute(DEBIT, amount=amount, account=source)
+            await tx.execute(CREDIT, amount=amount, account=dest)
+            await tx.execute(RECORD, id=ledger_id, from_id=source, to_id=dest, amount=amount)
+
+    async def keyset_page(self, after: int) -> Any:
+        return await self._db.fetch_all(KEYSET_PAGE, after=after)
+
+    def prepare_bulk(self, rows: list[ItemRow]) -> Any:
+        return [dict(zip(COLUMNS, row, strict=True)) for row in rows]
+
+    async def bulk_insert(self, prepared: Any) -> None:
+        await self._db.execute_many(INSERT_BULK, prepared)
+
+
+class DualdbAdhoc(DualdbPrebuilt):
+    """Each query built per call, values inline (dualdb still binds them as parameters)."""
+
+    key = "dualdb_adhoc"
+    label = "dualdb (ad-hoc)"
+    style = "adhoc"
+    workloads = STATEMENTS
+
+    def describe(self) -> str:
+        return "PyPika query built per call with inline values"
+
+    async def pk_select(self, item_id: int) -> Any:
+        query = Query.from_(ITEMS).select(*ITEM_FIELDS).where(ITEMS.id == item_id)
+        return await self._db.fetch_one(query)
+
+    async def insert_one(self, row: ItemRow) -> None:
+        await self._db.execute(Query.into(INSERTS).columns(*COLUMNS).insert(*row))
+
+    async def transaction(self, transfer: Transfer) -> None:
+        ledger_id, source, dest, amount = transfer
+        async with self._db.transaction() as tx:
+            await tx.execute(
+                Query.update(ACCOUNTS)
+                .set(ACCOUNTS.balance, ACCOUNTS.balance - amount)
+                .where(ACCOUNTS.id == source)
+            )
+            await tx.execute(
+                Query.update(ACCOUNTS)
+                .set(ACCOUNTS.balance, ACCOUNTS.balance + amount)
+                .where(ACCOUNTS.id == dest)
+            )
+            await tx.execute(
+                Query.into(LEDGER)
+                .columns("id", "from_id", "to_id", "amount")
+                .insert(ledger_id, source, dest, amount)
+            )
+
+    async def keyset_page(self, after: int) -> Any:
+        query = (
+            Query.from_(ITEMS)
+            .select(*ITEM_FIELDS)
+            .where(ITEMS.id > after)
+            .orderby(ITEMS.id)
+            .limit(PAGE_SIZE)
+        )
+        return await self._db.fetch_all(query)

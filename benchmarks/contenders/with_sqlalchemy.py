@@ -1,0 +1,226 @@
+"""SQLAlchemy Core (async), configured for its best case.
+
+* Single statements run on an ``AUTOCOMMIT`` engine: SQLAlchemy's default engine wraps
+  every statement in BEGIN … ROLLBACK/COMMIT on PostgreSQL (two more round trips). That
+  is what its tutorial's ``engine.connect()``/``engine.begin()`` do, measured separately
+  as :class:`SqlalchemyDefaults`.
+* Transactions and bulk inserts run on a default engine under ``engine.begin()``.
+* Statements are built once with ``bindparam`` (prebuilt) or per call with inline values
+  (ad-hoc); either way SQLAlchemy's compiled cache (on by default) holds the SQL.
+* On SQLite every connection gets the same pragmas as dualdb's.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from benchmarks.contenders.base import Contender, Unavailable
+from benchmarks.contenders.raw_aiosqlite import PRAGMAS
+from benchmarks.workloads import BULK, BULK_TABLE, COLUMNS, PAGE_SIZE, STATEMENTS, ItemRow, Transfer
+
+try:
+    from sqlalchemy import (
+        BigInteger,
+        Column,
+        MetaData,
+        Table,
+        Text,
+        bindparam,
+        event,
+        insert,
+        select,
+        update,
+    )
+    from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+except ImportError as exc:  # the `bench` extra is not installed
+    raise Unavailable(f"SQLAlchemy is not installed ({exc})") from None
+
+__all__ = ["SqlalchemyAdhoc", "SqlalchemyCore", "SqlalchemyDefaults"]
+
+metadata = MetaData()
+
+
+def _item_table(name: str) -> Table:
+    return Table(
+        name,
+        metadata,
+        Column("id", BigInteger, primary_key=True, autoincrement=False),
+        Column("owner_id", BigInteger, nullable=False),
+        Column("name", Text, nullable=False),
+        Column("qty", BigInteger, nullable=False),
+        Column("note", Text),
+    )
+
+
+items = _item_table("bench_items")
+inserts = _item_table("bench_inserts")
+bulk = _item_table(BULK_TABLE)
+accounts = Table(
+    "bench_accounts",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("balance", BigInteger, nullable=False),
+)
+ledger = Table(
+    "bench_ledger",
+    metadata,
+    Column("id", BigInteger, primary_key=True, autoincrement=False),
+    Column("from_id", BigInteger, nullable=False),
+    Column("to_id", BigInteger, nullable=False),
+    Column("amount", BigInteger, nullable=False),
+)
+
+
+PK_SELECT = select(items).where(items.c.id == bindparam("item_id"))
+KEYSET_PAGE = (
+    select(items).where(items.c.id > bindparam("after")).order_by(items.c.id).limit(PAGE_SIZE)
+)
+INSERT_ONE = insert(inserts)
+INSERT_BULK = insert(bulk)
+DEBIT = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("account"))
+    .values(balance=accounts.c.balance - bindparam("amount"))
+)
+CREDIT = (
+    update(accounts)
+    .where(accounts.c.id == bindparam("account"))
+    .values(balance=accounts.c.balance + bindparam("amount"))
+)
+RECORD = insert(ledger)
+
+
+def _set_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    cursor = dbapi_connection.cursor()
+    for pragma in PRAGMAS:
+        cursor.execute(pragma)
+    cursor.close()
+
+
+def _engine(url: str, **options: Any) -> AsyncEngine:
+    engine = create_async_engine(url, pool_size=5, **options)
+    if url.startswith("sqlite"):
+        event.listen(engine.sync_engine, "connect", _set_pragmas)
+    return engine
+
+
+class SqlalchemyCore(Contender):
+    key = "sqlalchemy"
+    label = "SQLAlchemy Core (prebuilt)"
+    workloads = STATEMENTS | BULK
+
+    _auto: AsyncEngine
+    _engine: AsyncEngine
+
+    async def open(self) -> None:
+        url = self.target.sqlalchemy_url
+        self._auto = _engine(url, isolation_level="AUTOCOMMIT")
+        self._engine = _engine(url)
+
+    async def close(self) -> None:
+        await self._auto.dispose()
+        await self._engine.dispose()
+
+    def describe(self) -> str:
+        return "AUTOCOMMIT engine for single statements; engine.begin() for the rest"
+
+    async def pk_select(self, item_id: int) -> Any:
+        async with self._auto.connect() as conn:
+            result = await conn.execute(PK_SELECT, {"item_id": item_id})
+            return result.first()
+
+    async def insert_one(self, row: ItemRow) -> None:
+        async with self._auto.connect() as conn:
+            await conn.execute(INSERT_ONE, dict(zip(COLUMNS, row, strict=True)))
+
+    async def transaction(self, transfer: Transfer) -> None:
+        ledger_id, source, dest, amount = transfer
+        async with self._engine.begin() as conn:
+            await conn.execute(DEBIT, {"amount": amount, "account": source})
+            await conn.execute(CREDIT, {"amount": amount, "account": dest})
+            await conn.execute(
+                RECORD, {"id": ledger_id, "from_id": source, "to_id": dest, "amount": amount}
+            )
+
+    async def keyset_page(self, after: int) -> Any:
+        async with self._auto.connect() as conn:
+            result = await conn.execute(KEYSET_PAGE, {"after": after})
+            return result.all()
+
+    def prepare_bulk(self, rows: list[ItemRow]) -> Any:
+        return [dict(zip(COLUMNS, row, strict=True)) for row in rows]
+
+    async def bulk_insert(self, prepared: Any) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(INSERT_BULK, prepared)
+
+
+class SqlalchemyAdhoc(SqlalchemyCore):
+    """Each statement built per call with inline values (the compiled cache still applies)."""
+
+    key = "sqlalchemy_adhoc"
+    label = "SQLAlchemy Core (ad-hoc)"
+    style = "adhoc"
+    workloads = STATEMENTS
+
+    def describe(self) -> str:
+        return "statement built per call with inline values; compiled cache on"
+
+    async def pk_select(self, item_id: int) -> Any:
+        async with self._auto.connect() as conn:
+            result = await conn.execute(select(items).where(items.c.id == item_id))
+            return result.first()
+
+    async def insert_one(self, row: ItemRow) -> None:
+        item_id, owner_id, name, qty, note = row
+        statement = insert(inserts).values(
+            id=item_id, owner_id=owner_id, name=name, qty=qty, note=note
+        )
+        async with self._auto.connect() as conn:
+            await conn.execute(statement)
+
+    async def transaction(self, transfer: Transfer) -> None:
+        ledger_id, source, dest, amount = transfer
+        async with self._engine.begin() as conn:
+            await conn.execute(
+                update(accounts)
+                .where(accounts.c.id == source)
+                .values(balance=accounts.c.balance - amount)
+            )
+            await conn.execute(
+                update(accounts)
+                .where(accounts.c.id == dest)
+                .values(balance=accounts.c.balance + amount)
+            )
+            await conn.execute(
+                insert(ledger).values(id=ledger_id, from_id=source, to_id=dest, amount=amount)
+            )
+
+    async def keyset_page(self, after: int) -> Any:
+        statement = select(items).where(items.c.id > after).order_by(items.c.id).limit(PAGE_SIZE)
+        async with self._auto.connect() as conn:
+            result = await conn.execute(statement)
+            return result.all()
+
+
+class SqlalchemyDefaults(SqlalchemyCore):
+    """Prebuilt statements on the default engine, as SQLAlchemy's tutorial writes them:
+    ``engine.connect()`` to read, ``engine.begin()`` to write."""
+
+    key = "sqlalchemy_defaults"
+    label = "SQLAlchemy Core (defaults)"
+    workloads = STATEMENTS
+
+    async def open(self) -> None:
+        self._engine = _engine(self.target.sqlalchemy_url)
+        self._auto = self._engine  # reads use engine.connect() on the default engine
+
+    async def close(self) -> None:
+        await self._engine.dispose()
+
+    def describe(self) -> str:
+        return "default engine: engine.connect() for reads, engine.begin() for writes"
+
+    async def insert_one(self, row: ItemRow) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(INSERT_ONE, dict(zip(COLUMNS, row, strict=True)))

@@ -1,0 +1,275 @@
+"""One backend's run: set up the database, run every workload through every contender.
+
+Each workload is warmed up, its results checked against the raw driver's, then measured in
+rounds (see :mod:`benchmarks.harness`). Writes are checked afterwards by counting rows.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from dataclasses import asdict
+from typing import Any
+
+import dualdb
+from benchmarks.contenders import Contender, Target, Unavailable, available
+from benchmarks.harness import Sample, Series, rotated, summarize, time_call, time_ops
+from benchmarks.workloads import (
+    ACCOUNTS,
+    BULK_TABLE,
+    COLUMNS,
+    SCHEMA,
+    TABLES,
+    Arguments,
+    Plan,
+    Workload,
+    item_row,
+)
+
+__all__ = ["Runner"]
+
+INITIAL_BALANCE = 1_000_000
+
+
+def _progress(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)
+
+
+def _values(row: Any) -> tuple[Any, ...]:
+    # databases' rows iterate over their keys; every other row type over its values.
+    return tuple(row.values()) if hasattr(row, "values") else tuple(row)
+
+
+def _comparable(workload: Workload, result: Any) -> Any:
+    """A workload's result in a form that compares equal across contenders."""
+    if workload.key == "keyset_page":
+        return [_values(row) for row in result]
+    if workload.key == "pk_select" and result is not None:
+        return _values(result)
+    return result  # None for writes; a ValidSession (a dataclass) for auth
+
+
+class Runner:
+    """Runs a :class:`Plan` on one :class:`Target` and returns the figures as plain data."""
+
+    def __init__(self, target: Target, plan: Plan, only: Sequence[str] = ()) -> None:
+        self.target = target
+        self.plan = plan
+        self.only = set(only)
+        self.arguments = Arguments(plan.seed_rows)
+        self.contenders: list[Contender] = []
+        self.unavailable: dict[str, str] = {}
+        self.series: list[Series] = []
+        self.auth: dict[str, Any] = {"ran": False, "reason": "not in this run (--only)"}
+        self._admin: dualdb.Database
+
+    # ------------------------------------------------------------------------ setup
+
+    async def _create_schema(self) -> None:
+        admin = self._admin
+        for table in TABLES:
+            await admin.execute(f"DROP TABLE IF EXISTS {table}")
+        for ddl in SCHEMA:
+            await admin.execute(ddl)
+        items = dualdb.Table("bench_items")
+        insert = dualdb.Query.into(items).columns(*COLUMNS).insert(*map(dualdb.Param, COLUMNS))
+        rows = [item_row(i) for i in range(1, self.plan.seed_rows + 1)]
+        await admin.execute_many(insert, [dict(zip(COLUMNS, r, strict=True)) for r in rows])
+        accounts = dualdb.Table("bench_accounts")
+        seed = dualdb.Query.into(accounts).columns("id", "balance")
+        seed = seed.insert(dualdb.Param("id"), dualdb.Param("balance"))
+        await admin.execute_many(
+            seed, [{"id": i, "balance": INITIAL_BALANCE} for i in range(1, ACCOUNTS + 1)]
+        )
+        await admin.execute("ANALYZE")
+
+    async def _open_contenders(self) -> None:
+        classes, missing = available(self.target.backend)
+        self.unavailable.update(missing)
+        for cls in classes:
+            contender = cls(self.target)
+            try:
+                await contender.open()
+            except Unavailable as exc:
+                self.unavailable[cls.label] = str(exc)
+                continue
+            self.contenders.append(contender)
+
+    async def _clear_bulk_table(self) -> None:
+        if self.target.backend == "postgresql":
+            await self._admin.execute(f"TRUNCATE {BULK_TABLE}")
+        else:
+            await self._admin.execute(f"DELETE FROM {BULK_TABLE}")
+            await self._admin.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+    async def _count(self, table: str) -> int:
+        return int(await self._admin.fetch_val(f"SELECT count(*) FROM {table}"))
+
+    # ------------------------------------------------------------------------ run
+
+    async def run(self) -> dict[str, Any]:
+        """Run every workload of the plan; return the report data for this backend."""
+        async with dualdb.connect(settings=self.target.dualdb_settings()) as admin:
+            self._admin = admin
+            server = await admin.health()
+            settings = await self._server_settings()
+            await self._create_schema()
+            await self._open_contenders()
+            try:
+                for workload in self.plan.workloads():
+                    if self.only and workload.key not in self.only:
+                        continue
+                    if workload.kind == "bulk":
+                        await self._run_bulk(workload)
+                    elif workload.kind == "auth":
+                        await self._run_auth(workload)
+                    else:
+                        await self._run_statements(workload, self._runners(workload))
+            finally:
+                for contender in self.contenders:
+                    await contender.close()
+        report = self._report(server.server_version)
+        report["settings"] = settings
+        return report
+
+    async def _server_settings(self) -> dict[str, str]:
+        """The settings that decide write speed, for the report."""
+        if self.target.backend == "postgresql":
+            names = ("fsync", "synchronous_commit", "full_page_writes", "shared_buffers")
+            return {n: str(await self._admin.fetch_val(f"SHOW {n}")) for n in names}
+        # dualdb's (and every contender's) per-connection pragmas; WAL is set on the file.
+        return {"journal_mode": "wal", "synchronous": "NORMAL"}
+
+    def _runners(self, workload: Workload) -> list[Contender]:
+        return [c for c in self.contenders if workload.key in c.workloads]
+
+    async def _run_auth(self, workload: Workload) -> None:
+        """``validate_session`` if ``dualdb.auth`` is there; otherwise say why not."""
+        try:
+            from benchmarks.contenders import with_auth
+
+            fixture = await with_auth.prepare_auth(
+                self.target, self._admin, sessions=self.plan.seed_rows // 10
+            )
+        except Unavailable as exc:
+            self.auth = {"ran": False, "reason": str(exc)}
+            _progress(f"  {workload.title}: not run ({exc})")
+            return
+        self.arguments.tokens = fixture.tokens
+        runners: list[Contender] = [
+            with_auth.AuthRaw(self.target),
+            with_auth.AuthDualdb(self.target),
+        ]
+        try:
+            for contender in runners:
+                await contender.open()
+            await self._run_statements(workload, runners)
+        finally:
+            for contender in runners:
+                await contender.close()
+            await with_auth.remove_auth(self._admin, fixture)
+        self.auth = {"ran": True, "reason": None, "sessions": len(fixture.tokens)}
+
+    async def _run_statements(self, workload: Workload, runners: list[Contender]) -> None:
+        series = {c.key: Series(workload.key, c.key) for c in runners}
+        self.series.extend(series.values())
+        _progress(f"  {workload.title}: warming up {len(runners)} contenders")
+        expected: Any = None
+        for contender in runners:
+            op = getattr(contender, workload.key)
+            warmup = self.arguments.for_batch(workload, -1, self.plan.warmup_ops)
+            for argument in warmup:
+                result = await op(argument)
+            got = _comparable(workload, result)
+            if expected is None:
+                expected = got
+            elif got != expected:
+                raise AssertionError(
+                    f"{contender.label} returned {got!r:.200} for {workload.key}; "
+                    f"the raw driver {expected!r:.200}"
+                )
+        writes_before = await self._write_count(workload)
+        for round_no in range(self.plan.rounds):
+            for contender in rotated(runners, round_no):
+                arguments = self.arguments.for_batch(workload, round_no, self.plan.batch_ops)
+                sample = await time_ops(getattr(contender, workload.key), arguments)
+                series[contender.key].samples.append(sample)
+        await self._check_writes(workload, writes_before, len(runners))
+        _progress(f"  {workload.title}: done")
+
+    async def _write_count(self, workload: Workload) -> int:
+        if workload.key == "insert_one":
+            return await self._count("bench_inserts")
+        if workload.key == "transaction":
+            return await self._count("bench_ledger")
+        return 0
+
+    async def _check_writes(self, workload: Workload, before: int, contenders: int) -> None:
+        expected = self.plan.rounds * self.plan.batch_ops * contenders
+        if workload.key in ("insert_one", "transaction"):
+            done = await self._write_count(workload) - before
+            if done != expected:
+                raise AssertionError(f"{workload.key}: {done} rows written, expected {expected}")
+        if workload.key == "transaction":
+            total = await self._admin.fetch_val("SELECT sum(balance) FROM bench_accounts")
+            if int(total) != ACCOUNTS * INITIAL_BALANCE:
+                raise AssertionError(f"transfers did not conserve the balance: {total}")
+
+    async def _run_bulk(self, workload: Workload) -> None:
+        runners = self._runners(workload)
+        series = {c.key: Series(workload.key, c.key) for c in runners}
+        self.series.extend(series.values())
+        rows = self.arguments.bulk_rows(workload)
+        prepared = {c.key: c.prepare_bulk(rows) for c in runners}
+        spent = dict.fromkeys(series, 0.0)
+        _progress(f"  {workload.title}: {len(runners)} contenders")
+        for round_no in range(self.plan.bulk_rounds):
+            for contender in rotated(runners, round_no):
+                sample: Sample | None = None
+                if round_no == 0 or spent[contender.key] < self.plan.bulk_budget_seconds:
+                    await self._clear_bulk_table()
+                    data = prepared[contender.key]
+                    sample = await time_call(contender.bulk_insert, data, len(rows))
+                    spent[contender.key] += sample.wall_ns / 1e9
+                    count = await self._count(BULK_TABLE)
+                    if count != len(rows):
+                        raise AssertionError(
+                            f"{contender.label} bulk-inserted {count} rows, expected {len(rows)}"
+                        )
+                series[contender.key].samples.append(sample)
+        _progress(f"  {workload.title}: done")
+
+    # ------------------------------------------------------------------------ report
+
+    def _report(self, server_version: str) -> dict[str, Any]:
+        by_key = {(s.workload, s.contender): s for s in self.series}
+        results = []
+        for series in self.series:
+            contender = next(c for c in self.contenders if c.key == series.contender)
+            peer = "sqlalchemy_adhoc" if contender.style == "adhoc" else "sqlalchemy"
+            summary = summarize(
+                series,
+                by_key.get((series.workload, "raw")),
+                by_key.get((series.workload, peer)),
+            )
+            results.append(
+                {
+                    "workload": series.workload,
+                    "contender": series.contender,
+                    "summary": None if summary is None else asdict(summary),
+                    "samples": [
+                        None if s is None else {"units": s.units, "seconds": s.wall_ns / 1e9}
+                        for s in series.samples
+                    ],
+                }
+            )
+        return {
+            "server": server_version,
+            "contenders": {
+                c.key: {"label": c.label, "style": c.style, "config": c.describe()}
+                for c in self.contenders
+            },
+            "unavailable": self.unavailable,
+            "auth": self.auth,
+            "results": results,
+        }

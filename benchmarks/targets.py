@@ -1,0 +1,71 @@
+"""The targets of issue 6 §4, checked against one backend's figures."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from benchmarks.workloads import BULK, STATEMENTS
+
+__all__ = ["Check", "evaluate"]
+
+MAX_VS_RAW = 1.10
+MAX_VS_SQLALCHEMY = 0.5  # "at least 2x faster": at most half of SQLAlchemy's time
+MAX_ADHOC_VS_SQLALCHEMY = 1.0
+MIN_BULK_ROWS_PER_SECOND = {"postgresql": 100_000, "sqlite": 150_000}
+MAX_PK_P95_US = 1_000.0
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    """One target on one workload: the measured value, the limit, and whether it is met."""
+
+    target: str
+    workload: str
+    value: float
+    limit: float
+    met: bool
+
+    def line(self) -> str:
+        mark = "met   " if self.met else "MISSED"
+        value = f"{self.value:,.2f} (limit {self.limit:,.2f})"
+        return f"{mark} {self.target:<44} {self.workload:<13} {value}"
+
+
+def evaluate(backend: str, figures: dict[str, Any]) -> list[Check]:
+    """Every target that this backend's figures allow to check."""
+    checks: list[Check] = []
+
+    def add(target: str, workload: str, value: float | None, limit: float, upper: bool) -> None:
+        if value is not None:
+            met = value <= limit if upper else value >= limit
+            checks.append(Check(target, workload, value, limit, met))
+
+    for result in figures["results"]:
+        workload, contender, s = result["workload"], result["contender"], result["summary"]
+        if s is None:
+            continue
+        if contender == "dualdb" and workload in STATEMENTS:
+            add("dualdb time / raw driver time", workload, s["vs_raw"], MAX_VS_RAW, True)
+        if contender == "dualdb":
+            add(
+                "dualdb time / SQLAlchemy Core time",
+                workload,
+                s["vs_sqlalchemy"],
+                MAX_VS_SQLALCHEMY,
+                True,
+            )
+        if contender == "dualdb_adhoc":
+            add(
+                "dualdb ad-hoc time / SQLAlchemy ad-hoc time",
+                workload,
+                s["vs_sqlalchemy"],
+                MAX_ADHOC_VS_SQLALCHEMY,
+                True,
+            )
+        if contender == "dualdb" and workload in BULK:
+            limit = MIN_BULK_ROWS_PER_SECOND[backend]
+            add("dualdb bulk insert rows/s", workload, s["throughput"], limit, False)
+        if contender == "dualdb" and workload == "pk_select":
+            add("dualdb primary-key select p95 (µs)", workload, s["p95_us"], MAX_PK_P95_US, True)
+    return checks

@@ -1,0 +1,168 @@
+"""The workloads every contender runs, their data, and the schema they run against.
+
+Only ``BIGINT`` and ``TEXT`` columns are used, whose values every driver returns as the
+same Python objects, so each contender does the same work and the results can be compared
+(and are checked) value for value.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any, Literal
+
+__all__ = [
+    "ACCOUNTS",
+    "BULK",
+    "BULK_TABLE",
+    "COLUMNS",
+    "PAGE_SIZE",
+    "SCHEMA",
+    "STATEMENTS",
+    "TABLES",
+    "WORKLOADS",
+    "Arguments",
+    "ItemRow",
+    "Plan",
+    "Transfer",
+    "Workload",
+    "item_row",
+]
+
+#: A row of ``bench_items`` (and of ``bench_inserts``/``bench_bulk``), in column order.
+ItemRow = tuple[int, int, str, int, str | None]
+#: One transfer: ledger id, from account, to account, amount.
+Transfer = tuple[int, int, int, int]
+
+COLUMNS = ("id", "owner_id", "name", "qty", "note")
+BULK_TABLE = "bench_bulk"
+PAGE_SIZE = 50
+ACCOUNTS = 100
+
+_ITEM_COLUMNS = "id BIGINT PRIMARY KEY, owner_id BIGINT NOT NULL, name TEXT NOT NULL, "
+_ITEM_COLUMNS += "qty BIGINT NOT NULL, note TEXT"
+
+#: Portable DDL (both backends accept it as written).
+SCHEMA = (
+    f"CREATE TABLE bench_items ({_ITEM_COLUMNS})",
+    f"CREATE TABLE bench_inserts ({_ITEM_COLUMNS})",
+    f"CREATE TABLE {BULK_TABLE} ({_ITEM_COLUMNS})",
+    "CREATE TABLE bench_accounts (id BIGINT PRIMARY KEY, balance BIGINT NOT NULL)",
+    "CREATE TABLE bench_ledger (id BIGINT PRIMARY KEY, from_id BIGINT NOT NULL, "
+    "to_id BIGINT NOT NULL, amount BIGINT NOT NULL)",
+)
+TABLES = ("bench_items", "bench_inserts", BULK_TABLE, "bench_accounts", "bench_ledger")
+
+
+def item_row(item_id: int) -> ItemRow:
+    """The deterministic content of item ``item_id`` (every fifth has no note)."""
+    note = None if item_id % 5 == 0 else f"note {item_id} — ünïcode ✓"
+    return (item_id, item_id % 97, f"item-{item_id:08d}", item_id * 7 % 1000, note)
+
+
+Kind = Literal["single", "transaction", "bulk", "auth"]
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """One measured operation. ``unit`` is what the throughput counts: ops or rows."""
+
+    key: str
+    title: str
+    kind: Kind
+    rows: int = 0  # bulk only
+
+    @property
+    def unit(self) -> str:
+        return "rows" if self.kind == "bulk" else "ops"
+
+
+WORKLOADS: dict[str, Workload] = {
+    w.key: w
+    for w in (
+        Workload("pk_select", "primary-key select", "single"),
+        Workload("insert_one", "single-row insert", "single"),
+        Workload("transaction", "3-statement transaction", "transaction"),
+        Workload("keyset_page", f"keyset page of {PAGE_SIZE} rows", "single"),
+        Workload("bulk_1k", "bulk insert, 1k rows", "bulk", 1_000),
+        Workload("bulk_10k", "bulk insert, 10k rows", "bulk", 10_000),
+        Workload("bulk_100k", "bulk insert, 100k rows", "bulk", 100_000),
+        Workload("auth_validate", "auth validate(token)", "auth"),
+    )
+}
+
+#: Workloads of one or a few statements, and the bulk inserts.
+STATEMENTS = frozenset(k for k, w in WORKLOADS.items() if w.kind in ("single", "transaction"))
+BULK = frozenset(k for k, w in WORKLOADS.items() if w.kind == "bulk")
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """How much to run: quick (smoke test) or full."""
+
+    name: str
+    seed_rows: int
+    warmup_ops: int
+    batch_ops: int
+    rounds: int
+    bulk_workloads: tuple[str, ...]
+    bulk_rounds: int
+    #: A contender stops repeating a bulk workload once it has spent this long on it.
+    bulk_budget_seconds: float
+
+    @classmethod
+    def quick(cls) -> Plan:
+        return cls("quick", 1_000, 30, 50, 4, ("bulk_1k",), 2, 5.0)
+
+    @classmethod
+    def full(cls) -> Plan:
+        # Many short rounds rather than a few long ones: the paired ratios then compare
+        # contenders measured within a second of each other.
+        return cls("full", 10_000, 300, 200, 30, ("bulk_10k", "bulk_100k"), 3, 20.0)
+
+    def workloads(self) -> list[Workload]:
+        keys = ["pk_select", "insert_one", "transaction", "keyset_page", *self.bulk_workloads]
+        return [WORKLOADS[k] for k in [*keys, "auth_validate"]]
+
+
+class Arguments:
+    """Per-operation arguments, identical for every contender within a round.
+
+    Reads draw from a generator seeded by the round, so every contender reads the same
+    rows in the same order; writes take fresh ids from a shared counter, so no two
+    operations (of any contender) collide.
+    """
+
+    def __init__(self, seed_rows: int) -> None:
+        self.seed_rows = seed_rows
+        self._next_id = 10 * seed_rows + 1
+        self.tokens: list[str] = []  # session tokens, once the auth workload made them
+
+    def fresh_ids(self, count: int) -> Iterator[int]:
+        start = self._next_id
+        self._next_id += count
+        return iter(range(start, start + count))
+
+    def for_batch(self, workload: Workload, round_no: int, count: int) -> list[Any]:
+        rng = random.Random(f"{workload.key}/{round_no}")
+        if workload.key == "pk_select":
+            return [rng.randint(1, self.seed_rows) for _ in range(count)]
+        if workload.key == "keyset_page":
+            return [rng.randint(0, self.seed_rows - PAGE_SIZE) for _ in range(count)]
+        if workload.key == "insert_one":
+            return [item_row(i) for i in self.fresh_ids(count)]
+        if workload.key == "transaction":
+            out: list[Transfer] = []
+            for ledger_id in self.fresh_ids(count):
+                source, dest = rng.sample(range(1, ACCOUNTS + 1), 2)
+                out.append((ledger_id, source, dest, rng.randint(1, 100)))
+            return out
+        if workload.key == "auth_validate":
+            return [rng.choice(self.tokens) for _ in range(count)]
+        raise ValueError(f"no per-operation arguments for {workload.key}")
+
+    @staticmethod
+    def bulk_rows(workload: Workload) -> list[ItemRow]:
+        """The rows of a bulk insert (the same for every run: the table is emptied before)."""
+        return [item_row(i) for i in range(1, workload.rows + 1)]
