@@ -72,7 +72,27 @@ def _run_atomically(
             backend.after_change(backend, migration, direction)
 
 
-class SQLiteBackend(_YoyoSQLiteBackend):  # type: ignore[misc]
+class _Atomic:
+    """Runs each migration and its bookkeeping in one transaction (see the module docstring).
+
+    Listed before yoyo's backend class, so ``super()`` here is yoyo's own implementation.
+    """
+
+    def apply_one(self, migration: Any, force: bool = False, mark: bool = True) -> None:
+        parent: Any = super()
+        if not mark:  # post-apply hooks are never recorded
+            parent.apply_one(migration, force=force, mark=False)
+            return
+        _run_atomically(self, migration, "apply", lambda: parent.apply_one(migration, force), force)
+
+    def rollback_one(self, migration: Any, force: bool = False) -> None:
+        parent: Any = super()
+        _run_atomically(
+            self, migration, "rollback", lambda: parent.rollback_one(migration, force), force
+        )
+
+
+class SQLiteBackend(_Atomic, _YoyoSQLiteBackend):  # type: ignore[misc]
     """yoyo's SQLite backend on a plain file connection; see the module docstring."""
 
     dialect: Backend = "sqlite"
@@ -93,29 +113,8 @@ class SQLiteBackend(_YoyoSQLiteBackend):  # type: ignore[misc]
             }
         return super().execute(sql, params)
 
-    def apply_one(self, migration: Any, force: bool = False, mark: bool = True) -> None:
-        if not mark:  # post-apply hooks are never recorded
-            super().apply_one(migration, force=force, mark=False)
-            return
-        _run_atomically(
-            self,
-            migration,
-            "apply",
-            lambda: super(SQLiteBackend, self).apply_one(migration, force),
-            force,
-        )
 
-    def rollback_one(self, migration: Any, force: bool = False) -> None:
-        _run_atomically(
-            self,
-            migration,
-            "rollback",
-            lambda: super(SQLiteBackend, self).rollback_one(migration, force),
-            force,
-        )
-
-
-class PostgresqlBackend(_YoyoPostgresqlBackend):  # type: ignore[misc]
+class PostgresqlBackend(_Atomic, _YoyoPostgresqlBackend):  # type: ignore[misc]
     """yoyo's psycopg2 backend with atomic migrations; see the module docstring."""
 
     dialect: Backend = "postgresql"
@@ -123,27 +122,6 @@ class PostgresqlBackend(_YoyoPostgresqlBackend):  # type: ignore[misc]
 
     def _check_transactional_ddl(self) -> bool:
         return True
-
-    def apply_one(self, migration: Any, force: bool = False, mark: bool = True) -> None:
-        if not mark:
-            super().apply_one(migration, force=force, mark=False)
-            return
-        _run_atomically(
-            self,
-            migration,
-            "apply",
-            lambda: super(PostgresqlBackend, self).apply_one(migration, force),
-            force,
-        )
-
-    def rollback_one(self, migration: Any, force: bool = False) -> None:
-        _run_atomically(
-            self,
-            migration,
-            "rollback",
-            lambda: super(PostgresqlBackend, self).rollback_one(migration, force),
-            force,
-        )
 
 
 def dialect_of(backend: Any) -> Backend:
