@@ -10,9 +10,10 @@ import traceback
 from pathlib import Path
 
 import pytest
-from _faults import black_hole, free_port, run_forked_as
+from _faults import run_forked_as
 
 import dualdb
+from _network import black_hole, free_port
 from _pgcluster import PgServer, dbname_from_url
 from dualdb import raw
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import socket
 import sys
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -12,6 +11,7 @@ from pathlib import Path
 import pytest
 from _migrate_helpers import MIGRATION_IDS, Result, clean_env, execute, live_schema, run
 
+from _network import black_hole
 from dualdb.migrate.checksums import CHECKSUM_TABLE
 from dualdb.migrate.connection import Target
 
@@ -122,28 +122,8 @@ def test_an_unreachable_database_fails_with_exit_code_3(
 @pytest.fixture
 def silent_server() -> Iterator[int]:
     """A TCP port that accepts connections and never answers (a hung server)."""
-    server = socket.create_server(("127.0.0.1", 0))
-    held: list[socket.socket] = []
-    stop = threading.Event()
-
-    def accept() -> None:
-        server.settimeout(0.2)
-        while not stop.is_set():
-            try:
-                held.append(server.accept()[0])
-            except TimeoutError:
-                continue
-
-    thread = threading.Thread(target=accept, daemon=True)
-    thread.start()
-    try:
-        yield server.getsockname()[1]
-    finally:
-        stop.set()
-        thread.join()
-        for conn in held:
-            conn.close()
-        server.close()
+    with black_hole() as port:
+        yield port
 
 
 def test_a_hung_postgresql_server_fails_within_the_connect_timeout(
