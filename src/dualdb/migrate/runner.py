@@ -166,6 +166,18 @@ class Runner:
                 store.forget(result.stale)
         return notes, problems
 
+    def _reviewed(
+        self, target: Target, source: MigrationSource, *, record: bool, accept_changed: bool
+    ) -> list[Applied]:
+        """The applied migrations, after reporting checksum notes and refusing edited files."""
+        applied = read_applied(target.backend)
+        notes, problems = self._review_checksums(
+            target, source, applied, record=record, accept_changed=accept_changed
+        )
+        self._report(notes, problems)
+        self._refuse_changed(problems)
+        return applied
+
     def _refuse_changed(self, problems: list[Problem]) -> None:
         changed = [p for p in problems if p.checksum]
         if changed:
@@ -306,12 +318,9 @@ class Runner:
         self._note_sum(source)
         with open_target(self.settings, read_only=dry_run) as target:
             if dry_run:
-                applied = read_applied(target.backend)
-                notes, problems = self._review_checksums(
-                    target, source, applied, record=False, accept_changed=accept_changed
+                applied = self._reviewed(
+                    target, source, record=False, accept_changed=accept_changed
                 )
-                self._report(notes, problems)
-                self._refuse_changed(problems)
                 pending = self._pending(source, applied, to)
                 if not pending:
                     self.echo(f"Nothing to apply: {target.display_url} is up to date.")
@@ -327,12 +336,7 @@ class Runner:
                 target.backend, timeout=self.lock_timeout, break_lock=break_lock, echo=self.echo
             ):
                 target.backend.ensure_internal_schema_updated()
-                applied = read_applied(target.backend)
-                notes, problems = self._review_checksums(
-                    target, source, applied, record=True, accept_changed=accept_changed
-                )
-                self._report(notes, problems)
-                self._refuse_changed(problems)
+                applied = self._reviewed(target, source, record=True, accept_changed=accept_changed)
                 pending = self._pending(source, applied, to)
                 if not pending:
                     self.echo(
@@ -395,12 +399,7 @@ class Runner:
         *,
         dry_run: bool,
     ) -> list[Any]:
-        applied = read_applied(target.backend)
-        notes, problems = self._review_checksums(
-            target, source, applied, record=not dry_run, accept_changed=accept_changed
-        )
-        self._report(notes, problems)
-        self._refuse_changed(problems)
+        applied = self._reviewed(target, source, record=not dry_run, accept_changed=accept_changed)
         applied_ids = {a.id for a in applied}
         newest_first = [m for m in reversed(list(source.migrations)) if m.id in applied_ids]
         if everything:
