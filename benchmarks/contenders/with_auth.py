@@ -26,6 +26,7 @@ import dualdb
 from benchmarks.contenders.base import Contender, Target, Unavailable
 from benchmarks.contenders.raw_aiosqlite import PRAGMAS
 from benchmarks.contenders.raw_asyncpg import no_reset
+from benchmarks.contenders.with_dualdb import DualdbContender
 
 try:
     from dualdb import auth
@@ -92,18 +93,10 @@ async def remove_auth(db: dualdb.Database, fixture: AuthFixture) -> None:
     await auth.delete_user(db, fixture.user_id)
 
 
-class AuthDualdb(Contender):
+class AuthDualdb(DualdbContender):
     key = "dualdb"
     label = "dualdb (prebuilt)"
     workloads = frozenset({"auth_validate"})
-
-    _db: dualdb.Database
-
-    async def open(self) -> None:
-        self._db = await dualdb.connect(settings=self.target.dualdb_settings(pool_max_size=5))
-
-    async def close(self) -> None:
-        await self._db.close()
 
     def describe(self) -> str:
         return "dualdb.auth.validate_session"

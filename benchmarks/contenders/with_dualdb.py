@@ -56,10 +56,8 @@ RECORD = (
 logging.getLogger("dualdb").addHandler(logging.NullHandler())
 
 
-class DualdbPrebuilt(Contender):
-    key = "dualdb"
-    label = "dualdb (prebuilt)"
-    workloads = STATEMENTS | BULK
+class DualdbContender(Contender):
+    """A contender running through one dualdb Database with a pool of five."""
 
     _db: dualdb.Database
 
@@ -68,6 +66,12 @@ class DualdbPrebuilt(Contender):
 
     async def close(self) -> None:
         await self._db.close()
+
+
+class DualdbPrebuilt(DualdbContender):
+    key = "dualdb"
+    label = "dualdb (prebuilt)"
+    workloads = STATEMENTS | BULK
 
     def describe(self) -> str:
         return "module-level queries with Param; execute_many (COPY on PostgreSQL)"
