@@ -45,7 +45,7 @@ def test_repeated_param_reuses_placeholder_on_postgres_only() -> None:
     assert sql_of(q, "postgresql").count("$1") == 2
     compiled = compile_query(q, get_dialect("sqlite"))
     assert compiled.sql.count("?") == 2
-    assert compiled.arguments({"v": "x"}) == ["x", "x"]
+    assert list(compiled.arguments({"v": "x"})) == ["x", "x"]
 
 
 def test_inline_values_are_bound_with_their_python_types(dialect: str) -> None:

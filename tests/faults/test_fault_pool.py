@@ -112,3 +112,86 @@ async def test_waiting_on_your_own_transactions_lock_fails_within_the_timeout(
                 await db.execute(raw("UPDATE t SET n = n + 10 WHERE id = 1"))
         assert time.monotonic() - started < HANG
         assert await db.fetch_val(raw("SELECT n FROM t")) == 1
+
+
+async def test_waiting_callers_get_connections_in_the_order_they_arrived(
+    database_url: str, backend: str
+) -> None:
+    async with dualdb.connect(database_url, pool_timeout=HANG, **_pool(backend, 1)) as db:
+        release = asyncio.Event()
+        served: list[int] = []
+
+        async def hold() -> None:
+            async with db.transaction(readonly=True) as tx:
+                await tx.fetch_val(raw("SELECT 1"))
+                await release.wait()
+
+        async def wait_then_query(n: int) -> None:
+            await db.fetch_val(raw(f"SELECT {n}"))
+            served.append(n)
+
+        holder = asyncio.create_task(hold())
+        await asyncio.sleep(0.05)
+        waiters = []
+        for n in range(5):
+            waiters.append(asyncio.create_task(wait_then_query(n)))
+            await asyncio.sleep(0.01)  # each is queued before the next arrives
+        release.set()
+        async with asyncio.timeout(HANG):
+            await asyncio.gather(holder, *waiters)
+        assert served == [0, 1, 2, 3, 4]
+
+
+async def test_a_cancelled_waiter_does_not_keep_a_connection(
+    database_url: str, backend: str
+) -> None:
+    async with dualdb.connect(database_url, pool_timeout=0.5, **_pool(backend, 1)) as db:
+        async with _held(db, 1):
+            waiter = asyncio.create_task(db.fetch_val(raw("SELECT 1")))
+            await asyncio.sleep(0.05)
+            waiter.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await waiter
+        # Two calls in turn on a pool of one: a leaked connection would time them out.
+        assert await db.fetch_val(raw("SELECT 2")) == 2
+        assert await db.fetch_val(raw("SELECT 3")) == 3
+
+
+async def test_a_waiter_cancelled_just_as_it_is_handed_a_connection_passes_it_on(
+    database_url: str, backend: str
+) -> None:
+    """The connection is given to the waiter and the waiter is cancelled before it runs
+    (no await in between): the connection must go back to the pool, not vanish."""
+    async with dualdb.connect(database_url, pool_timeout=0.5, **_pool(backend, 1)) as db:
+        waiter: asyncio.Task[object] | None = None
+        async with db.transaction(readonly=True) as tx:
+            await tx.fetch_val(raw("SELECT 1"))
+            waiter = asyncio.create_task(db.fetch_val(raw("SELECT 2")))
+            await asyncio.sleep(0.05)
+        waiter.cancel()  # right after the release handed it the connection
+        with contextlib.suppress(asyncio.CancelledError):
+            await waiter
+        assert await db.fetch_val(raw("SELECT 3")) == 3
+        assert await db.fetch_val(raw("SELECT 4")) == 4
+
+
+async def test_a_connection_discarded_by_a_cancelled_transaction_frees_its_slot_for_a_waiter(
+    database_url: str, backend: str
+) -> None:
+    async with dualdb.connect(database_url, pool_timeout=HANG, **_pool(backend, 1)) as db:
+        entered = asyncio.Event()
+
+        async def hold_forever() -> None:
+            async with db.transaction(readonly=True) as tx:
+                await tx.fetch_val(raw("SELECT 1"))
+                entered.set()
+                await asyncio.Event().wait()
+
+        holder = asyncio.create_task(hold_forever())
+        await entered.wait()
+        waiter = asyncio.create_task(db.fetch_val(raw("SELECT 2")))
+        await asyncio.sleep(0.05)
+        holder.cancel()  # its connection is discarded, not returned
+        async with asyncio.timeout(HANG):
+            assert await waiter == 2
+            assert await db.fetch_val(raw("SELECT 3")) == 3

@@ -121,6 +121,13 @@ class Driver(abc.ABC):
     def acquire(self) -> AbstractAsyncContextManager[Connection]:
         """A connection for the duration of the block; waits at most the pool timeout."""
 
+    async def run(self, operation: str, compiled: Compiled, args: Sequence[Any]) -> Any:
+        """Run one statement on a pooled connection: ``operation`` names the
+        :class:`Connection` method. Drivers override it to skip the context manager,
+        which is the costliest part of the hot path after the round trip itself."""
+        async with self.acquire() as conn:
+            return await getattr(conn, operation)(compiled, args)
+
     @abc.abstractmethod
     async def close(self) -> None: ...
 
@@ -134,6 +141,9 @@ class Dialect(abc.ABC):
     """How one backend renders, converts and runs queries."""
 
     name: ClassVar[str]
+    #: The attribute of a query object that caches its SQL for this dialect.
+    cache_attribute: ClassVar[str]
+
     #: PostgreSQL can refer to ``$1`` twice; SQLite's ``?`` needs a value per occurrence.
     reuses_placeholders: ClassVar[bool]
     supports_for_update: ClassVar[bool]
@@ -159,6 +169,11 @@ class Dialect(abc.ABC):
     explain_prefix: ClassVar[str]
     #: A one-row query naming the server version (used by ``health()``).
     version_query: ClassVar[str]
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            cls.cache_attribute = f"_dualdb_compiled_{cls.name}"
 
     @abc.abstractmethod
     def begin_sql(self, isolation: str | None, readonly: bool) -> str:
