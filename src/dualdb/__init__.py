@@ -11,7 +11,7 @@ from pypika import Order, Table
 from pypika import functions as fn
 
 from dualdb import errors
-from dualdb.database import Database, Health, Queryable, Transaction
+from dualdb.database import Database, Health, PoolStats, Queryable, Transaction
 from dualdb.errors import (
     CheckViolation,
     ConfigurationError,
@@ -57,6 +57,7 @@ __all__ = [
     "OperationalError",
     "Order",
     "Param",
+    "PoolStats",
     "PoolTimeout",
     "ProgrammingError",
     "Query",

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from dualdb._logging import log_query
 from dualdb._logging import logger as query_logger
+from dualdb.dialects._pool import PoolStats
 from dualdb.dialects.base import Connection, Dialect, Driver
 from dualdb.errors import DatabaseError, OperationalError, QueryError
 from dualdb.records import Record
@@ -27,7 +28,7 @@ from dualdb.settings import Settings
 from dualdb.sql.compile import Compiled, compile_query
 from dualdb.sql.terms import Param
 
-__all__ = ["Database", "Health", "Queryable", "Transaction"]
+__all__ = ["Database", "Health", "PoolStats", "Queryable", "Transaction"]
 
 _ISOLATION = re.compile(r"^[a-z_]+$")
 
@@ -226,6 +227,10 @@ class Database(_Queries):
         starts a read-only transaction (on SQLite: one that takes no write lock up front).
         """
         return Transaction(self, None, isolation=isolation, readonly=readonly)
+
+    def pool_stats(self) -> PoolStats:
+        """How many connections are open, idle and in use, and how many callers wait."""
+        return self._driver.stats()
 
     async def health(self) -> Health:
         """One round trip to the database; raises if it fails."""

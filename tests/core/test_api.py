@@ -67,6 +67,27 @@ async def test_execute_many_is_atomic(items: dualdb.Database) -> None:
     assert await items.fetch_val(Query.from_(t).select(dualdb.fn.Count("*"))) == 0
 
 
+async def test_execute_many_rejects_a_nul_in_any_row_and_inserts_none(
+    items: dualdb.Database,
+) -> None:
+    rows = [{"id": uuid.uuid4(), "name": f"n{i}", "qty": i} for i in range(1200)]
+    rows[1100]["name"] = "bad\x00name"  # in the last of several statements on SQLite
+    with pytest.raises(dualdb.DataError, match="NUL"):
+        await items.execute_many(INSERT, rows)
+    assert await items.fetch_val(Query.from_(t).select(dualdb.fn.Count("*"))) == 0
+
+
+async def test_execute_many_inserts_rows_in_order_across_statements(
+    items: dualdb.Database,
+) -> None:
+    rows = [{"id": uuid.uuid4(), "name": f"n{i}", "qty": i} for i in range(1201)]
+    await items.execute_many(INSERT, rows)
+    stored = await items.fetch_all(Query.from_(t).select(t.id, t.name, t.qty).orderby(t.qty))
+    assert [(r["id"], r["name"], r["qty"]) for r in stored] == [
+        (r["id"], r["name"], r["qty"]) for r in rows
+    ]
+
+
 async def test_execute_many_with_upsert_uses_the_statement(items: dualdb.Database) -> None:
     upsert = (
         Query.into(t)

@@ -195,3 +195,48 @@ async def test_a_connection_discarded_by_a_cancelled_transaction_frees_its_slot_
         async with asyncio.timeout(HANG):
             assert await waiter == 2
             assert await db.fetch_val(raw("SELECT 3")) == 3
+
+
+async def test_pool_stats_count_open_idle_in_use_and_waiting_connections(
+    database_url: str, backend: str
+) -> None:
+    async with dualdb.connect(database_url, pool_timeout=HANG, **_pool(backend, 2)) as db:
+        assert db.pool_stats() == dualdb.PoolStats(open=1, idle=1, in_use=0, waiting=0, max_size=2)
+        async with _held(db, 2):
+            waiter = asyncio.create_task(db.fetch_val(raw("SELECT 1")))
+            await asyncio.sleep(0.05)
+            stats = db.pool_stats()
+            assert (stats.open, stats.idle, stats.in_use, stats.waiting) == (2, 0, 2, 1)
+        assert await waiter == 1
+        assert db.pool_stats() == dualdb.PoolStats(open=2, idle=2, in_use=0, waiting=0, max_size=2)
+
+
+async def test_connections_idle_longer_than_the_idle_timeout_are_closed(
+    database_url: str, backend: str
+) -> None:
+    """Closed after one to two ``idle_timeout``s idle, down to one connection."""
+    options = _pool(backend, 3) | {"idle_timeout": 0.2}
+    if backend == "postgresql":
+        options["pool_min_size"] = 1
+    async with dualdb.connect(database_url, pool_timeout=HANG, **options) as db:
+        async with _held(db, 3):
+            pass
+        released = time.monotonic()
+        assert db.pool_stats().idle == 3
+        async with asyncio.timeout(HANG):
+            while db.pool_stats().open > 1:  # noqa: ASYNC110  (the pool has no event)
+                await asyncio.sleep(0.02)
+        assert time.monotonic() - released >= 0.2  # not before they were idle that long
+        assert await db.fetch_val(raw("SELECT 1")) == 1
+
+
+async def test_connections_in_use_are_not_closed_by_the_idle_timeout(
+    database_url: str, backend: str
+) -> None:
+    options = _pool(backend, 2) | {"idle_timeout": 0.1}
+    async with dualdb.connect(database_url, pool_timeout=HANG, **options) as db:
+        async with _held(db, 2) as held:
+            await asyncio.sleep(0.35)
+            assert db.pool_stats().in_use == 2
+            for tx in held:
+                assert await tx.fetch_val(raw("SELECT 1")) == 1

@@ -17,6 +17,7 @@ from pypika.enums import Matching
 from dualdb.errors import UnsupportedFeature
 
 if TYPE_CHECKING:
+    from dualdb.dialects._pool import PoolStats
     from dualdb.records import Record
     from dualdb.settings import Settings
     from dualdb.sql.compile import Compiled
@@ -91,9 +92,10 @@ C = TypeVar("C", bound=Connection)
 class Lease(Generic[C]):
     """What ``Driver.acquire()`` returns: ``async with`` takes a connection, gives it back.
 
-    ``checkout()`` takes it; ``checkin(connection, failed)`` gives it back, ``failed`` when
-    the block raised. A plain class rather than an ``@asynccontextmanager`` generator,
-    because it runs for every statement and the generator costs a microsecond more.
+    ``checkout()`` takes it; ``checkin(connection, exc)`` gives it back, with the exception
+    the block raised (None if it did not): after a cancellation a driver may have to
+    discard the connection rather than reuse it. A plain class rather than an
+    ``@asynccontextmanager`` generator, which costs a microsecond more.
     """
 
     __slots__ = ("_checkin", "_checkout", "_connection")
@@ -101,7 +103,7 @@ class Lease(Generic[C]):
     def __init__(
         self,
         checkout: Callable[[], Awaitable[C]],
-        checkin: Callable[[C, bool], Awaitable[None]],
+        checkin: Callable[[C, BaseException | None], Awaitable[None]],
     ) -> None:
         self._checkout = checkout
         self._checkin = checkin
@@ -110,8 +112,8 @@ class Lease(Generic[C]):
         self._connection = await self._checkout()
         return self._connection
 
-    async def __aexit__(self, exc_type: object, exc: object, tb: object) -> None:
-        await self._checkin(self._connection, exc is not None)
+    async def __aexit__(self, exc_type: object, exc: BaseException | None, tb: object) -> None:
+        await self._checkin(self._connection, exc)
 
 
 class Driver(abc.ABC):
@@ -127,6 +129,9 @@ class Driver(abc.ABC):
         which is the costliest part of the hot path after the round trip itself."""
         async with self.acquire() as conn:
             return await getattr(conn, operation)(compiled, args)
+
+    @abc.abstractmethod
+    def stats(self) -> PoolStats: ...
 
     @abc.abstractmethod
     async def close(self) -> None: ...

@@ -3,18 +3,16 @@
 asyncpg already speaks Python types (UUID, aware datetimes, Decimal, bytes, bool) and
 its C ``Record`` already has the row interface dualdb promises, so rows are returned as
 asyncpg makes them. What dualdb adds: JSON codecs, the shared value checks, error
-mapping, and a pool whose release costs no round trip (asyncpg's default release runs
-``RESET ALL`` and friends; dualdb sets no session state outside transactions, and an
-open transaction is still rolled back by asyncpg before reuse).
+mapping, and its own pool (:mod:`dualdb.dialects._pool`), whose checkout and release
+cost no round trip and no Task.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 import re
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, cast
 
@@ -23,6 +21,7 @@ import asyncpg.exceptions as pgerr
 from pypika.enums import Matching
 
 from dualdb import errors
+from dualdb.dialects._pool import Pool, PoolStats
 from dualdb.dialects._values import check_datetime, check_float, dump_json
 from dualdb.dialects.base import Connection, Dialect, Driver, Lease
 from dualdb.records import Record
@@ -98,6 +97,9 @@ def translate(exc: BaseException) -> errors.DatabaseError:
             # Data errors quote the offending value; it may be a secret.
             if isinstance(exc.__cause__, errors.DatabaseError):
                 return exc.__cause__  # dualdb's own check, run inside asyncpg's encoder
+            if state == "22021" and message.endswith("0x00"):
+                # The same words as SQLite's check (PostgreSQL's name the encoding).
+                return errors.DataError(_NUL_MESSAGE, **details)
             return errors.DataError(_data_message(exc), **details)
         cls: type[errors.DatabaseError] = _BY_STATE.get(state) or _BY_CLASS.get(
             state[:2], errors.DatabaseError
@@ -117,6 +119,8 @@ def translate(exc: BaseException) -> errors.DatabaseError:
         return errors.OperationalError(str(exc), dialect=NAME)
     return errors.DatabaseError(str(exc), dialect=NAME)
 
+
+_NUL_MESSAGE = "text cannot contain the NUL character (PostgreSQL cannot store it)"
 
 _CLOSED = re.compile(r"connection is closed|released back to the pool|cannot switch to state")
 
@@ -168,45 +172,70 @@ def _rowcount(status: str) -> int:
 # ---------------------------------------------------------------------------- connection
 
 
+async def _fetch_all(con: asyncpg.Connection, compiled: Compiled, args: Sequence[Any]) -> Any:
+    try:
+        return await con.fetch(compiled.sql, *check_args(args))
+    except _TRANSLATED as exc:
+        raise translate(exc) from exc
+
+
+async def _fetch_one(con: asyncpg.Connection, compiled: Compiled, args: Sequence[Any]) -> Any:
+    try:
+        return await con.fetchrow(compiled.sql, *check_args(args))
+    except _TRANSLATED as exc:
+        raise translate(exc) from exc
+
+
+async def _fetch_val(con: asyncpg.Connection, compiled: Compiled, args: Sequence[Any]) -> Any:
+    try:
+        return await con.fetchval(compiled.sql, *check_args(args))
+    except _TRANSLATED as exc:
+        raise translate(exc) from exc
+
+
+async def _execute(con: asyncpg.Connection, compiled: Compiled, args: Sequence[Any]) -> int:
+    try:
+        if args:
+            status = await con.execute(compiled.sql, *check_args(args))
+        else:
+            # Without arguments asyncpg uses the simple protocol, which also runs
+            # several statements at once (DDL scripts).
+            status = await con.execute(compiled.sql)
+    except _TRANSLATED as exc:
+        raise translate(exc) from exc
+    return _rowcount(status)
+
+
+#: The single-statement operations of ``Driver.run``, on an asyncpg connection.
+_STATEMENTS = {
+    "fetch_all": _fetch_all,
+    "fetch_one": _fetch_one,
+    "fetch_val": _fetch_val,
+    "execute": _execute,
+}
+
+
 class PostgresConnection(Connection):
+    """One asyncpg connection. The statement methods return the coroutine of the shared
+    function ``Driver.run`` also calls, with no frame of their own."""
+
     __slots__ = ("_con", "broken")
 
-    def __init__(self, con: Any) -> None:
-        # An asyncpg Connection, or the pool's proxy for one.
+    def __init__(self, con: asyncpg.Connection) -> None:
         self._con = con
         self.broken = False  # terminated by Driver.discard
 
-    async def fetch_all(self, compiled: Compiled, args: Sequence[Any]) -> list[Record]:
-        try:
-            rows = await self._con.fetch(compiled.sql, *check_args(args))
-        except _TRANSLATED as exc:
-            raise translate(exc) from exc
-        return cast(list[Record], rows)
+    def fetch_all(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, Any]:
+        return _fetch_all(self._con, compiled, args)
 
-    async def fetch_one(self, compiled: Compiled, args: Sequence[Any]) -> Record | None:
-        try:
-            row = await self._con.fetchrow(compiled.sql, *check_args(args))
-        except _TRANSLATED as exc:
-            raise translate(exc) from exc
-        return cast(Record | None, row)
+    def fetch_one(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, Any]:
+        return _fetch_one(self._con, compiled, args)
 
-    async def fetch_val(self, compiled: Compiled, args: Sequence[Any]) -> Any:
-        try:
-            return await self._con.fetchval(compiled.sql, *check_args(args))
-        except _TRANSLATED as exc:
-            raise translate(exc) from exc
+    def fetch_val(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, Any]:
+        return _fetch_val(self._con, compiled, args)
 
-    async def execute(self, compiled: Compiled, args: Sequence[Any]) -> int:
-        try:
-            if args:
-                status = await self._con.execute(compiled.sql, *check_args(args))
-            else:
-                # Without arguments asyncpg uses the simple protocol, which also runs
-                # several statements at once (DDL scripts).
-                status = await self._con.execute(compiled.sql)
-        except _TRANSLATED as exc:
-            raise translate(exc) from exc
-        return _rowcount(status)
+    def execute(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, int]:
+        return _execute(self._con, compiled, args)
 
     async def execute_many(self, compiled: Compiled, rows: Sequence[Sequence[Any]]) -> None:
         for row in rows:
@@ -266,6 +295,142 @@ def _decode_jsonb_binary(data: bytes) -> Any:
     return json.loads(data[1:])
 
 
+class PostgresDriver(Driver):
+    """A pool (see :mod:`dualdb.dialects._pool`) of asyncpg connections.
+
+    A connection goes back to the pool as it is: dualdb sets no session state outside
+    transactions, so nothing needs resetting, except an open transaction (rolled back)
+    and a connection whose call was cancelled (closed, since its server backend may
+    still be running the statement).
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self._pool: Pool[PostgresConnection] = Pool(
+            backend=NAME,
+            size=settings.pool_max_size,
+            timeout=settings.pool_timeout,
+            connect=self._connect,
+            close=_close,
+            timeout_hint="DB_POOL_MAX_SIZE / DB_POOL_TIMEOUT",
+            min_size=settings.pool_min_size,
+            idle_timeout=settings.idle_timeout,
+        )
+
+    async def start(self) -> None:
+        await self._pool.fill(self.settings.pool_min_size)
+
+    async def _connect(self) -> PostgresConnection:
+        settings = self.settings
+        server_settings = dict(settings.url_options)
+        if settings.statement_timeout is not None:
+            server_settings["statement_timeout"] = str(int(settings.statement_timeout * 1000))
+        try:
+            con = await asyncpg.connect(  # type: ignore[misc]
+                host=settings.host,
+                port=settings.port,
+                user=settings.user,
+                password=settings.password,
+                database=settings.database,
+                ssl=settings.sslmode,  # type: ignore[arg-type]  # validated by Settings
+                timeout=settings.connect_timeout,
+                statement_cache_size=settings.statement_cache_size,
+                server_settings=server_settings or None,
+            )
+        except (*_TRANSLATED, TimeoutError) as exc:
+            raise _connect_error(exc, settings) from exc
+        try:
+            await _init_connection(con)
+        except BaseException as exc:
+            con.terminate()
+            if isinstance(exc, _TRANSLATED):
+                raise _connect_error(exc, settings) from exc
+            raise
+        return PostgresConnection(con)
+
+    async def run(self, operation: str, compiled: Compiled, args: Sequence[Any]) -> Any:
+        pool = self._pool
+        idle = pool.idle
+        conn = idle.pop() if idle else await pool.checkout()
+        con = conn._con
+        if con.is_closed():  # the server ended it while it was idle
+            conn = await pool.replace(conn)
+            con = conn._con
+        try:
+            result = await _STATEMENTS[operation](con, compiled, args)
+        except BaseException as exc:
+            await self._checkin(conn, exc)
+            raise
+        if conn.broken or con.is_in_transaction() or con.is_closed():
+            await self._checkin(conn, None)
+        else:
+            pool.put(conn)
+        return result
+
+    def acquire(self) -> Lease[PostgresConnection]:
+        return Lease(self._take, self._checkin)
+
+    async def _take(self) -> PostgresConnection:
+        pool = self._pool
+        conn = pool.idle.pop() if pool.idle else await pool.checkout()
+        if conn._con.is_closed():
+            conn = await pool.replace(conn)
+        return conn
+
+    async def _checkin(self, conn: PostgresConnection, exc: BaseException | None) -> None:
+        if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
+            # Interrupted mid-call: the server may still be running the statement.
+            # (GeneratorExit, from leaving an iterate() loop early, arrives between
+            # batches: the connection is idle and only its transaction is rolled back.)
+            self.discard(conn)
+        con = conn._con
+        if conn.broken or con.is_closed():
+            self._pool.drop(conn)
+            return
+        if con.is_in_transaction():  # e.g. a BEGIN run as plain SQL, or a failed COMMIT
+            try:
+                async with asyncio.timeout(self.settings.pool_timeout):
+                    await con.execute("ROLLBACK")
+            except BaseException:
+                self.discard(conn)
+                self._pool.drop(conn)
+                raise
+        self._pool.put(conn)
+
+    def stats(self) -> PoolStats:
+        return self._pool.stats()
+
+    def discard(self, connection: Connection) -> None:
+        assert isinstance(connection, PostgresConnection)
+        if connection.broken:
+            return
+        connection.broken = True
+        con = connection._con
+        if con.is_closed():
+            return  # it died (e.g. pg_terminate_backend): nothing left to end
+        pid = con.get_server_pid()
+        con.terminate()
+        # Closing our end does not stop a statement the server is still running (a
+        # cancelled pg_sleep, a long scan): its transaction would keep its locks until
+        # the statement ended. End that backend too, best effort, through the pool.
+        self._pool.spawn(self._end_backend(pid))
+
+    async def _end_backend(self, pid: int) -> None:
+        try:
+            async with self.acquire() as conn:
+                await conn._con.execute(
+                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1 "
+                    "AND datname = current_database() AND usename = current_user",
+                    pid,
+                )
+        except (*_TRANSLATED, errors.DatabaseError):
+            pass  # the pool is closing or busy: the server ends it when the statement does
+
+    async def close(self) -> None:
+        # Connections in use get ten seconds to come back before they are cut.
+        await self._pool.close(force=_terminate, grace=10.0)
+
+
 async def _init_connection(con: asyncpg.Connection) -> None:
     # Binary codecs: COPY (execute_many's bulk path) sends every column in binary and
     # fails on a type that has only a text codec.
@@ -285,103 +450,18 @@ async def _init_connection(con: asyncpg.Connection) -> None:
     )
 
 
-async def _no_reset(con: asyncpg.Connection) -> None:
-    """Replaces asyncpg's per-release reset query (see the module docstring)."""
+async def _close(conn: PostgresConnection) -> None:
+    con = conn._con
+    if con.is_closed():
+        return
+    try:
+        await con.close(timeout=5)
+    except Exception:
+        con.terminate()
 
 
-class PostgresDriver(Driver):
-    """asyncpg's pool, with the pool timeout applied only where a wait is possible.
-
-    asyncpg's ``acquire(timeout=…)`` arms a timer, and so does the release of a connection
-    acquired that way: about 8 µs per statement on a virtual machine, a tenth of a
-    primary-key select. While fewer connections are checked out than the pool holds, one
-    is free (opening it, if needed, is bounded by the connect timeout), so no timer is
-    armed; a release keeps the timeout when it may have to roll back or wait for a
-    cancelled query.
-    """
-
-    def __init__(self, settings: Settings, pool: asyncpg.Pool) -> None:
-        self.settings = settings
-        self._pool = pool
-        self._leased = 0  # connections checked out through acquire()
-        self._enders: set[asyncio.Task[None]] = set()
-
-    def acquire(self) -> Lease[PostgresConnection]:
-        return Lease(self._checkout, self._checkin)
-
-    async def _checkout(self) -> PostgresConnection:
-        settings = self.settings
-        timeout = settings.pool_timeout if self._leased >= settings.pool_max_size else None
-        self._leased += 1
-        try:
-            con = await self._pool.acquire(timeout=timeout)
-        except BaseException as exc:
-            self._leased -= 1
-            if isinstance(exc, TimeoutError):
-                raise errors.PoolTimeout(
-                    f"no PostgreSQL connection became free within {settings.pool_timeout}s "
-                    f"(pool size {settings.pool_max_size}; DB_POOL_MAX_SIZE / DB_POOL_TIMEOUT)",
-                    dialect=NAME,
-                ) from None
-            if isinstance(exc, _TRANSLATED):
-                raise _connect_error(exc, settings) from exc
-            raise
-        return PostgresConnection(con)
-
-    async def _checkin(self, connection: PostgresConnection, failed: bool) -> None:
-        try:
-            timeout = self._release_timeout(connection, failed)
-            await self._pool.release(connection._con, timeout=timeout)
-        finally:
-            self._leased -= 1
-
-    def _release_timeout(self, connection: PostgresConnection, failed: bool) -> float | None:
-        """The pool timeout if the release may wait (a rollback, a cancelled query to
-        finish); otherwise None, which arms no timer."""
-        if failed or connection.broken:
-            return self.settings.pool_timeout
-        try:
-            in_transaction = connection._con.is_in_transaction()
-        except pgerr.InterfaceError:  # closed and detached by asyncpg: release does nothing
-            return None
-        return self.settings.pool_timeout if in_transaction else None
-
-    def discard(self, connection: Connection) -> None:
-        assert isinstance(connection, PostgresConnection)
-        connection.broken = True
-        # A connection that died (e.g. pg_terminate_backend) was already closed and
-        # detached from the pool by asyncpg: there is nothing left to terminate.
-        with contextlib.suppress(pgerr.InterfaceError):
-            pid = connection._con.get_server_pid()
-            connection._con.terminate()
-            # Closing our end does not stop a statement the server is still running (a
-            # cancelled pg_sleep, a long scan): its transaction would keep its locks until
-            # the statement ended. End that backend too, best effort, through the pool.
-            task = asyncio.get_running_loop().create_task(self._end_backend(pid))
-            self._enders.add(task)
-            task.add_done_callback(self._enders.discard)
-
-    async def _end_backend(self, pid: int) -> None:
-        self._leased += 1  # holds a pool slot like any checkout
-        try:
-            async with self._pool.acquire(timeout=self.settings.pool_timeout) as con:
-                await con.execute(
-                    "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE pid = $1 "
-                    "AND datname = current_database() AND usename = current_user",
-                    pid,
-                )
-        except (*_TRANSLATED, TimeoutError):
-            pass  # the pool is closing or busy: the server ends it when the statement does
-        finally:
-            self._leased -= 1
-
-    async def close(self) -> None:
-        if self._enders:
-            await asyncio.gather(*self._enders, return_exceptions=True)
-        try:
-            await asyncio.wait_for(self._pool.close(), timeout=10)
-        except TimeoutError:
-            self._pool.terminate()
+async def _terminate(conn: PostgresConnection) -> None:
+    conn._con.terminate()
 
 
 def _connect_error(exc: BaseException, settings: Settings) -> errors.DatabaseError:
@@ -459,26 +539,6 @@ class PostgresDialect(Dialect):
         return sql
 
     async def connect(self, settings: Settings) -> PostgresDriver:
-        server_settings = dict(settings.url_options)
-        if settings.statement_timeout is not None:
-            server_settings["statement_timeout"] = str(int(settings.statement_timeout * 1000))
-        try:
-            pool = await asyncpg.create_pool(  # type: ignore[call-overload, misc]
-                host=settings.host,
-                port=settings.port,
-                user=settings.user,
-                password=settings.password,
-                database=settings.database,
-                ssl=settings.sslmode,
-                min_size=settings.pool_min_size,
-                max_size=settings.pool_max_size,
-                max_inactive_connection_lifetime=settings.idle_timeout,
-                timeout=settings.connect_timeout,
-                statement_cache_size=settings.statement_cache_size,
-                server_settings=server_settings or None,
-                init=_init_connection,
-                reset=_no_reset,
-            )
-        except (*_TRANSLATED, TimeoutError) as exc:
-            raise _connect_error(exc, settings) from exc
-        return PostgresDriver(settings, pool)
+        driver = PostgresDriver(settings)
+        await driver.start()
+        return driver

@@ -12,16 +12,16 @@ process (yoyo, the application) see SQLite exactly as before.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
+import math
 import os
 import re
 import sqlite3
-from collections import deque
 from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
+from itertools import chain
 from typing import Any, ClassVar
 from uuid import UUID
 
@@ -29,6 +29,7 @@ import aiosqlite
 from pypika.enums import Matching
 
 from dualdb import errors
+from dualdb.dialects._pool import Pool, PoolStats
 from dualdb.dialects._values import check_datetime, check_float, dump_json
 from dualdb.dialects.base import Connection, Dialect, Driver, Lease
 from dualdb.records import Record, record_class
@@ -120,6 +121,35 @@ def encode_args(args: Sequence[Any]) -> list[Any]:
             out.append(encode(value) if encode is not None else _encode_other(value))
     return out
 
+
+_PLAIN = frozenset({int, bool, bytes, type(None), str, float})
+
+
+def encode_many(rows: Sequence[Sequence[Any]]) -> list[Any]:
+    """Every row's arguments, encoded, in one flat list (for a multi-row INSERT).
+
+    The common batch holds only ints, strings, floats, bytes and NULLs, which SQLite
+    takes as they are once strings are checked for NUL and floats for NaN: those checks
+    run over the whole batch in C (``map``/``filter``/``join``), not value by value in
+    Python, so checking costs a tenth of the insert.
+    """
+    flat = list(chain.from_iterable(rows))
+    kinds = set(map(type, flat))
+    if not kinds <= _PLAIN:
+        return encode_args(flat)
+    if str in kinds and "\x00" in "".join(filter(str.__instancecheck__, flat)):
+        return encode_args(flat)  # raises, as for a single statement
+    if float in kinds and not all(map(math.isfinite, filter(float.__instancecheck__, flat))):
+        return encode_args(flat)  # raises
+    return flat
+
+
+def _group(width: int) -> str:
+    return "(" + ",".join("?" * width) + ")"
+
+
+#: Rows per statement of a bulk INSERT (within SQLite's limit on variables).
+_ROWS_PER_INSERT = 500
 
 # ---------------------------------------------------------------------------- decoding
 
@@ -457,20 +487,45 @@ class SQLiteConnection(Connection):
         return count if count >= 0 else len(rows)
 
     def _execute_many(self, compiled: Compiled, rows: list[list[Any]]) -> None:
+        self._atomically(self._db.executemany, compiled.sql, rows)
+        if compiled.is_ddl:
+            self._driver.schema.invalidate()
+
+    def _insert_many(self, compiled: Compiled, flat: list[Any], width: int) -> None:
+        """A bulk INSERT as multi-row ``VALUES`` statements: a third less time than
+        ``executemany``, which steps one statement per row."""
+        head, _, group = compiled.sql.rpartition(" VALUES ")
+        limit = self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        per = max(1, min(_ROWS_PER_INSERT, limit // width))
+        step = per * width
+        full = f"{head} VALUES {','.join([group] * per)}"
+        execute = self._db.execute
+
+        def insert() -> None:
+            for start in range(0, len(flat), step):
+                chunk = flat[start : start + step]
+                if len(chunk) == step:
+                    execute(full, chunk)
+                else:
+                    execute(f"{head} VALUES {','.join([group] * (len(chunk) // width))}", chunk)
+
+        self._atomically(insert)
+
+    def _atomically(self, work: Callable[..., Any], *args: Any) -> None:
+        """Run ``work`` in one transaction (atomic, and ~100x faster than a commit per
+        row), or in the caller's if one is open."""
         db = self._db
         own = not db.in_transaction
-        if own:  # one transaction: atomic, and ~100x faster than a commit per row
+        if own:
             db.execute("BEGIN IMMEDIATE")
         try:
-            db.executemany(compiled.sql, rows)
+            work(*args)
         except BaseException:
             if own:
                 db.execute("ROLLBACK")
             raise
         if own:
             db.execute("COMMIT")
-        if compiled.is_ddl:
-            self._driver.schema.invalidate()
 
     def _fetch_batch(self, cursor: sqlite3.Cursor, compiled: Compiled, size: int) -> list[Record]:
         rows = cursor.fetchmany(size)
@@ -496,8 +551,12 @@ class SQLiteConnection(Connection):
         return self._call(self._execute, compiled, encode_args(args))
 
     async def execute_many(self, compiled: Compiled, rows: Sequence[Sequence[Any]]) -> None:
-        encoded = [encode_args(row) for row in rows]
-        await self._call(self._execute_many, compiled, encoded)
+        target = compiled.bulk_target
+        if target is not None and compiled.sql.endswith(" VALUES " + _group(len(target[1]))):
+            await self._call(self._insert_many, compiled, encode_many(rows), len(target[1]))
+        else:
+            encoded = [encode_args(row) for row in rows]
+            await self._call(self._execute_many, compiled, encoded)
 
     async def iterate(
         self, compiled: Compiled, args: Sequence[Any], batch_size: int
@@ -536,33 +595,29 @@ class SQLiteDriver(Driver):
 
     WAL lets readers run beside the one writer; writers queue on ``busy_timeout``.
     A private in-memory database exists per connection, so it gets a pool of one.
-
-    The pool is a stack of idle connections plus a queue of waiting callers, rather than
-    an ``asyncio.Semaphore``: taking an idle connection is a ``list.pop`` with no await,
-    which matters because a statement's round trip to aiosqlite's thread is only ~19 µs.
-    A connection given back goes straight to the longest waiter, so a caller arriving
-    later never overtakes one that is waiting.
     """
 
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
         self.path = settings.sqlite_file
         self.schema = _Schema()
-        self._size = 1 if self.path == _MEMORY else settings.sqlite_pool_size
-        self._idle: list[SQLiteConnection] = []  # a stack: the most recently used first
-        #: Connections open or being opened; never more than the pool size.
-        self._open = 0
-        #: Callers waiting for a connection; each future gets a connection, or None to
-        #: open one in a slot a dropped connection freed.
-        self._waiters: deque[asyncio.Future[SQLiteConnection | None]] = deque()
-        self._all: set[SQLiteConnection] = set()
-        self._closed = False
+        self._pool: Pool[SQLiteConnection] = Pool(
+            backend=NAME,
+            size=1 if self.path == _MEMORY else settings.sqlite_pool_size,
+            timeout=settings.pool_timeout,
+            connect=self._connect,
+            close=_close,
+            timeout_hint="SQLITE_POOL_SIZE / DB_POOL_TIMEOUT",
+            # Each connection is a thread; keep one, whose cache stays warm (and which
+            # alone holds a private in-memory database).
+            min_size=1,
+            idle_timeout=settings.idle_timeout,
+        )
 
     async def start(self) -> None:
         if self.path != _MEMORY:
             _make_folder(self.path)
-        self._open += 1
-        self._idle.append(await self._open_in_slot())
+        await self._pool.fill(1)
 
     async def _connect(self) -> SQLiteConnection:
         timeout_ms = int(self.settings.sqlite_busy_timeout * 1000)
@@ -597,13 +652,12 @@ class SQLiteDriver(Driver):
         except sqlite3.Error as exc:
             await conn.close()
             raise translate(exc, self.path) from exc
-        wrapped = SQLiteConnection(conn, self)
-        self._all.add(wrapped)
-        return wrapped
+        return SQLiteConnection(conn, self)
 
     async def run(self, operation: str, compiled: Compiled, args: Sequence[Any]) -> Any:
-        idle = self._idle
-        conn = idle.pop() if idle else await self._checkout()
+        pool = self._pool
+        idle = pool.idle
+        conn = idle.pop() if idle else await pool.checkout()
         try:
             # What conn.<operation> does, without its coroutine frame: this is the path
             # of every statement run outside a transaction.
@@ -616,7 +670,7 @@ class SQLiteDriver(Driver):
             if error is None:
                 raise
             raise error from exc
-        if conn.unsettled or conn.broken or self._closed or self._waiters:
+        if conn.unsettled or conn.broken or pool.closed or pool.waiting:
             self._checkin(conn)
         else:
             idle.append(conn)  # what _checkin does in the common case, inline
@@ -626,86 +680,20 @@ class SQLiteDriver(Driver):
         return Lease(self._take, self._give_back)
 
     async def _take(self) -> SQLiteConnection:
-        idle = self._idle
-        return idle.pop() if idle else await self._checkout()
+        idle = self._pool.idle
+        return idle.pop() if idle else await self._pool.checkout()
 
-    async def _give_back(self, conn: SQLiteConnection, failed: bool) -> None:
+    async def _give_back(self, conn: SQLiteConnection, exc: BaseException | None) -> None:
         self._checkin(conn)
 
-    async def _checkout(self) -> SQLiteConnection:
-        """A connection when none is idle: open one if the pool has room, else wait."""
-        if self._closed:
-            raise errors.OperationalError("the database is closed", dialect=NAME)
-        if self._idle:
-            return self._idle.pop()
-        if self._open < self._size:
-            self._open += 1
-            return await self._open_in_slot()
-        handed = await self._wait()
-        return handed if handed is not None else await self._open_in_slot()
-
-    async def _wait(self) -> SQLiteConnection | None:
-        waiter: asyncio.Future[SQLiteConnection | None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            async with asyncio.timeout(self.settings.pool_timeout):
-                return await waiter
-        except BaseException as exc:
-            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
-                # Handed a connection (or a slot) just as we gave up: pass it on.
-                self._hand_back(waiter.result())
-            else:
-                waiter.cancel()
-                with contextlib.suppress(ValueError):
-                    self._waiters.remove(waiter)
-            if isinstance(exc, TimeoutError):
-                raise errors.PoolTimeout(
-                    f"no SQLite connection became free within {self.settings.pool_timeout}s "
-                    f"(pool size {self._size}; SQLITE_POOL_SIZE / DB_POOL_TIMEOUT)",
-                    dialect=NAME,
-                ) from None
-            raise
-
-    async def _open_in_slot(self) -> SQLiteConnection:
-        """Open a connection in a slot already counted in ``_open``; free it on failure."""
-        try:
-            return await self._connect()
-        except BaseException:
-            self._free_slot()
-            raise
-
-    def _hand_back(self, handed: SQLiteConnection | None) -> None:
-        if handed is None:
-            self._free_slot()
-        else:
-            self._checkin(handed)
-
     def _checkin(self, conn: SQLiteConnection) -> None:
-        if conn.unsettled and not (conn.broken or self._closed):
-            task = asyncio.get_running_loop().create_task(self._settle(conn))
-            _background.add(task)
-            task.add_done_callback(_background.discard)
-            return  # _settle gives the connection back
-        if conn.broken or self._closed:
-            self._drop(conn)
-            return
-        waiters = self._waiters
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(conn)
-                return
-        self._idle.append(conn)
-
-    def _free_slot(self) -> None:
-        """A connection is gone: let the longest waiter open another, else shrink."""
-        waiters = self._waiters
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)
-                return
-        self._open -= 1
+        pool = self._pool
+        if conn.unsettled and not (conn.broken or pool.closed):
+            pool.spawn(self._settle(conn))  # which gives the connection back
+        elif conn.broken:
+            pool.drop(conn)
+        else:
+            pool.put(conn)
 
     async def _settle(self, conn: SQLiteConnection) -> None:
         """Return a connection whose call was cancelled once that call has ended (it runs
@@ -720,37 +708,20 @@ class SQLiteDriver(Driver):
                 conn.unsettled, conn.broken = False, True
             self._checkin(conn)
 
-    def _drop(self, conn: SQLiteConnection) -> None:
-        self._all.discard(conn)
-        task = asyncio.get_running_loop().create_task(conn._conn.close())
-        _background.add(task)
-        task.add_done_callback(_background.discard)
-        self._free_slot()
+    def stats(self) -> PoolStats:
+        return self._pool.stats()
 
     def discard(self, connection: Connection) -> None:
         assert isinstance(connection, SQLiteConnection)
         connection.broken = True
 
     async def close(self) -> None:
-        self._closed = True
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_exception(
-                    errors.OperationalError("the database is closed", dialect=NAME)
-                )
-        idle, self._idle = self._idle, []
-        for conn in idle:
-            self._all.discard(conn)
-            await conn._conn.close()
-        for conn in list(self._all):  # still checked out: close anyway
-            self._all.discard(conn)
-            await conn._conn.close()
-        if _background:
-            await asyncio.gather(*_background, return_exceptions=True)
+        # Connections still in use are closed too: SQLite rolls back what they began.
+        await self._pool.close(force=_close)
 
 
-_background: set[asyncio.Task[Any]] = set()
+async def _close(conn: SQLiteConnection) -> None:
+    await conn._conn.close()
 
 
 def _make_folder(path: str) -> None:
