@@ -13,6 +13,7 @@ _REGISTRY: dict[str, tuple[tuple[str, str], ...]] = {
     "postgresql": (
         ("raw_asyncpg", "RawAsyncpg"),
         ("raw_asyncpg", "RawAsyncpgExecutemany"),
+        ("raw_asyncpg", "RawAsyncpgConnection"),
         ("with_dualdb", "DualdbPrebuilt"),
         ("with_dualdb", "DualdbAdhoc"),
         ("with_sqlalchemy", "SqlalchemyCore"),

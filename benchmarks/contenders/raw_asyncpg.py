@@ -15,7 +15,7 @@ import asyncpg
 from benchmarks.contenders.base import Contender
 from benchmarks.workloads import BULK, BULK_TABLE, COLUMNS, STATEMENTS, ItemRow, Transfer
 
-__all__ = ["RawAsyncpg", "RawAsyncpgExecutemany", "no_reset"]
+__all__ = ["RawAsyncpg", "RawAsyncpgConnection", "RawAsyncpgExecutemany", "no_reset"]
 
 SELECT_COLUMNS = "SELECT id, owner_id, name, qty, note FROM bench_items"
 PK_SELECT = f"{SELECT_COLUMNS} WHERE id = $1"
@@ -82,3 +82,43 @@ class RawAsyncpgExecutemany(RawAsyncpg):
 
     async def bulk_insert(self, prepared: Any) -> None:
         await self._pool.executemany(INSERT_BULK, prepared)
+
+
+class RawAsyncpgConnection(Contender):
+    """One asyncpg connection, no pool: the floor below any pool (asyncpg's, dualdb's).
+
+    A competent user with one task at a time could write this; a server with concurrent
+    requests cannot share it, which is why the pool is the baseline (``x raw``).
+    """
+
+    key = "raw_connection"
+    label = "asyncpg (one connection)"
+    workloads = STATEMENTS
+
+    _con: asyncpg.Connection
+
+    async def open(self) -> None:
+        self._con = await asyncpg.connect(self.target.location)
+
+    async def close(self) -> None:
+        await self._con.close()
+
+    def describe(self) -> str:
+        return "a single connection; statement cache"
+
+    async def pk_select(self, item_id: int) -> Any:
+        return await self._con.fetchrow(PK_SELECT, item_id)
+
+    async def insert_one(self, row: ItemRow) -> None:
+        await self._con.execute(INSERT_ONE, *row)
+
+    async def transaction(self, transfer: Transfer) -> None:
+        _, source, dest, amount = transfer
+        con = self._con
+        async with con.transaction():
+            await con.execute(DEBIT, amount, source)
+            await con.execute(CREDIT, amount, dest)
+            await con.execute(LEDGER, *transfer)
+
+    async def keyset_page(self, after: int) -> Any:
+        return await self._con.fetch(KEYSET_PAGE, after)

@@ -319,7 +319,7 @@ class Transaction(_Queries):
         lease = self._database._driver.acquire()
         conn = await lease.__aenter__()
         try:
-            await conn.run(self._dialect.begin_sql(self._isolation, self._readonly))
+            await conn.begin(self._dialect.begin_sql(self._isolation, self._readonly))
         except BaseException as exc:
             await lease.__aexit__(type(exc), exc, exc.__traceback__)
             raise

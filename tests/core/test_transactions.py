@@ -175,3 +175,46 @@ async def test_cancelled_transaction_leaves_nothing_and_pool_healthy(
     async with items.transaction() as tx:
         await tx.execute(INSERT, id=uuid.uuid4(), name="next")
     assert await names(items) == ["next"]
+
+
+async def test_a_transaction_that_runs_no_statement_leaves_the_connection_usable(
+    items: dualdb.Database,
+) -> None:
+    for _ in range(3):  # a pool of several: each connection comes back clean
+        async with items.transaction():
+            pass
+        with pytest.raises(Boom):
+            async with items.transaction():
+                raise Boom
+    async with items.transaction() as tx:
+        await tx.execute(INSERT, id=uuid.uuid4(), name="a")
+    assert await names(items) == ["a"]
+    assert items.pool_stats().in_use == 0
+
+
+async def test_a_savepoint_as_the_first_statement_opens_the_transaction(
+    items: dualdb.Database,
+) -> None:
+    with pytest.raises(Boom):
+        async with items.transaction() as tx:
+            async with tx.transaction() as inner:
+                await inner.execute(INSERT, id=uuid.uuid4(), name="kept")
+            await tx.execute(INSERT, id=uuid.uuid4(), name="also")
+            raise Boom
+    assert await names(items) == []
+    async with items.transaction() as tx:
+        async with tx.transaction() as inner:
+            await inner.execute(INSERT, id=uuid.uuid4(), name="a")
+    assert await names(items) == ["a"]
+
+
+async def test_a_transaction_reads_a_consistent_snapshot_from_its_first_statement(
+    items: dualdb.Database,
+) -> None:
+    """What a transaction has read stays as it was while others commit changes."""
+    await items.execute(INSERT, id=uuid.uuid4(), name="a")
+    async with items.transaction(isolation="serializable", readonly=True) as tx:
+        assert await names(tx) == ["a"]
+        await items.execute(INSERT, id=uuid.uuid4(), name="b")  # another connection
+        assert await names(tx) == ["a"]
+    assert await names(items) == ["a", "b"]

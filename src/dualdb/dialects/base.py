@@ -78,6 +78,10 @@ class Connection(abc.ABC):
         self, compiled: Compiled, args: Sequence[Any], batch_size: int
     ) -> AsyncIterator[Record]: ...
 
+    async def begin(self, sql: str) -> None:
+        """Open a transaction with ``sql`` (a backend may send it with the next statement)."""
+        await self.run(sql)
+
     @abc.abstractmethod
     async def run(self, sql: str) -> None:
         """Run a statement of dualdb's own (BEGIN, SAVEPOINT …) with no arguments."""
