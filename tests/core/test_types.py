@@ -221,6 +221,8 @@ _json = st.recursive(
 @given(document=_json)
 @example(document=2.283844779429069e16)  # jsonb once turned this float into an int
 @example(document={"n": [1e300, -1e16, 1.0]})
+@example(document="\\u0000")  # the text backslash-u0000 once passed for an escaped NUL
+@example(document={"\\\\u0000": ["\\\\\\u0000x"]})
 async def test_any_json_document_round_trips(items: dualdb.Database, document: Any) -> None:
     assert await roundtrip_in_rollback(items, "doc", Json(document)) == document
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,6 +64,10 @@ def _encode(value: Any) -> str:
     return _encoder.encode(value)
 
 
+#: ``\u0000`` as an escape, not as the text "\\u0000" (an escaped backslash before "u0000").
+_NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
+
+
 def dump_json(value: Any, dialect: str) -> str:
     """JSON text for a value bound to a JSON column; it reads back identically on both."""
     if isinstance(value, Json):
@@ -71,7 +76,7 @@ def dump_json(value: Any, dialect: str) -> str:
         text = _encode(value) if _has_exponent_float(value) else _encoder.encode(value)
     except (TypeError, ValueError) as exc:
         raise DataError(f"value cannot be stored as JSON: {exc}", dialect=dialect) from exc
-    if "\\u0000" in text:
+    if "\\u0000" in text and _NUL_ESCAPE.search(text):
         raise DataError("JSON text cannot contain the NUL character (\\u0000)", dialect=dialect)
     return text
 
