@@ -130,13 +130,8 @@ class Pool(Generic[C]):
         if self.closed:
             self.drop(conn)
             return
-        waiters = self._waiters
-        while waiters:
-            waiter = waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(conn)
-                return
-        self.idle.append(conn)
+        if not self._hand_to_waiter(conn):
+            self.idle.append(conn)
 
     def drop(self, conn: C) -> None:
         """Close a connection that must not be reused, in the background; free its slot."""
@@ -217,13 +212,18 @@ class Pool(Generic[C]):
 
     def _free_slot(self) -> None:
         """A connection is gone: let the longest waiter open another, else shrink."""
+        if not self._hand_to_waiter(None):
+            self._open -= 1
+
+    def _hand_to_waiter(self, handed: C | None) -> bool:
+        """Give ``handed`` to the longest waiter still waiting; False if there is none."""
         waiters = self._waiters
         while waiters:
             waiter = waiters.popleft()
             if not waiter.done():
-                waiter.set_result(None)
-                return
-        self._open -= 1
+                waiter.set_result(handed)
+                return True
+        return False
 
     def _arm(self) -> None:
         assert self._idle_timeout is not None

@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Coroutine, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, cast
 
@@ -172,25 +172,23 @@ def _rowcount(status: str) -> int:
 # ---------------------------------------------------------------------------- connection
 
 
-async def _fetch_all(con: asyncpg.Connection, compiled: Compiled, args: Sequence[Any]) -> Any:
-    try:
-        return await con.fetch(compiled.sql, *check_args(args))
-    except _TRANSLATED as exc:
-        raise translate(exc) from exc
+def _returning(
+    method: str,
+) -> Callable[[asyncpg.Connection, Compiled, Sequence[Any]], Coroutine[Any, Any, Any]]:
+    """The statement function calling ``asyncpg.Connection.<method>``."""
+
+    async def statement(con: asyncpg.Connection, compiled: Compiled, args: Sequence[Any]) -> Any:
+        try:
+            return await getattr(con, method)(compiled.sql, *check_args(args))
+        except _TRANSLATED as exc:
+            raise translate(exc) from exc
+
+    return statement
 
 
-async def _fetch_one(con: asyncpg.Connection, compiled: Compiled, args: Sequence[Any]) -> Any:
-    try:
-        return await con.fetchrow(compiled.sql, *check_args(args))
-    except _TRANSLATED as exc:
-        raise translate(exc) from exc
-
-
-async def _fetch_val(con: asyncpg.Connection, compiled: Compiled, args: Sequence[Any]) -> Any:
-    try:
-        return await con.fetchval(compiled.sql, *check_args(args))
-    except _TRANSLATED as exc:
-        raise translate(exc) from exc
+_fetch_all = _returning("fetch")
+_fetch_one = _returning("fetchrow")
+_fetch_val = _returning("fetchval")
 
 
 async def _execute(con: asyncpg.Connection, compiled: Compiled, args: Sequence[Any]) -> int:
