@@ -14,6 +14,11 @@ t = dualdb.Table("items")
 INSERT = Query.into(t).columns(t.id, t.name, t.qty).insert(Param("id"), Param("name"), Param("qty"))
 BY_ID = Query.from_(t).select(t.id, t.name, t.qty).where(t.id == Param("id"))
 ALL = Query.from_(t).select(t.name, t.qty).orderby(t.qty)
+COUNT = Query.from_(t).select(dualdb.fn.Count("*"))
+
+
+def numbered_rows(count: int) -> list[dict[str, object]]:
+    return [{"id": uuid.uuid4(), "name": f"n{i}", "qty": i} for i in range(count)]
 
 
 async def add(db: dualdb.Database, name: str, qty: int) -> uuid.UUID:
@@ -53,9 +58,9 @@ async def test_execute_returns_affected_row_count(items: dualdb.Database) -> Non
 
 
 async def test_execute_many_inserts_every_row(items: dualdb.Database) -> None:
-    rows = [{"id": uuid.uuid4(), "name": f"n{i}", "qty": i} for i in range(250)]
+    rows = numbered_rows(250)
     await items.execute_many(INSERT, rows)
-    assert await items.fetch_val(Query.from_(t).select(dualdb.fn.Count("*"))) == 250
+    assert await items.fetch_val(COUNT) == 250
 
 
 async def test_execute_many_is_atomic(items: dualdb.Database) -> None:
@@ -64,23 +69,23 @@ async def test_execute_many_is_atomic(items: dualdb.Database) -> None:
     rows.append({"id": uid, "name": "dup", "qty": 3})
     with pytest.raises(dualdb.UniqueViolation):
         await items.execute_many(INSERT, rows)
-    assert await items.fetch_val(Query.from_(t).select(dualdb.fn.Count("*"))) == 0
+    assert await items.fetch_val(COUNT) == 0
 
 
 async def test_execute_many_rejects_a_nul_in_any_row_and_inserts_none(
     items: dualdb.Database,
 ) -> None:
-    rows = [{"id": uuid.uuid4(), "name": f"n{i}", "qty": i} for i in range(1200)]
+    rows = numbered_rows(1200)
     rows[1100]["name"] = "bad\x00name"  # in the last of several statements on SQLite
     with pytest.raises(dualdb.DataError, match="NUL"):
         await items.execute_many(INSERT, rows)
-    assert await items.fetch_val(Query.from_(t).select(dualdb.fn.Count("*"))) == 0
+    assert await items.fetch_val(COUNT) == 0
 
 
 async def test_execute_many_inserts_rows_in_order_across_statements(
     items: dualdb.Database,
 ) -> None:
-    rows = [{"id": uuid.uuid4(), "name": f"n{i}", "qty": i} for i in range(1201)]
+    rows = numbered_rows(1201)
     await items.execute_many(INSERT, rows)
     stored = await items.fetch_all(Query.from_(t).select(t.id, t.name, t.qty).orderby(t.qty))
     assert [(r["id"], r["name"], r["qty"]) for r in stored] == [
@@ -103,7 +108,7 @@ async def test_execute_many_with_upsert_uses_the_statement(items: dualdb.Databas
 
 async def test_execute_many_with_no_rows_does_nothing(items: dualdb.Database) -> None:
     await items.execute_many(INSERT, [])
-    assert await items.fetch_val(Query.from_(t).select(dualdb.fn.Count("*"))) == 0
+    assert await items.fetch_val(COUNT) == 0
 
 
 async def test_iterate_streams_every_row_in_batches(items: dualdb.Database) -> None:
@@ -123,7 +128,7 @@ async def test_iterate_can_stop_early(items: dualdb.Database) -> None:
         if len(got) == 4:
             break
     assert got == [0, 1, 2, 3]
-    assert await items.fetch_val(Query.from_(t).select(dualdb.fn.Count("*"))) == 10
+    assert await items.fetch_val(COUNT) == 10
 
 
 async def test_upsert_do_nothing_keeps_existing_row(items: dualdb.Database) -> None:
@@ -250,4 +255,4 @@ async def test_concurrent_tasks_each_get_a_connection(items: dualdb.Database) ->
     import asyncio
 
     await asyncio.gather(*(add(items, f"n{i}", i) for i in range(40)))
-    assert await items.fetch_val(Query.from_(t).select(dualdb.fn.Count("*"))) == 40
+    assert await items.fetch_val(COUNT) == 40

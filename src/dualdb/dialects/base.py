@@ -127,12 +127,11 @@ class Driver(abc.ABC):
     def acquire(self) -> AbstractAsyncContextManager[Connection]:
         """A connection for the duration of the block; waits at most the pool timeout."""
 
+    @abc.abstractmethod
     async def run(self, operation: str, compiled: Compiled, args: Sequence[Any]) -> Any:
         """Run one statement on a pooled connection: ``operation`` names the
-        :class:`Connection` method. Drivers override it to skip the context manager,
-        which is the costliest part of the hot path after the round trip itself."""
-        async with self.acquire() as conn:
-            return await getattr(conn, operation)(compiled, args)
+        :class:`Connection` method. Not ``acquire()`` plus the method: this is the path
+        of every statement outside a transaction, where a context manager costs."""
 
     @abc.abstractmethod
     def stats(self) -> PoolStats: ...
