@@ -10,7 +10,15 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import (
+    AsyncIterator,
+    Awaitable,
+    Callable,
+    Coroutine,
+    Iterable,
+    Mapping,
+    Sequence,
+)
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from logging import INFO
@@ -114,24 +122,25 @@ class _Queries:
             log_query(compiled, args, elapsed, self._dialect.name, self._slow_threshold)
         return result
 
-    async def fetch_all(self, query: Any, /, **values: Any) -> list[Record]:
+    # The four single-statement methods are plain functions that return ``_run``'s
+    # coroutine: awaiting them is the same, and each statement builds one coroutine frame
+    # fewer (about a third of a microsecond, 2% of a SQLite primary-key select).
+
+    def fetch_all(self, query: Any, /, **values: Any) -> Coroutine[Any, Any, list[Record]]:
         """All result rows."""
-        rows: list[Record] = await self._run("fetch_all", query, values)
-        return rows
+        return self._run("fetch_all", query, values)
 
-    async def fetch_one(self, query: Any, /, **values: Any) -> Record | None:
+    def fetch_one(self, query: Any, /, **values: Any) -> Coroutine[Any, Any, Record | None]:
         """The first result row, or None. Add ``.limit(1)`` if the query may match many."""
-        row: Record | None = await self._run("fetch_one", query, values)
-        return row
+        return self._run("fetch_one", query, values)
 
-    async def fetch_val(self, query: Any, /, **values: Any) -> Any:
+    def fetch_val(self, query: Any, /, **values: Any) -> Coroutine[Any, Any, Any]:
         """The first column of the first row, or None when there is no row."""
-        return await self._run("fetch_val", query, values)
+        return self._run("fetch_val", query, values)
 
-    async def execute(self, query: Any, /, **values: Any) -> int:
+    def execute(self, query: Any, /, **values: Any) -> Coroutine[Any, Any, int]:
         """Run a statement; return the number of rows it inserted, updated or deleted."""
-        count: int = await self._run("execute", query, values)
-        return count
+        return self._run("execute", query, values)
 
     async def execute_many(self, query: Any, rows: Iterable[Mapping[str, Any]], /) -> None:
         """Run one statement for each mapping of Param values, atomically.
