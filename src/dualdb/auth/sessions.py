@@ -20,7 +20,6 @@ from dualdb.auth._clock import Clock, now_from, utc_now
 from dualdb.auth._schema import (
     PREFIXED_USER_COLUMNS,
     SESSION_COLUMNS,
-    USER_PREFIX,
     from_,
     into,
     session_from,
@@ -165,7 +164,7 @@ async def validate_session(
     if row is None:
         return None
     session = session_from(row)
-    user = user_from(row, USER_PREFIX)
+    user = user_from(row, len(SESSION_COLUMNS))
     if refresh_interval is not None and session.last_seen_at <= now - refresh_interval:
         session = await _touch(db, session, now, refresh_interval, sliding, max_lifetime)
     return ValidSession(session, user)
