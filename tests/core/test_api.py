@@ -212,6 +212,15 @@ async def test_misspelt_column_is_an_error_on_both(items: dualdb.Database) -> No
         await items.fetch_all(Query.from_(t).select(t.id).where(t.nmae == "x"))
 
 
+async def test_a_bad_call_raises_when_awaited_not_when_made(items: dualdb.Database) -> None:
+    # So calls can be made first and awaited together (asyncio.gather) like coroutines.
+    missing_value = items.fetch_one(BY_ID)
+    count = items.fetch_val(COUNT)
+    with pytest.raises(dualdb.QueryError, match="no value for Param id"):
+        await missing_value
+    assert await count == 0
+
+
 async def test_ad_hoc_query_with_inline_values_works(items: dualdb.Database) -> None:
     uid = await add(items, "a", 7)
     row = await items.fetch_one(Query.from_(t).select(t.qty).where(t.id == uid))
