@@ -448,13 +448,14 @@ class SQLiteConnection(Connection):
     def _plan_for(self, compiled: Compiled, cursor: sqlite3.Cursor) -> _Plan:
         # The cursor's description is a fresh tuple per read: ask for it only to make a plan.
         schema = self._driver.schema
+        key = schema.generation  # read once: another connection's DDL may replace it
         plans: dict[object, _Plan] = compiled.plans
-        plan = plans.get(schema.generation)
+        plan = plans.get(key)
         if plan is None:
             plan = _plan(self._db, schema, compiled, cursor.description)
             if len(plans) > 4:
                 plans.clear()
-            plans[schema.generation] = plan
+            plans[key] = plan
         return plan
 
     # The functions below run in the connection's thread, one per statement; the event
