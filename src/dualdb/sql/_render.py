@@ -23,7 +23,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from copy import copy
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from pypika import terms
 from pypika.dialects import PostgreSQLQueryBuilder
@@ -50,14 +50,18 @@ def set_active(binder: Binder | None) -> None:
 
 
 Method = Callable[..., str]
+_Replacement = TypeVar("_Replacement", bound=Callable[..., str])
 
 
-def _hook(cls: type, name: str) -> Callable[[Callable[..., str]], None]:
-    """Replace ``cls.name`` by a wrapper that defers to the original when no binder is active."""
+def _hook(cls: type, name: str) -> Callable[[_Replacement], _Replacement]:
+    """Replace ``cls.name`` by a wrapper that defers to the original when no binder is active.
+
+    Returns the replacement unchanged, so one function can be hooked onto several classes.
+    """
 
     original: Method = getattr(cls, name)
 
-    def install(replacement: Callable[..., str]) -> None:
+    def install(replacement: _Replacement) -> _Replacement:
         def method(self: Any, *args: Any, **kwargs: Any) -> str:
             binder = getattr(_state, "binder", None)
             if binder is None:
@@ -67,6 +71,7 @@ def _hook(cls: type, name: str) -> Callable[[Callable[..., str]], None]:
         method.__wrapped__ = original  # type: ignore[attr-defined]
         method.__doc__ = original.__doc__
         setattr(cls, name, method)
+        return replacement
 
     return install
 
@@ -214,22 +219,14 @@ def _count(value: Any, clause: str) -> str:
 
 
 @_hook(QueryBuilder, "_limit_sql")
+@_hook(_SetOperation, "_limit_sql")
 def _limit_sql(binder: Binder, original: Method, self: Any) -> str:
     return f" LIMIT {_count(self._limit, 'LIMIT')}"
 
 
 @_hook(QueryBuilder, "_offset_sql")
-def _offset_sql(binder: Binder, original: Method, self: Any) -> str:
-    return _offset(binder, self._limit, self._offset)
-
-
-@_hook(_SetOperation, "_limit_sql")
-def _set_limit_sql(binder: Binder, original: Method, self: Any) -> str:
-    return f" LIMIT {_count(self._limit, 'LIMIT')}"
-
-
 @_hook(_SetOperation, "_offset_sql")
-def _set_offset_sql(binder: Binder, original: Method, self: Any) -> str:
+def _offset_sql(binder: Binder, original: Method, self: Any) -> str:
     return _offset(binder, self._limit, self._offset)
 
 
