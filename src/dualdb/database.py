@@ -302,13 +302,20 @@ class Transaction(_Queries):
     def _connection(self) -> _OwnConnection:
         return _OwnConnection(self)
 
+    def _live_connection(self) -> Connection:
+        """The transaction's connection, or the error for a block not (or no longer) open."""
+        conn = self._conn
+        if conn is None or self._done:
+            raise OperationalError(
+                "this transaction is not active (use it inside its `async with` block)",
+                dialect=self._dialect.name,
+            )
+        return conn
+
     def _on_connection(
         self, operation: str, compiled: Compiled, args: Sequence[Any]
     ) -> Awaitable[Any]:
-        conn = self._conn
-        if conn is None or self._done:
-            raise _inactive(self)
-        call: Awaitable[Any] = getattr(conn, operation)(compiled, args)
+        call: Awaitable[Any] = getattr(self._live_connection(), operation)(compiled, args)
         return call
 
     def transaction(self, *, isolation: str | None = None, readonly: bool = False) -> Transaction:
@@ -399,20 +406,10 @@ class _OwnConnection:
         self._transaction = transaction
 
     async def __aenter__(self) -> Connection:
-        transaction = self._transaction
-        if transaction._conn is None or transaction._done:
-            raise _inactive(transaction)
-        return transaction._conn
+        return self._transaction._live_connection()
 
     async def __aexit__(self, *exc: object) -> None:
         return None
-
-
-def _inactive(transaction: Transaction) -> OperationalError:
-    return OperationalError(
-        "this transaction is not active (use it inside its `async with` block)",
-        dialect=transaction._dialect.name,
-    )
 
 
 _ALL_LEVELS = frozenset({"read_committed", "repeatable_read", "serializable"})
