@@ -1,11 +1,18 @@
 """PyPika query → (SQL text for one dialect, how to build its arguments), cached per shape.
 
-A query object is immutable in practice (PyPika's builder methods return copies), so the
-compiled form is cached *on the query object*, in an attribute per dialect: a
-module-level query with ``Param``s is rendered once and afterwards costs one dictionary
-lookup. Builder methods copy ``__dict__`` into the new query, cache included, so each
-entry remembers the ``id`` of the object it was made for and a copy (always a distinct
-live object) never reuses it.
+A module-level query with ``Param``s is rendered once and afterwards costs one dictionary
+lookup: the compiled form is cached *on the query object*, in an attribute per dialect.
+That is only sound while the object cannot change, so:
+
+* Builder methods copy ``__dict__`` into the new query, cache included, so each entry
+  holds a weak reference to the object it was made for; a copy never matches it, even
+  once the original is gone and the copy sits at its address (an ``id`` would match).
+* A query whose tree holds a builder made with ``immutable=False`` (its methods change it
+  in place) is never cached.
+* PyPika copies some objects shallowly, so deriving from them appends to lists the
+  original shares (set operations, ``Case``, window functions): an entry for such a tree
+  also checks those lists' lengths before it is used.
+
 Literal values inside the query are part of the query object and are cached with it.
 """
 
@@ -13,14 +20,18 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from enum import Enum
 from operator import itemgetter
 from typing import TYPE_CHECKING, Any
+from weakref import ref
 
 from pypika import functions as fn
 from pypika import terms
-from pypika.queries import QueryBuilder, Table, _SetOperation
+from pypika.dialects import PostgreSQLQueryBuilder
+from pypika.queries import Join, QueryBuilder, Table, _SetOperation
 
 from dualdb.errors import QueryError
+from dualdb.query import _Builder
 from dualdb.sql import _render
 from dualdb.sql.terms import Param, Raw
 
@@ -175,13 +186,76 @@ def compile_query(query: Any, dialect: Dialect) -> Compiled:
     except (AttributeError, KeyError):
         pass
     else:
-        if entry[0] == id(query):
+        # A weak reference, or a _Guard that returns None once the query changed.
+        if entry[0]() is query:
             compiled: Compiled = entry[1]
             return compiled
     compiled = _compile(query, dialect)
     if isinstance(query, QueryBuilder | terms.Term):
-        query.__dict__[dialect.cache_attribute] = (id(query), compiled)
+        shared = _shared_lists(query)
+        if shared is not None:
+            key = _Guard(query, shared) if shared else ref(query)
+            query.__dict__[dialect.cache_attribute] = (key, compiled)
     return compiled
+
+
+#: Lists that PyPika's builder methods append to on a *shallow* copy, so deriving a new
+#: object from one of these changes the original too.
+_SHARED: tuple[tuple[type, tuple[str, ...]], ...] = (
+    (_SetOperation, ("_set_operation", "_orderbys")),
+    (terms.Case, ("_cases",)),
+    (terms.AnalyticFunction, ("_filters", "_partition", "_orderbys")),
+    # dualdb.Query's builder copies these (see dualdb.query); PyPika's own does not.
+    (PostgreSQLQueryBuilder, ("_on_conflict_fields", "_distinct_on", "_using")),
+)
+
+
+class _Guard:
+    """Cache key for a query holding shared lists: the query while they are unchanged."""
+
+    __slots__ = ("_lengths", "_query")
+
+    def __init__(self, query: Any, shared: list[list[Any]]) -> None:
+        self._query = ref(query)
+        self._lengths = tuple((lst, len(lst)) for lst in shared)
+
+    def __call__(self) -> Any:
+        for lst, length in self._lengths:
+            if len(lst) != length:
+                return None
+        return self._query()
+
+
+def _shared_lists(query: Any) -> list[list[Any]] | None:
+    """The shared lists of ``query``'s tree to watch, or None if it must not be cached.
+
+    Visits every PyPika object reachable from the query (once, at compile time).
+    """
+    shared: list[list[Any]] = []
+    seen: set[int] = set()
+    stack: list[Any] = [query]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, list | tuple | set | frozenset):
+            stack.extend(node)
+            continue
+        if isinstance(node, dict):
+            stack.extend(node.values())
+            continue
+        if not isinstance(node, terms.Node | Join) or isinstance(node, Enum):
+            continue
+        if getattr(node, "immutable", True) is False:
+            return None
+        for cls, names in _SHARED:
+            if isinstance(node, cls) and not (
+                cls is PostgreSQLQueryBuilder and isinstance(node, _Builder)
+            ):
+                shared.extend(v for v in map(node.__dict__.get, names) if isinstance(v, list))
+        stack.extend(vars(node).values())
+    return shared
 
 
 def _compile(query: Any, dialect: Dialect) -> Compiled:
