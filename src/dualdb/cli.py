@@ -17,6 +17,7 @@ import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from dualdb.dialects import MigrationBackend, get_dialect
 from dualdb.errors import (
     BadMigration,
     ChecksumMismatch,
@@ -332,8 +333,9 @@ def _run(args: argparse.Namespace, settings: Settings, echo: Echo) -> int:
     return EXIT_OK
 
 
-def exit_code(exc: BaseException) -> int:
-    """The documented exit code for an error that ended a command."""
+def exit_code(exc: BaseException, migrations: MigrationBackend | None = None) -> int:
+    """The documented exit code for an error that ended a command (``migrations``: the
+    configured backend's, which tells its driver's errors apart)."""
     if isinstance(exc, ChecksumMismatch):
         return EXIT_CHECKSUM
     if isinstance(exc, LockHeld):
@@ -344,8 +346,7 @@ def exit_code(exc: BaseException) -> int:
         return EXIT_UNREACHABLE
     if isinstance(exc, ConfigurationError | Refused):
         return EXIT_USAGE
-    name = type(exc).__name__
-    if type(exc).__module__.startswith(("sqlite3", "psycopg2")) and name == "OperationalError":
+    if migrations is not None and migrations.is_connection_error(exc):
         return EXIT_UNREACHABLE  # the connection broke during the command
     return EXIT_FAILED
 
@@ -383,7 +384,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_code(exc)
     except Exception as exc:
         # A driver error the runner did not expect (permissions, a dropped connection…).
-        if not type(exc).__module__.startswith(("sqlite3", "psycopg2", "yoyo")):
+        migrations = get_dialect(settings.backend).migrations() if settings else None
+        if migrations is None or not (
+            migrations.is_driver_error(exc) or type(exc).__module__.startswith("yoyo")
+        ):
             raise
-        error(f"database error: {describe_error(exc)}")
-        return exit_code(exc)
+        error(f"database error: {describe_error(exc, migrations)}")
+        return exit_code(exc, migrations)

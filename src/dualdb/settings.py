@@ -12,16 +12,18 @@ import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Any, TypeVar
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from dotenv import dotenv_values
 
+from dualdb.dialects import DialectName, dialect_names
 from dualdb.errors import ConfigurationError
 
 __all__ = ["Backend", "Settings", "load_settings"]
 
-Backend = Literal["sqlite", "postgresql"]
+#: The name of a backend; kept under its old name for existing imports.
+Backend = DialectName
 
 _BACKEND_ALIASES: dict[str, Backend] = {
     "sqlite": "sqlite",
@@ -72,9 +74,10 @@ class Settings:
     slow_query_threshold: float | None = 0.5
 
     def __post_init__(self) -> None:
-        if self.backend not in ("sqlite", "postgresql"):
+        if self.backend not in dialect_names():
             raise ConfigurationError(
-                f"backend must be 'sqlite' or 'postgresql', got {self.backend!r}",
+                f"backend must be one of {', '.join(map(repr, dialect_names()))}, "
+                f"got {self.backend!r}",
                 variable="DB_TYPE",
             )
         if self.sslmode is not None and self.sslmode not in _SSL_MODES:

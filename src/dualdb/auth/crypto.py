@@ -38,6 +38,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from dotenv import dotenv_values
 
+from dualdb.dialects import get_dialect
 from dualdb.errors import ConfigurationError, TokenDecryptionError
 
 __all__ = [
@@ -176,12 +177,12 @@ class TokenCipher:
         return plain.decode("utf-8")
 
     def warn_if_disabled(self, backend: str) -> None:
-        """Log a warning (once per cipher) when storing tokens unencrypted on PostgreSQL.
+        """Log a warning (once per cipher) when storing tokens unencrypted on a server.
 
-        SQLite is the development backend, where plaintext tokens are expected; a
-        production PostgreSQL database without a key is worth one line in the log.
+        An embedded database (SQLite) is for development, where plaintext tokens are
+        expected; a production database without a key is worth one line in the log.
         """
-        if self._current is None and backend == "postgresql" and not self._warned:
+        if self._current is None and not self._warned and not get_dialect(backend).is_embedded:
             self._warned = True
             logger.warning(
                 "%s is not set: OAuth access and refresh tokens are stored unencrypted. "

@@ -18,11 +18,12 @@ from dualdb.errors import UnsupportedFeature
 
 if TYPE_CHECKING:
     from dualdb.dialects._pool import PoolStats
+    from dualdb.migrate.schema import Schema
     from dualdb.records import Record
     from dualdb.settings import Settings
     from dualdb.sql.compile import Compiled
 
-__all__ = ["LOGICAL_TYPES", "Connection", "Dialect", "Driver", "Lease"]
+__all__ = ["LOGICAL_TYPES", "Connection", "Dialect", "Driver", "Lease", "MigrationBackend"]
 
 #: The portable column types; each dialect maps them to declared types.
 LOGICAL_TYPES = (
@@ -149,6 +150,10 @@ class Dialect(abc.ABC):
     """How one backend renders, converts and runs queries."""
 
     name: ClassVar[str]
+    #: The database lives in a local file the application opens itself (SQLite): a
+    #: development database. Every "refuse in production unless told" guard (seeds, reset,
+    #: unencrypted tokens) reads this flag, never a backend name.
+    is_embedded: ClassVar[bool]
     #: The attribute of a query object that caches its SQL for this dialect.
     cache_attribute: ClassVar[str]
 
@@ -195,6 +200,11 @@ class Dialect(abc.ABC):
     async def connect(self, settings: Settings) -> Driver:
         """Open the pool; raise :class:`~dualdb.errors.ConnectionFailed` if unreachable."""
 
+    @abc.abstractmethod
+    def migrations(self) -> MigrationBackend:
+        """The migration tooling's view of this backend (imported on first use: the
+        application's hot path never loads yoyo)."""
+
     def check_matching(self, comparator: Matching) -> None:
         if comparator in self.unsupported_matching:
             construct = _MATCHING_NAMES.get(comparator, comparator.name.upper())
@@ -222,6 +232,68 @@ class Dialect(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
+
+
+class MigrationBackend(abc.ABC):
+    """What the migration tooling (yoyo underneath, the ``dualdb`` CLI) needs of a backend.
+
+    The tooling is synchronous and works on yoyo's backend objects over DB-API connections;
+    a backend object knows its dialect by its ``dialect`` attribute (the dialect name).
+    """
+
+    #: The dialect name, as in :attr:`Dialect.name`.
+    name: ClassVar[str]
+
+    @abc.abstractmethod
+    def open(self, settings: Settings, *, read_only: bool) -> tuple[Any, bool]:
+        """A connected yoyo backend for ``settings`` and whether the database existed.
+
+        ``read_only`` creates nothing (no file, no folder). Raises
+        :class:`~dualdb.errors.ConnectionFailed` or
+        :class:`~dualdb.errors.ConfigurationError`, never with a password in the message.
+        """
+
+    @abc.abstractmethod
+    def owns(self, connection: Any) -> bool:
+        """Whether ``connection`` (a DB-API connection yoyo hands to a step) is ours."""
+
+    @abc.abstractmethod
+    def is_driver_error(self, exc: BaseException) -> bool:
+        """Whether ``exc`` was raised by this backend's DB-API driver."""
+
+    def is_connection_error(self, exc: BaseException) -> bool:
+        """Whether ``exc`` means the connection broke (the CLI's "unreachable" exit)."""
+        return self.is_driver_error(exc) and type(exc).__name__ == "OperationalError"
+
+    def prepare(self, backend: Any) -> None:
+        """Make a connection obey the same rules as the application's (outside a
+        transaction; e.g. SQLite's foreign keys, off by default). Nothing by default."""
+        return None
+
+    @abc.abstractmethod
+    def drop_everything(self, backend: Any, *, keep: frozenset[str]) -> list[str]:
+        """Drop every application object but the tables in ``keep``, in one transaction;
+        return what was dropped."""
+
+    @abc.abstractmethod
+    def introspect(self, backend: Any) -> Schema:
+        """The live application schema (bookkeeping tables left out)."""
+
+    @abc.abstractmethod
+    def logical_type(self, declared: str) -> str:
+        """The logical type of a column type as the catalog reports it, or
+        ``"<dialect>:<declared>"`` for a type outside the vocabulary (it then never equals
+        a logical type, so a snapshot comparison reports it)."""
+
+    def lock_holder_gone(self, pid: int) -> bool:
+        """Whether the process holding the migration lock is known to be gone. False by
+        default: only a database on this machine can tell (the holder may run anywhere)."""
+        return False
+
+    def scratch_settings(self, folder: str) -> Settings | None:
+        """Settings of a throwaway database in ``folder``, for a backend that can make one
+        without a server (what ``dualdb schema dump`` applies migrations to); else None."""
+        return None
 
 
 def _matching_hint(comparator: Matching) -> str | None:

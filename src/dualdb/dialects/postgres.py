@@ -23,7 +23,7 @@ from pypika.enums import Matching
 from dualdb import errors
 from dualdb.dialects._pool import Pool, PoolStats
 from dualdb.dialects._values import check_datetime, check_float, dump_json
-from dualdb.dialects.base import Connection, Dialect, Driver, Lease
+from dualdb.dialects.base import Connection, Dialect, Driver, Lease, MigrationBackend
 from dualdb.records import Record
 from dualdb.settings import Settings
 from dualdb.sql.compile import Compiled
@@ -491,6 +491,7 @@ def _connect_error(exc: BaseException, settings: Settings) -> errors.DatabaseErr
 
 class PostgresDialect(Dialect):
     name = NAME
+    is_embedded = False
     reuses_placeholders = True
     supports_for_update = True
     isolation_levels = frozenset({"read_committed", "repeatable_read", "serializable"})
@@ -540,3 +541,8 @@ class PostgresDialect(Dialect):
         driver = PostgresDriver(settings)
         await driver.start()
         return driver
+
+    def migrations(self) -> MigrationBackend:
+        from dualdb.dialects._postgres_migrate import PostgresMigrations
+
+        return PostgresMigrations()

@@ -31,7 +31,7 @@ from pypika.enums import Matching
 from dualdb import errors
 from dualdb.dialects._pool import Pool, PoolStats
 from dualdb.dialects._values import check_datetime, check_float, dump_json
-from dualdb.dialects.base import Connection, Dialect, Driver, Lease
+from dualdb.dialects.base import Connection, Dialect, Driver, Lease, MigrationBackend
 from dualdb.records import Record, record_class
 from dualdb.settings import Settings
 from dualdb.sql.compile import Compiled, ResultColumn
@@ -765,6 +765,7 @@ def _make_folder(path: str) -> None:
 
 class SQLiteDialect(Dialect):
     name = NAME
+    is_embedded = True
     reuses_placeholders = False
     supports_for_update = False
     # SQLite sorts NULLs first ascending; PostgreSQL (production) sorts them last.
@@ -861,3 +862,8 @@ class SQLiteDialect(Dialect):
         driver = SQLiteDriver(settings)
         await driver.start()
         return driver
+
+    def migrations(self) -> MigrationBackend:
+        from dualdb.dialects._sqlite_migrate import SQLiteMigrations
+
+        return SQLiteMigrations()

@@ -2,15 +2,14 @@
 
 dualdb takes the same lock as plain yoyo, so a ``yoyo apply`` and a ``dualdb migrate``
 exclude each other too. yoyo waits a hard-coded 10 s and then names only a pid; here the wait
-is configurable, and a lock that outlived its run is reported with how to clear it. On SQLite
-the database is a local file, so a lock whose process no longer exists on this machine is
-known to be stale at once; on PostgreSQL the holder may run anywhere, so only the timeout
-tells.
+is configurable, and a lock that outlived its run is reported with how to clear it. Where the
+database is a local file (SQLite), a lock whose process no longer exists on this machine is
+known to be stale at once; with a server the holder may run anywhere, so only the timeout
+tells (:meth:`MigrationBackend.lock_holder_gone`).
 """
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,7 +18,7 @@ from typing import Any
 from yoyo.exceptions import LockTimeout
 
 from dualdb.errors import LockHeld
-from dualdb.migrate.backends import dialect_of
+from dualdb.migrate.backends import migrations_of
 
 __all__ = ["LockInfo", "lock_holder", "migration_lock"]
 
@@ -51,16 +50,6 @@ def lock_holder(backend: Any) -> LockInfo | None:
     return None if row is None else LockInfo(int(row[0]), row[1])
 
 
-def _process_exists(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # exists, owned by someone else
-        return True
-    return True
-
-
 @contextmanager
 def migration_lock(
     backend: Any,
@@ -83,7 +72,7 @@ def migration_lock(
         echo(f"Removed the migration lock held by {holder.describe()}.")
         holder = None
     if holder is not None:
-        if dialect_of(backend) == "sqlite" and not _process_exists(holder.pid):
+        if migrations_of(backend).lock_holder_gone(holder.pid):
             raise LockHeld(
                 f"the migration lock was left behind by {holder.describe()}, which is no "
                 f"longer running on this machine. {_CLEAR_HINT}",

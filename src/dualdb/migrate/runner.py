@@ -20,6 +20,7 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
+from dualdb.dialects import embedded_dialect, get_dialect
 from dualdb.errors import (
     ChecksumMismatch,
     MigrationError,
@@ -29,7 +30,7 @@ from dualdb.errors import (
 )
 from dualdb.migrate.backends import drop_everything
 from dualdb.migrate.checksums import SUM_FILE, ChecksumStore, compare, sum_problems
-from dualdb.migrate.connection import Target, describe_error, open_target
+from dualdb.migrate.connection import Target, open_target
 from dualdb.migrate.introspect import introspect
 from dualdb.migrate.locking import LockInfo, lock_holder, migration_lock
 from dualdb.migrate.schema import Schema, diff
@@ -231,16 +232,13 @@ class Runner:
     ) -> MigrationFailed:
         backend = target.backend
         action = "apply" if direction == "apply" else "roll back"
-        message = (
-            f"migration {migration.id} failed to {action}: {target.scrub(describe_error(exc))}"
-        )
+        message = f"migration {migration.id} failed to {action}: {target.describe_error(exc)}"
         try:
             still_applied = migration.hash in backend.get_applied_migration_hashes()
             changes = diff(before, introspect(backend))
         except Exception as verify_exc:
             return MigrationFailed(
-                f"{message}\nCould not verify what was kept: "
-                + target.scrub(describe_error(verify_exc)),
+                f"{message}\nCould not verify what was kept: " + target.describe_error(verify_exc),
                 migration_id=migration.id,
                 direction=direction,
                 kept_nothing=False,
@@ -430,7 +428,7 @@ class Runner:
         Refuses without ``yes``, and on PostgreSQL without ``allow_production`` as well.
         """
         missing = [] if yes else ["--yes"]
-        if self.settings.backend == "postgresql" and not allow_production:
+        if not get_dialect(self.settings.backend).is_embedded and not allow_production:
             missing.append("--allow-production")
         if missing:
             raise Refused(
@@ -517,7 +515,8 @@ class Runner:
         else:
             source = load_source(self.directory)
             with tempfile.TemporaryDirectory(prefix="dualdb-schema-") as scratch:
-                settings = Settings(backend="sqlite", sqlite_file=str(Path(scratch) / "scratch.db"))
+                settings = embedded_dialect().migrations().scratch_settings(scratch)
+                assert settings is not None  # an embedded database needs no server
                 with open_target(settings) as target:
                     target.backend.ensure_internal_schema_updated()
                     for migration in source.migrations:

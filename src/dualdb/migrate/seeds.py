@@ -5,9 +5,10 @@ connection (``sqlite3`` or ``psycopg2``) and ``"sqlite"``/``"postgresql"``, writ
 with upserts keyed by fixed ids (so a second run leaves the same rows), and returns lines
 describing what it ensured. All modules run in one transaction: a failure keeps nothing.
 
-Seeding PostgreSQL needs ``allow_production``: development data must never reach a real
-database by accident. SQLite connections get ``PRAGMA foreign_keys = ON`` first, so the
-seeds obey the same foreign keys as PostgreSQL.
+Seeding a database with a server (PostgreSQL) needs ``allow_production``: development data
+must never reach a real database by accident. The connection is prepared as the
+application's are (on SQLite: ``PRAGMA foreign_keys = ON``), so the seeds obey the same
+foreign keys on both backends.
 """
 
 from __future__ import annotations
@@ -17,9 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
 
+from dualdb.dialects import get_dialect
 from dualdb.errors import ConfigurationError, Refused, SeedFailed
 from dualdb.migrate.backends import enforce_foreign_keys
-from dualdb.migrate.connection import describe_error, open_target
+from dualdb.migrate.connection import open_target
 from dualdb.migrate.introspect import introspect
 from dualdb.migrate.runner import read_applied
 from dualdb.migrate.source import load_source
@@ -63,10 +65,10 @@ def run_seeds(
     allow_production: bool = False,
 ) -> SeedResult:
     """Run every seed module in one transaction (see the module docstring)."""
-    if settings.backend == "postgresql" and not allow_production:
+    if not get_dialect(settings.backend).is_embedded and not allow_production:
         raise Refused(
             f"refusing to seed {settings.display_url()}: seeds are development data. "
-            "If this PostgreSQL database really is a development one, add --allow-production."
+            "If this server's database really is a development one, add --allow-production."
         )
     modules = seed_modules(seeds_dir)
     source = load_source(migrations_dir)
@@ -89,7 +91,7 @@ def run_seeds(
                     lines.extend(str(line) for line in result or ())
         except Exception as exc:
             raise SeedFailed(
-                f"seed {current.name} failed: {target.scrub(describe_error(exc))}\n"
+                f"seed {current.name} failed: {target.describe_error(exc)}\n"
                 "Nothing of the seeds was kept (one transaction)."
             ) from exc
         counts: dict[str, int] = {}

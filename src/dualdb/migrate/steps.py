@@ -1,4 +1,4 @@
-"""Helpers for migration files whose SQL must differ between SQLite and PostgreSQL.
+"""Helpers for migration files whose SQL must differ between backends.
 
 Most migrations are portable ``.sql`` files. Where a statement must differ — usually a
 column of a type whose declared name differs (``json``, ``decimal``, ``bytes``) — write a
@@ -15,6 +15,9 @@ connection of the migration's transaction::
              by_backend(sqlite="...", postgresql="...")),
     ]
 
+``by_backend`` takes one keyword per dialect name, so a migration written for a backend
+added later (see CONTRIBUTING.md) names it the same way.
+
 They live in the installed package, not in ``migrations/``, so that plain ``yoyo apply``
 can import them too. A step never commits: yoyo runs the whole migration in one transaction.
 """
@@ -25,7 +28,9 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from dualdb.migrate.logical_types import LOGICAL_TYPES, Backend, ddl_type
+from dualdb.dialects import DialectName, dialect_names, get_dialect
+from dualdb.errors import MigrationError
+from dualdb.migrate.logical_types import LOGICAL_TYPES, ddl_type
 
 __all__ = ["Statements", "backend_of", "by_backend", "execute", "typed_sql"]
 
@@ -35,14 +40,14 @@ Statements = str | Sequence[str] | Callable[[Any], None]
 _TYPE_PLACEHOLDER = re.compile(r"\{(" + "|".join(LOGICAL_TYPES) + r")\}")
 
 
-def backend_of(conn: Any) -> Backend:
-    """``"sqlite"`` or ``"postgresql"`` for a DB-API connection (sqlite3, psycopg2, psycopg)."""
-    module = type(conn).__module__
-    if module.startswith("sqlite3"):
-        return "sqlite"
-    if module.startswith(("psycopg2", "psycopg")):
-        return "postgresql"
-    raise TypeError(f"not a sqlite3 or psycopg connection: {type(conn).__qualname__}")
+def backend_of(conn: Any) -> DialectName:
+    """The dialect name (``"sqlite"``, ``"postgresql"``…) of a DB-API connection."""
+    for name in dialect_names():
+        if get_dialect(name).migrations().owns(conn):
+            return name
+    raise MigrationError(
+        f"a migration step got a connection of no registered dialect: {type(conn).__qualname__}"
+    )
 
 
 def execute(conn: Any, statements: Statements) -> None:
@@ -62,11 +67,29 @@ def execute(conn: Any, statements: Statements) -> None:
             cursor.close()
 
 
-def by_backend(*, sqlite: Statements, postgresql: Statements) -> Callable[[Any], None]:
-    """A step body that runs ``sqlite`` or ``postgresql`` depending on the connection."""
+def by_backend(**per_dialect: Statements) -> Callable[[Any], None]:
+    """A step body that runs the statements given for the connection's dialect,
+    e.g. ``by_backend(sqlite="...", postgresql="...")``.
+
+    A name that is no registered dialect is refused when the migration file loads; a
+    connection of a dialect given no statements is refused when the step runs, before
+    anything is executed.
+    """
+    unknown = sorted(set(per_dialect).difference(dialect_names()))
+    if unknown:
+        raise MigrationError(
+            f"by_backend() got {', '.join(map(repr, unknown))}, which is no registered "
+            f"dialect; expected keywords among {', '.join(dialect_names())}"
+        )
 
     def run(conn: Any) -> None:
-        execute(conn, sqlite if backend_of(conn) == "sqlite" else postgresql)
+        name = backend_of(conn)
+        if name not in per_dialect:
+            raise MigrationError(
+                f"this migration step has no statements for {name}: add {name}=... "
+                "to its by_backend()"
+            )
+        execute(conn, per_dialect[name])
 
     return run
 
