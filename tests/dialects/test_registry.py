@@ -1,0 +1,76 @@
+"""The dialect registry: the one place a backend is chosen by name."""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+import pytest
+
+from dualdb.dialects import dialect_names, embedded_dialect, get_dialect, register_dialect
+from dualdb.errors import ConfigurationError, MigrationError
+from dualdb.migrate.steps import by_backend
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "dualdb"
+BACKEND_NAMES = {"sqlite", "sqlite3", "postgresql", "postgres", "pg"}
+
+
+def test_dualdb_registers_sqlite_and_postgresql_first() -> None:
+    assert dialect_names()[:2] == ("sqlite", "postgresql")
+
+
+def test_every_registered_dialect_knows_its_own_name() -> None:
+    for name in dialect_names():
+        assert get_dialect(name).name == name
+
+
+def test_an_unknown_dialect_is_a_configuration_error_naming_the_registered_ones() -> None:
+    with pytest.raises(ConfigurationError, match="registered: postgresql, sqlite"):
+        get_dialect("mysql")
+
+
+def test_a_name_cannot_be_registered_twice() -> None:
+    with pytest.raises(ConfigurationError, match="already registered"):
+        register_dialect("sqlite", lambda: get_dialect("sqlite"))
+
+
+def test_the_embedded_dialect_is_sqlite() -> None:
+    assert embedded_dialect().name == "sqlite"
+    assert not get_dialect("postgresql").is_embedded
+
+
+def test_by_backend_refuses_a_keyword_that_is_no_dialect() -> None:
+    with pytest.raises(MigrationError, match="'sqlight'"):
+        by_backend(sqlight="CREATE TABLE t (id INTEGER)")
+
+
+def _compared_backend_names(path: Path) -> list[str]:
+    """``x == "sqlite"``-style comparisons (and ``in`` tests) with a backend name."""
+    found = []
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if not isinstance(node, ast.Compare):
+            continue
+        for operand in [node.left, *node.comparators]:
+            values = (
+                [operand]
+                if isinstance(operand, ast.Constant)
+                else list(operand.elts)
+                if isinstance(operand, ast.Tuple | ast.List | ast.Set)
+                else []
+            )
+            for value in values:
+                if isinstance(value, ast.Constant) and value.value in BACKEND_NAMES:
+                    found.append(f"{path.relative_to(SRC)}:{node.lineno}")
+    return found
+
+
+def test_no_code_outside_the_dialects_compares_a_backend_name() -> None:
+    # The settings' alias table maps DB_TYPE spellings and URL schemes to dialect names.
+    allowed = {SRC / "settings.py"}
+    offenders = [
+        where
+        for path in sorted(SRC.rglob("*.py"))
+        if "dialects" not in path.relative_to(SRC).parts and path not in allowed
+        for where in _compared_backend_names(path)
+    ]
+    assert offenders == []
