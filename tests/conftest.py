@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +32,7 @@ import pytest
 from hypothesis import HealthCheck, settings
 
 from _pgcluster import ENV_DATABASE_URL, PgServer, redact_url, start_server
+from dualdb.dialects import dialect_names
 
 
 def _env_flag(name: str) -> bool:
@@ -65,7 +66,9 @@ settings.load_profile("ci" if IN_CI else os.environ.get("HYPOTHESIS_PROFILE", "d
 # 2. Backends
 # --------------------------------------------------------------------------------------------
 
-ALL_BACKENDS = ("sqlite", "postgresql")
+#: Every registered dialect (dualdb's own and any a plugin registers) is a test backend;
+#: section 4 must say how to make a database for each.
+ALL_BACKENDS = dialect_names()
 
 
 def _selected_backends() -> list[str]:
@@ -85,10 +88,21 @@ def _selected_backends() -> list[str]:
 BACKENDS = _selected_backends()
 
 
+#: Technique markers, given by the folder a test lives in (the tree is organised by what
+#: is tested; these say how): `pytest -m "not load"`, `pytest -m fault`.
+TECHNIQUES = {
+    "differential": "the same generated operations on every backend, answers compared",
+    "faults": "a failure provoked for real: killed servers, cancellation, hostile input",
+    "load": "many concurrent tasks over the pool",
+}
+
+
 def pytest_configure(config: pytest.Config) -> None:
     # Each backend parameter carries a marker of the same name: `pytest -m sqlite`.
     for name in ALL_BACKENDS:
         config.addinivalue_line("markers", f"{name}: test instance running on the {name} backend")
+    for name, meaning in TECHNIQUES.items():
+        config.addinivalue_line("markers", f"{name}: {meaning}")
 
 
 def _backends_needed(item: pytest.Item) -> set[str]:
@@ -111,6 +125,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     keep: list[pytest.Item] = []
     deselected: list[pytest.Item] = []
     for item in items:
+        for part in item.path.parts:
+            if part in TECHNIQUES:
+                item.add_marker(getattr(pytest.mark, part))
         needed = _backends_needed(item)
         for name in sorted(needed):
             item.add_marker(getattr(pytest.mark, name))
@@ -191,27 +208,43 @@ def pg_admin_url(pg_server: PgServer) -> str:
 # --------------------------------------------------------------------------------------------
 
 
+def _sqlite_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """``sqlite:///{tmp_path}/test.db`` (the file does not exist yet)."""
+    tmp_path: Path = request.getfixturevalue("tmp_path")
+    yield f"sqlite:///{tmp_path}/test.db"
+
+
+def _postgresql_database(request: pytest.FixtureRequest) -> Iterator[str]:
+    """A new database ``t_<12 hex>`` on ``pg_server``, dropped after the test (open
+    connections to it are terminated first)."""
+    server: PgServer = request.getfixturevalue("pg_server")
+    name = f"t_{uuid.uuid4().hex[:12]}"
+    url = server.create_database(name)
+    try:
+        yield url
+    finally:
+        server.drop_database(name)
+
+
+#: How to make a fresh, empty database for each backend: a new dialect adds its entry here
+#: (see CONTRIBUTING.md). A registered dialect without one fails collection, never skips.
+FRESH_DATABASE: dict[str, Callable[[pytest.FixtureRequest], Iterator[str]]] = {
+    "sqlite": _sqlite_database,
+    "postgresql": _postgresql_database,
+}
+_without_harness = sorted(set(ALL_BACKENDS) - set(FRESH_DATABASE))
+if _without_harness:
+    raise pytest.UsageError(
+        f"dialect(s) {_without_harness} are registered but tests/conftest.py has no "
+        "FRESH_DATABASE entry for them"
+    )
+
+
 @pytest.fixture
 def database_url(backend: str, request: pytest.FixtureRequest) -> Iterator[str]:
-    """URL of a fresh, empty database that belongs to this test alone.
-
-    * sqlite:     ``sqlite:///{tmp_path}/test.db`` (the file does not exist yet).
-    * postgresql: a new database ``t_<12 hex>`` on ``pg_server``, dropped after the test
-                  (open connections to it are terminated first).
-    """
-    if backend == "sqlite":
-        tmp_path: Path = request.getfixturevalue("tmp_path")
-        yield f"sqlite:///{tmp_path}/test.db"
-    elif backend == "postgresql":
-        server: PgServer = request.getfixturevalue("pg_server")
-        name = f"t_{uuid.uuid4().hex[:12]}"
-        url = server.create_database(name)
-        try:
-            yield url
-        finally:
-            server.drop_database(name)
-    else:  # pragma: no cover - BACKENDS is validated above
-        raise ValueError(f"unknown backend {backend!r}")
+    """URL of a fresh, empty database that belongs to this test alone (see
+    ``FRESH_DATABASE``)."""
+    yield from FRESH_DATABASE[backend](request)
 
 
 @pytest.fixture
