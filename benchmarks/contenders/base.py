@@ -8,10 +8,11 @@ from typing import Any, ClassVar, Literal
 
 import dualdb
 from benchmarks.workloads import ItemRow, Transfer
+from dualdb.dialects import DialectName
 
 __all__ = ["Contender", "Target", "Unavailable"]
 
-Backend = Literal["sqlite", "postgresql"]
+Backend = DialectName
 
 
 class Unavailable(Exception):
