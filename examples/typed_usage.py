@@ -1,0 +1,48 @@
+"""Typed user code: checked with pyright (strict) and mypy --strict by ``scripts/test``.
+
+A function that takes ``db: dualdb.Queryable`` accepts a :class:`dualdb.Database` and a
+:class:`dualdb.Transaction` alike, and so do the ``dualdb.auth`` functions.
+"""
+
+# PyPika annotates its builders' **kwargs without a type.
+# pyright: reportUnknownMemberType=false
+
+from __future__ import annotations
+
+from datetime import timedelta
+from uuid import UUID
+
+import dualdb
+from dualdb import Param, Query, Table, auth
+
+users = Table("users")
+COUNT_USERS = Query.from_(users).select(dualdb.fn.Count("*"))
+RENAME = Query.update(users).set(users.name, Param("name")).where(users.id == Param("id"))
+
+
+async def user_count(db: dualdb.Queryable) -> int:
+    count = await db.fetch_val(COUNT_USERS)
+    return int(count or 0)
+
+
+async def rename(db: dualdb.Queryable, user_id: UUID, name: str) -> bool:
+    return await db.execute(RENAME, id=user_id, name=name) == 1
+
+
+async def sign_up(tx: dualdb.Transaction, email: str) -> str:
+    user = await auth.create_user(tx, email, name="New")
+    issued = await auth.create_session(tx, user.id, timedelta(days=1))
+    await rename(tx, user.id, "Renamed")
+    return issued.token
+
+
+async def main(url: str) -> None:
+    async with dualdb.connect(url) as db:
+        token = await dualdb.run_in_transaction(db, lambda tx: sign_up(tx, "a@example.com"))
+        valid = await auth.validate_session(db, token)
+        found = await auth.get_user_by_email(db, "a@example.com")
+        async with db.transaction() as tx:
+            rows: list[dualdb.Record] = await tx.fetch_all(Query.from_(users).select(users.id))
+            first = await tx.fetch_one(Query.from_(users).select(users.id).limit(1))
+            total = await user_count(tx)
+        print(valid is not None, found, len(rows), first, total, await user_count(db))
