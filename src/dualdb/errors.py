@@ -23,7 +23,8 @@ driver's own exception for debugging. Callers catch by meaning, on either backen
     │   ├── PoolTimeout         no pooled connection became free in time
     │   ├── QueryTimeout        the statement ran past its timeout
     │   ├── SerializationFailure  a concurrent transaction conflicted; retry (also
-    │   │                         SQLite's "database is locked")
+    │   │   │                     SQLite's "database is locked")
+    │   │   └── SchemaChanged     concurrent DDL invalidated a prepared statement; retry
     │   └── DeadlockDetected      retry
     ├── MigrationError          the migration runner refused or failed (dualdb.migrate)
     │   ├── MigrationSourceError  (also ConfigurationError) migrations folder missing/empty
@@ -76,6 +77,7 @@ __all__ = [
     "QueryError",
     "QueryTimeout",
     "Refused",
+    "SchemaChanged",
     "SeedFailed",
     "SerializationFailure",
     "TokenDecryptionError",
@@ -179,6 +181,16 @@ class QueryTimeout(OperationalError):
 
 class SerializationFailure(OperationalError):
     """The transaction conflicted with a concurrent one; retrying it is safe."""
+
+
+class SchemaChanged(SerializationFailure):
+    """Concurrent DDL (e.g. a migration's ``ALTER TABLE``) changed the result type of a
+    statement this transaction had prepared, and the database aborted the transaction.
+
+    Retrying it is safe, and :func:`~dualdb.run_in_transaction` does (it retries every
+    :class:`SerializationFailure`). Outside a transaction dualdb prepares the statement
+    again itself, so this is raised only inside one.
+    """
 
 
 class DeadlockDetected(OperationalError):

@@ -7,6 +7,8 @@ REPEATABLE READ) or breaks a deadlock (40P01); SQLite reports "database is locke
 dualdb maps all three to :class:`~dualdb.SerializationFailure` or
 :class:`~dualdb.DeadlockDetected`, and in each case the database has undone the whole
 transaction, so running it again from the start is safe and is the documented remedy.
+On PostgreSQL, concurrent DDL that invalidates a statement the transaction had prepared
+aborts it too: that is :class:`~dualdb.errors.SchemaChanged`, a SerializationFailure.
 
 The helper runs ``fn(tx)`` inside a fresh transaction each time and retries only those
 two errors, a bounded number of times, sleeping a random "full jitter" delay between

@@ -9,7 +9,10 @@ connection (or the replacement of the one) the cancelled task had. The slow stat
 from __future__ import annotations
 
 import asyncio
+import random
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -33,6 +36,21 @@ SLOW = {
 def _one_connection(backend: str) -> dict[str, Any]:
     size = {"sqlite_pool_size": 1} if backend == "sqlite" else {"pool_max_size": 1}
     return {**size, "pool_timeout": HANG}
+
+
+@contextmanager
+def _no_unretrieved_exceptions() -> Iterator[None]:
+    """Fail if the event loop reports an error nobody retrieved (a background task or
+    future that failed), e.g. "Task exception was never retrieved"."""
+    loop = asyncio.get_running_loop()
+    reported: list[str] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: reported.append(context["message"]))
+    try:
+        yield
+    finally:
+        loop.set_exception_handler(previous)
+    assert reported == []
 
 
 async def _cancel_soon(task: asyncio.Task[Any], delay: float = 0.3) -> None:
@@ -133,6 +151,62 @@ async def test_cancelled_stream_leaves_the_pool_usable(database_url: str, backen
         await _cancel_soon(task, delay=0.05)
         await _next_user_is_prompt_and_clean(db)
         assert await db.fetch_val(COUNT) == 2000
+
+
+async def test_streams_cancelled_at_random_points_leave_the_pool_usable(
+    database_url: str, backend: str
+) -> None:
+    """Cancelled between rows (the loop then closes the abandoned stream in a task of its
+    own) or while a batch is being fetched: the next user is served at once, every time."""
+    seed = random.randrange(2**32)
+    rng = random.Random(seed)
+    async with dualdb.connect(database_url, **_one_connection(backend)) as db:
+        await db.execute(raw("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
+        await db.execute_many(INSERT, [{"id": n} for n in range(500)])
+
+        async def consume() -> None:
+            async for _row in db.iterate(Query.from_(T).select(T.id), batch_size=10):
+                await asyncio.sleep(0)
+
+        with _no_unretrieved_exceptions():
+            for _ in range(60):
+                task = asyncio.create_task(consume())
+                await asyncio.sleep(rng.uniform(0, 0.005))
+                task.cancel()
+                async with asyncio.timeout(HANG):
+                    await asyncio.wait([task])
+                    assert await db.fetch_val(COUNT) == 500, f"seed {seed}"
+
+
+async def test_cancelled_statements_keep_their_connection(database_url: str, backend: str) -> None:
+    """A cancelled statement costs a cancel request, not a new connection: a temporary
+    table (which lives as long as its connection) survives 50 cancellations."""
+    async with dualdb.connect(database_url, **_one_connection(backend)) as db:
+        await db.execute(raw("CREATE TEMPORARY TABLE connection_marker (x INTEGER)"))
+        for _ in range(50):
+            await _cancel_soon(asyncio.create_task(db.fetch_val(raw(SLOW[backend]))), 0.01)
+        async with asyncio.timeout(HANG):
+            assert await db.fetch_val(raw("SELECT count(*) FROM connection_marker")) == 0
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_cancelled_transactions_keep_their_connection(
+    database_url: str, backend: str
+) -> None:
+    """(SQLite closes a connection whose transaction was interrupted: reopening a file
+    costs little, and its driver cannot tell how far the statement got.)"""
+    async with dualdb.connect(database_url, **_one_connection(backend)) as db:
+        await db.execute(raw("CREATE TEMPORARY TABLE connection_marker (x INTEGER)"))
+
+        async def work() -> None:
+            async with db.transaction() as tx:
+                await tx.execute(raw("INSERT INTO connection_marker VALUES (1)"))
+                await tx.fetch_val(raw(SLOW[backend]))
+
+        for _ in range(20):
+            await _cancel_soon(asyncio.create_task(work()), 0.01)
+        async with asyncio.timeout(HANG):
+            assert await db.fetch_val(raw("SELECT count(*) FROM connection_marker")) == 0
 
 
 async def test_commit_survives_a_cancel_that_arrives_after_it(

@@ -56,7 +56,7 @@ class Pool(Generic[C]):
         backend: str,
         size: int,
         timeout: float,
-        connect: Callable[[], Awaitable[C]],
+        connect: Callable[[], Coroutine[Any, Any, C]],
         close: Callable[[C], Coroutine[Any, Any, None]],
         timeout_hint: str,
         min_size: int = 0,
@@ -92,6 +92,10 @@ class Pool(Generic[C]):
         idle = len(self.idle)
         waiting = sum(1 for waiter in self._waiters if not waiter.done())
         return PoolStats(self._open, idle, self._open - idle, waiting, self._size)
+
+    def members(self) -> tuple[C, ...]:
+        """Every open connection, idle or in use."""
+        return tuple(self._all)
 
     def spawn(self, coroutine: Coroutine[Any, Any, Any]) -> None:
         """Run ``coroutine`` in the background; :meth:`close` waits for it."""
@@ -194,14 +198,35 @@ class Pool(Generic[C]):
             raise
 
     async def _open_in_slot(self) -> C:
-        """Open a connection in a slot already counted in ``_open``; free it on failure."""
+        """Open a connection in a slot already counted in ``_open``; free it on failure.
+
+        The connect runs in a task of its own: if the caller is cancelled meanwhile, the
+        connection is still made and pooled, rather than abandoned half-open (whose
+        handshake then fails in the background, and under a storm of cancellations no
+        connect would ever finish).
+        """
+        task = asyncio.get_running_loop().create_task(self._connect())
         try:
-            conn = await self._connect()
+            conn = await asyncio.shield(task)
         except BaseException:
-            self._free_slot()
+            if task.done():
+                self._free_slot()
+            else:
+                self._background.add(task)
+                task.add_done_callback(self._adopt)
             raise
         self._all.add(conn)
         return conn
+
+    def _adopt(self, task: asyncio.Task[C]) -> None:
+        """Pool the connection a cancelled caller was opening (or free its slot)."""
+        self._background.discard(task)
+        if task.cancelled() or task.exception() is not None:
+            self._free_slot()
+            return
+        conn = task.result()
+        self._all.add(conn)
+        self.put(conn)
 
     def _forget(self, conn: C) -> None:
         if conn in self._all:

@@ -12,7 +12,8 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections import deque
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, cast
 
@@ -81,6 +82,13 @@ def translate(exc: BaseException) -> errors.DatabaseError:
     if isinstance(exc, OverflowError):
         return errors.DataError(
             "integer out of range: both backends store at most 64-bit integers", dialect=NAME
+        )
+    if isinstance(exc, pgerr.InvalidCachedStatementError):
+        # Concurrent DDL changed a prepared statement's result type inside a transaction.
+        return errors.SchemaChanged(
+            "a concurrent schema change invalidated a prepared statement; the transaction "
+            "was aborted (retry it, e.g. with run_in_transaction)",
+            dialect=NAME,
         )
     if isinstance(exc, pgerr.PostgresError):
         state = getattr(exc, "sqlstate", None) or ""
@@ -164,23 +172,32 @@ _TRANSLATED = (
 )
 
 
-def _rowcount(status: str) -> int:
-    tail = status.rpartition(" ")[2]
+def _rowcount(status: bytes) -> int:
+    tail = status.rpartition(b" ")[2]
     return int(tail) if tail.isdigit() else 0
 
 
-# ---------------------------------------------------------------------------- connection
+#: How often a statement outside a transaction is prepared again after concurrent DDL
+#: invalidated it (asyncpg itself re-prepares once; each ALTER can invalidate it anew).
+_REPREPARE = 3
+
+# Every statement dualdb sends for a user goes through asyncpg's extended protocol: one
+# statement, prepared, whether or not it has arguments. ``Connection.execute`` without
+# arguments would use the simple protocol, which runs stacked statements ("…; DROP …").
+# ``_execute`` is what ``execute`` itself calls when given arguments.
 
 
 def _returning(
     method: str,
-) -> Callable[[asyncpg.Connection, Compiled, Sequence[Any]], Coroutine[Any, Any, Any]]:
+) -> Callable[[PostgresConnection, Compiled, Sequence[Any]], Coroutine[Any, Any, Any]]:
     """The statement function calling ``asyncpg.Connection.<method>``."""
 
-    async def statement(con: asyncpg.Connection, compiled: Compiled, args: Sequence[Any]) -> Any:
+    async def statement(conn: PostgresConnection, compiled: Compiled, args: Sequence[Any]) -> Any:
         try:
-            return await getattr(con, method)(compiled.sql, *check_args(args))
+            return await getattr(conn._con, method)(compiled.sql, *check_args(args))
         except _TRANSLATED as exc:
+            if isinstance(exc, pgerr.InvalidCachedStatementError):
+                return await _reprepared(conn, exc, method, compiled, args)
             raise translate(exc) from exc
 
     return statement
@@ -191,20 +208,50 @@ _fetch_one = _returning("fetchrow")
 _fetch_val = _returning("fetchval")
 
 
-async def _execute(con: asyncpg.Connection, compiled: Compiled, args: Sequence[Any]) -> int:
+async def _execute(conn: PostgresConnection, compiled: Compiled, args: Sequence[Any]) -> int:
     try:
-        if args:
-            status = await con.execute(compiled.sql, *check_args(args))
-        else:
-            # Without arguments asyncpg uses the simple protocol, which also runs
-            # several statements at once (DDL scripts).
-            status = await con.execute(compiled.sql)
+        _, status, _ = await conn._con._execute(  # type: ignore[attr-defined]
+            compiled.sql, check_args(args), 0, None, return_status=True
+        )
     except _TRANSLATED as exc:
+        if isinstance(exc, pgerr.InvalidCachedStatementError):
+            return cast(int, await _reprepared(conn, exc, "execute", compiled, args))
         raise translate(exc) from exc
     return _rowcount(status)
 
 
-#: The single-statement operations of ``Driver.run``, on an asyncpg connection.
+async def _reprepared(
+    conn: PostgresConnection,
+    exc: BaseException,
+    method: str,
+    compiled: Compiled,
+    args: Sequence[Any],
+) -> Any:
+    """Run a statement again after concurrent DDL invalidated its prepared form.
+
+    Outside a transaction the failed statement did nothing, so it is prepared and run
+    again. Inside one the transaction is aborted: the error is raised as
+    :class:`~dualdb.errors.SchemaChanged`, which ``run_in_transaction`` retries.
+    """
+    for _ in range(_REPREPARE):
+        conn.forget_statements()
+        if conn._con.is_in_transaction():
+            break
+        try:
+            if method == "execute":
+                _, status, _ = await conn._con._execute(  # type: ignore[attr-defined]
+                    compiled.sql, check_args(args), 0, None, return_status=True
+                )
+                return _rowcount(status)
+            return await getattr(conn._con, method)(compiled.sql, *check_args(args))
+        except pgerr.InvalidCachedStatementError as again:
+            exc = again
+        except _TRANSLATED as other:
+            raise translate(other) from other
+    raise translate(exc) from exc
+
+
+#: The single-statement operations of ``Driver.run``.
 _STATEMENTS = {
     "fetch_all": _fetch_all,
     "fetch_one": _fetch_one,
@@ -217,23 +264,28 @@ class PostgresConnection(Connection):
     """One asyncpg connection. The statement methods return the coroutine of the shared
     function ``Driver.run`` also calls, with no frame of their own."""
 
-    __slots__ = ("_con", "broken")
+    __slots__ = ("_con", "_peers", "broken", "interrupted")
 
-    def __init__(self, con: asyncpg.Connection) -> None:
+    def __init__(self, con: asyncpg.Connection, peers: Callable[[], Iterable[Any]]) -> None:
         self._con = con
-        self.broken = False  # terminated by Driver.discard
+        #: The driver's open connections (whose prepared statements DDL may invalidate).
+        self._peers = peers
+        self.broken = False  # closed: never reused
+        #: Cut off mid-operation (cancelled, or its transaction block interrupted): no
+        #: COMMIT may follow, and the driver settles it before anyone reuses it.
+        self.interrupted = False
 
     def fetch_all(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, Any]:
-        return _fetch_all(self._con, compiled, args)
+        return _fetch_all(self, compiled, args)
 
     def fetch_one(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, Any]:
-        return _fetch_one(self._con, compiled, args)
+        return _fetch_one(self, compiled, args)
 
     def fetch_val(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, Any]:
-        return _fetch_val(self._con, compiled, args)
+        return _fetch_val(self, compiled, args)
 
     def execute(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, int]:
-        return _execute(self._con, compiled, args)
+        return _execute(self, compiled, args)
 
     async def execute_many(self, compiled: Compiled, rows: Sequence[Sequence[Any]]) -> None:
         for row in rows:
@@ -247,28 +299,23 @@ class PostgresConnection(Connection):
             else:
                 await self._con.executemany(compiled.sql, rows)
         except _TRANSLATED as exc:
+            if isinstance(exc, pgerr.InvalidCachedStatementError):
+                self.forget_statements()
             raise translate(exc) from exc
 
-    async def iterate(
+    def iterate(
         self, compiled: Compiled, args: Sequence[Any], batch_size: int
     ) -> AsyncIterator[Record]:
-        # A server-side cursor lives inside a transaction; open one if none is active.
-        con = self._con
-        try:
-            if con.is_in_transaction():
-                async for record in con.cursor(
-                    compiled.sql, *check_args(args), prefetch=batch_size
-                ):
-                    yield cast(Record, record)
-            else:
-                async with con.transaction(readonly=True):
-                    cursor = con.cursor(compiled.sql, *check_args(args), prefetch=batch_size)
-                    async for record in cursor:
-                        yield cast(Record, record)
-        except _TRANSLATED as exc:
-            raise translate(exc) from exc
+        return _Stream(self, compiled.sql, args, batch_size)
 
     async def run(self, sql: str) -> None:
+        if self.interrupted:
+            # E.g. a COMMIT after a cancelled savepoint block: the block's work may be half
+            # done, so the transaction must not commit.
+            raise errors.OperationalError(
+                "this connection was interrupted mid-transaction; the transaction is rolled back",
+                dialect=NAME,
+            )
         try:
             await self._con.execute(sql)
         except _TRANSLATED as exc:
@@ -276,6 +323,76 @@ class PostgresConnection(Connection):
 
     def in_transaction(self) -> bool:
         return bool(self._con.is_in_transaction())
+
+    def forget_statements(self) -> None:
+        """Drop every connection's prepared statements: DDL has invalidated some."""
+        for peer in self._peers():
+            # asyncpg's own pool does the same across its connections.
+            peer._con._drop_local_statement_cache()
+
+
+class _Stream:
+    """``iterate()`` on PostgreSQL: a server-side cursor read ``batch`` rows at a time.
+
+    A plain iterator, not an async generator: an abandoned generator is closed later by a
+    task of its own, which then raced the pool for the connection. Outside a transaction
+    the stream opens a read-only one and commits it at the end; if the reader stops early
+    (or is cancelled), the driver rolls it back when the connection is given back.
+    """
+
+    __slots__ = ("_args", "_batch", "_conn", "_cursor", "_own", "_rows", "_sql")
+
+    def __init__(self, conn: PostgresConnection, sql: str, args: Sequence[Any], batch: int) -> None:
+        self._conn = conn
+        self._sql = sql
+        self._args = args
+        self._batch = batch
+        self._cursor: Any = None
+        self._own = False
+        self._rows: deque[Record] = deque()
+
+    def __aiter__(self) -> _Stream:
+        return self
+
+    async def __anext__(self) -> Record:
+        rows = self._rows
+        if rows:
+            return rows.popleft()
+        cursor = self._cursor
+        if cursor is False:
+            raise StopAsyncIteration
+        con = self._conn._con
+        try:
+            if cursor is None:
+                cursor = self._cursor = await self._open()
+            batch = await cursor.fetch(self._batch)
+            if len(batch) < self._batch:
+                self._cursor = False
+                if self._own:
+                    await con.execute("COMMIT")
+        except _TRANSLATED as exc:
+            raise translate(exc) from exc
+        if not batch:
+            raise StopAsyncIteration
+        rows.extend(batch)
+        return rows.popleft()
+
+    async def _open(self) -> Any:
+        con = self._conn._con
+        args = check_args(self._args)
+        if con.is_in_transaction():
+            return await con.cursor(self._sql, *args)
+        self._own = True
+        for _ in range(_REPREPARE):
+            await con.execute("BEGIN READ ONLY")
+            try:
+                return await con.cursor(self._sql, *args)
+            except pgerr.InvalidCachedStatementError:
+                # Concurrent DDL: nothing was read yet, so start again (see _reprepared).
+                self._conn.forget_statements()
+                await con.execute("ROLLBACK")
+        await con.execute("BEGIN READ ONLY")
+        return await con.cursor(self._sql, *args)
 
 
 # ---------------------------------------------------------------------------- pool
@@ -293,13 +410,26 @@ def _decode_jsonb_binary(data: bytes) -> Any:
     return json.loads(data[1:])
 
 
+def _protocol(con: asyncpg.Connection) -> Any:
+    # asyncpg's cancellation state lives on its protocol; its own pool reads it the same way.
+    return cast(Any, con)._protocol
+
+
+#: How long settling an interrupted connection (the cancelled statement acknowledged,
+#: its transaction rolled back) may take before the connection is closed instead.
+_SETTLE_TIMEOUT = 5.0
+
+
 class PostgresDriver(Driver):
     """A pool (see :mod:`dualdb.dialects._pool`) of asyncpg connections.
 
     A connection goes back to the pool as it is: dualdb sets no session state outside
-    transactions, so nothing needs resetting, except an open transaction (rolled back)
-    and a connection whose call was cancelled (closed, since its server backend may
-    still be running the statement).
+    transactions, so nothing needs resetting. A connection left inside a transaction, or
+    whose call was cut off (a task cancelled mid-statement: asyncpg has sent the server a
+    cancel request), is settled first, in the background so that the cancelled task ends
+    at once: the cancelled statement's end awaited, its transaction rolled back. Only if
+    that fails or takes longer than ``_SETTLE_TIMEOUT`` is the connection closed: a
+    cancellation costs a cancel request and a ROLLBACK, not a new connection.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -344,23 +474,22 @@ class PostgresDriver(Driver):
             if isinstance(exc, _TRANSLATED):
                 raise _connect_error(exc, settings) from exc
             raise
-        return PostgresConnection(con)
+        return PostgresConnection(con, self._pool.members)
 
     async def run(self, operation: str, compiled: Compiled, args: Sequence[Any]) -> Any:
         pool = self._pool
         idle = pool.idle
         conn = idle.pop() if idle else await pool.checkout()
-        con = conn._con
-        if con.is_closed():  # the server ended it while it was idle
+        if conn._con.is_closed():  # the server ended it while it was idle
             conn = await pool.replace(conn)
-            con = conn._con
         try:
-            result = await _STATEMENTS[operation](con, compiled, args)
+            result = await _STATEMENTS[operation](conn, compiled, args)
         except BaseException as exc:
-            await self._checkin(conn, exc)
+            self._give_back(conn, exc)
             raise
-        if conn.broken or con.is_in_transaction() or con.is_closed():
-            await self._checkin(conn, None)
+        con = conn._con
+        if con.is_in_transaction() or con.is_closed():
+            self._give_back(conn, None)
         else:
             pool.put(conn)
         return result
@@ -376,34 +505,62 @@ class PostgresDriver(Driver):
         return conn
 
     async def _checkin(self, conn: PostgresConnection, exc: BaseException | None) -> None:
-        if isinstance(exc, asyncio.CancelledError | KeyboardInterrupt | SystemExit):
-            # Interrupted mid-call: the server may still be running the statement.
-            # (GeneratorExit, from leaving an iterate() loop early, arrives between
-            # batches: the connection is idle and only its transaction is rolled back.)
-            self.discard(conn)
+        self._give_back(conn, exc)
+
+    def _give_back(self, conn: PostgresConnection, exc: BaseException | None) -> None:
+        """Return ``conn`` to the pool now, or after settling it in the background.
+
+        Never awaits and never raises: a cancelled task's cleanup ends at once, and an
+        abandoned ``iterate()`` closed by the event loop raises nothing in its own task.
+        """
         con = conn._con
         if conn.broken or con.is_closed():
             self._pool.drop(conn)
-            return
-        if con.is_in_transaction():  # e.g. a BEGIN run as plain SQL, or a failed COMMIT
-            try:
-                async with asyncio.timeout(self.settings.pool_timeout):
+        elif (
+            conn.interrupted
+            or not isinstance(exc, Exception | None)  # cancelled (or GeneratorExit)
+            or con.is_in_transaction()  # e.g. a BEGIN run as plain SQL, a failed COMMIT
+            or _protocol(con)._is_cancelling()  # e.g. asyncpg timed a statement out
+        ):
+            conn.interrupted = True
+            self._pool.spawn(self._settle(conn))
+        else:
+            self._pool.put(conn)
+
+    async def _settle(self, conn: PostgresConnection) -> None:
+        con = conn._con
+        try:
+            async with asyncio.timeout(_SETTLE_TIMEOUT):
+                protocol = _protocol(con)
+                if protocol._is_cancelling():
+                    # asyncpg sent a cancel request when the call was cancelled; the
+                    # connection is usable once the server answered the statement.
+                    await protocol._wait_for_cancellation()
+                if con.is_in_transaction():
                     await con.execute("ROLLBACK")
-            except BaseException:
-                self.discard(conn)
-                self._pool.drop(conn)
+        except BaseException as exc:
+            self._close_now(conn)
+            self._pool.drop(conn)
+            if not isinstance(exc, Exception):
                 raise
+            return
+        conn.interrupted = False
         self._pool.put(conn)
 
     def stats(self) -> PoolStats:
         return self._pool.stats()
 
     def discard(self, connection: Connection) -> None:
+        """Mark ``connection`` interrupted: it cannot COMMIT, and is settled (or closed)
+        when given back."""
         assert isinstance(connection, PostgresConnection)
-        if connection.broken:
+        connection.interrupted = True
+
+    def _close_now(self, conn: PostgresConnection) -> None:
+        if conn.broken:
             return
-        connection.broken = True
-        con = connection._con
+        conn.broken = True
+        con = conn._con
         if con.is_closed():
             return  # it died (e.g. pg_terminate_backend): nothing left to end
         pid = con.get_server_pid()
