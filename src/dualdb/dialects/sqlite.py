@@ -710,6 +710,11 @@ class SQLiteDriver(Driver):
 
     async def _give_back(self, conn: SQLiteConnection, exc: BaseException | None) -> None:
         conn._pending = None
+        if exc is not None and not isinstance(exc, Exception):
+            # Cancelled, or an iterate() abandoned mid-stream (GeneratorExit): its cursor
+            # may still be open, and an interrupt meant for it would stop the next
+            # user's statement. Settle the connection first, in the thread's order.
+            conn.unsettled = True
         self._checkin(conn)
 
     def _checkin(self, conn: SQLiteConnection) -> None:
