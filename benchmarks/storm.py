@@ -1,7 +1,7 @@
 """Cancellation storm: ``python -m benchmarks.storm [--backend sqlite|postgresql|both]``.
 
 100 tasks run short transfer transactions for a few seconds, once with no deadline and
-once each under ``asyncio.wait_for`` with a random 0–60 ms deadline, and the share of
+once each under ``asyncio.wait_for`` with a random 0-60 ms deadline, and the share of
 transactions that commit is printed per backend. A cancelled statement should cost a
 cancel request, not a new connection: PostgreSQL should keep at least the share SQLite
 keeps.
