@@ -18,7 +18,7 @@ from collections.abc import (
     Mapping,
     Sequence,
 )
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, aclosing
 from dataclasses import dataclass
 from logging import INFO
 from time import perf_counter
@@ -170,8 +170,13 @@ class _Queries:
         compiled = compile_query(query, self._dialect)
         args = compiled.arguments(values)
         started = perf_counter()
-        async with self._connection() as conn:
-            async for record in conn.iterate(compiled, args, batch_size):
+        # The stream is closed before the connection is given back, whether the loop
+        # ended, broke off or was cancelled: a driver's stream must not outlive its lease.
+        async with (
+            self._connection() as conn,
+            aclosing(conn.iterate(compiled, args, batch_size)) as records,
+        ):
+            async for record in records:
                 yield record
         self._log(compiled, args, started)
 

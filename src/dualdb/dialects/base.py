@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
 from pypika.enums import Matching
 
@@ -52,6 +52,15 @@ _MATCHING_NAMES = {
 }
 
 
+class Stream(Protocol):
+    """What ``Connection.iterate`` returns: an async iterator of records that can be closed
+    early (an async generator is one)."""
+
+    def __aiter__(self) -> AsyncIterator[Record]: ...
+    def __anext__(self) -> Awaitable[Record]: ...
+    def aclose(self) -> Awaitable[None]: ...
+
+
 class Connection(abc.ABC):
     """One driver connection, with values already in the driver's placeholder order.
 
@@ -75,9 +84,9 @@ class Connection(abc.ABC):
     async def execute_many(self, compiled: Compiled, rows: Sequence[Sequence[Any]]) -> None: ...
 
     @abc.abstractmethod
-    def iterate(
-        self, compiled: Compiled, args: Sequence[Any], batch_size: int
-    ) -> AsyncIterator[Record]: ...
+    def iterate(self, compiled: Compiled, args: Sequence[Any], batch_size: int) -> Stream:
+        """The rows of a statement, read ``batch_size`` at a time; the caller closes the
+        stream (``aclose``) before it gives the connection back."""
 
     async def begin(self, sql: str) -> None:
         """Open a transaction with ``sql`` (a backend may send it with the next statement)."""
@@ -142,8 +151,9 @@ class Driver(abc.ABC):
 
     @abc.abstractmethod
     def discard(self, connection: Connection) -> None:
-        """Mark a connection as unusable (e.g. cancelled mid-transaction): it is closed,
-        never handed out again."""
+        """Mark a connection whose transaction was interrupted (e.g. cancelled mid-block):
+        it must not commit, and it is settled (rolled back) or closed before anyone
+        reuses it."""
 
 
 class Dialect(abc.ABC):

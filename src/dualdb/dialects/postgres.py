@@ -13,7 +13,7 @@ import asyncio
 import json
 import re
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterable, Sequence
+from collections.abc import Callable, Coroutine, Iterable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, cast
 
@@ -303,9 +303,7 @@ class PostgresConnection(Connection):
                 self.forget_statements()
             raise translate(exc) from exc
 
-    def iterate(
-        self, compiled: Compiled, args: Sequence[Any], batch_size: int
-    ) -> AsyncIterator[Record]:
+    def iterate(self, compiled: Compiled, args: Sequence[Any], batch_size: int) -> _Stream:
         return _Stream(self, compiled.sql, args, batch_size)
 
     async def run(self, sql: str) -> None:
@@ -353,6 +351,12 @@ class _Stream:
 
     def __aiter__(self) -> _Stream:
         return self
+
+    async def aclose(self) -> None:
+        """Stop reading. Nothing to send: the cursor lives in a transaction, which the
+        driver rolls back when the connection is given back unfinished."""
+        self._cursor = False
+        self._rows.clear()
 
     async def __anext__(self) -> Record:
         rows = self._rows

@@ -17,7 +17,7 @@ import math
 import os
 import re
 import sqlite3
-from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
+from collections.abc import AsyncGenerator, Callable, Coroutine, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
@@ -571,7 +571,7 @@ class SQLiteConnection(Connection):
 
     async def iterate(
         self, compiled: Compiled, args: Sequence[Any], batch_size: int
-    ) -> AsyncIterator[Record]:
+    ) -> AsyncGenerator[Record, None]:
         cursor: sqlite3.Cursor = await self._call(self._db.execute, compiled.sql, encode_args(args))
         try:
             while True:
