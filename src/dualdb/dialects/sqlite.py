@@ -253,16 +253,51 @@ class _Plan:
         return out
 
 
-class _Schema:
-    """Declared column types per table, read lazily from the database and cached."""
+class _NewPlan(_Plan):
+    """A plan not yet confirmed: kept, and used, for its statement's later runs, which
+    check their column names against it until one of them decodes a row with it.
 
-    def __init__(self) -> None:
+    A plan pairs the statement's columns (its cursor's description) with the declared
+    types of the schema version read just before. Both come from the same schema only
+    if the statement still held its read snapshot then, which is certain once it has a
+    row to decode (SQLite ends the read as soon as the rows run out).
+    """
+
+    __slots__ = ("key", "names", "plans")
+
+    def __init__(
+        self, plan: _Plan, names: tuple[str, ...], plans: dict[object, _Plan], key: _Version
+    ) -> None:
+        super().__init__(plan.cls, plan.decoders)
+        self.names = names
+        self.plans = plans
+        self.key = key
+
+    def row(self, raw: tuple[Any, ...]) -> Record:
+        return self._confirm().row(raw)
+
+    def rows(self, raw: list[tuple[Any, ...]]) -> list[Record]:
+        return self._confirm().rows(raw)
+
+    def _confirm(self) -> _Plan:
+        plan = _Plan(self.cls, self.decoders)
+        self.plans[self.key] = plan
+        return plan
+
+
+class _Moved(Exception):
+    """The schema version changed while a plan was being made (see ``_Version.columns``)."""
+
+
+class _Version:
+    """Declared column types per table in one version of the schema, read lazily and
+    cached; also the key, in ``Compiled.plans``, of the plans made with them."""
+
+    __slots__ = ("tables", "version")
+
+    def __init__(self, version: int) -> None:
+        self.version = version
         self.tables: dict[str, dict[str, str]] = {}
-        self.generation = object()
-
-    def invalidate(self) -> None:
-        self.tables.clear()
-        self.generation = object()
 
     def columns(
         self, conn: sqlite3.Connection, table: str, refresh: bool = False
@@ -270,15 +305,41 @@ class _Schema:
         cached = self.tables.get(table)
         if cached is not None and not refresh:
             return cached
-        rows = conn.execute("SELECT name, type FROM pragma_table_xinfo(?)", (table,)).fetchall()
-        found = {name: declared or "" for name, declared in rows}
+        # The version in the same statement, so in the same snapshot as the columns.
+        rows = conn.execute(
+            "SELECT v.schema_version, x.name, x.type FROM pragma_schema_version AS v"
+            " LEFT JOIN pragma_table_xinfo(?) AS x",
+            (table,),
+        ).fetchall()
+        if rows[0][0] != self.version:
+            raise _Moved
+        found = {name: declared or "" for _, name, declared in rows if name is not None}
         if found:
             self.tables[table] = found
         return found
 
 
-def _plan(conn: sqlite3.Connection, schema: _Schema, compiled: Compiled, description: Any) -> _Plan:
-    names = tuple(d[0] for d in description)
+class _Schema:
+    """The schema versions (``PRAGMA schema_version``) one database's connections have
+    read from. Any connection, process or tool changing the schema changes the version,
+    and connections in older transactions still read older versions meanwhile."""
+
+    def __init__(self) -> None:
+        self.versions: dict[int, _Version] = {}
+
+    def at(self, version: int) -> _Version:
+        versions = self.versions
+        found = versions.get(version)
+        if found is None:
+            if len(versions) > 8:
+                versions.clear()  # versions nobody reads any more
+            found = versions.setdefault(version, _Version(version))
+        return found
+
+
+def _plan(
+    conn: sqlite3.Connection, schema: _Version, compiled: Compiled, names: tuple[str, ...]
+) -> _Plan:
     cls = record_class(names)
     origins = compiled.origins
     if origins is None:
@@ -308,7 +369,7 @@ def _plan(conn: sqlite3.Connection, schema: _Schema, compiled: Compiled, descrip
 
 
 def _table_of(
-    conn: sqlite3.Connection, schema: _Schema, compiled: Compiled, origin: ResultColumn
+    conn: sqlite3.Connection, schema: _Version, compiled: Compiled, origin: ResultColumn
 ) -> str | None:
     if origin.table is not None:
         return origin.table
@@ -398,7 +459,16 @@ _TRANSLATED = (sqlite3.Error, OverflowError, UnicodeEncodeError)
 class SQLiteConnection(Connection):
     """One aiosqlite connection; each method is a single hop to its thread."""
 
-    __slots__ = ("_conn", "_db", "_driver", "_pending", "broken", "unsettled")
+    __slots__ = (
+        "_conn",
+        "_db",
+        "_driver",
+        "_own_schema",
+        "_pending",
+        "_version_cursor",
+        "broken",
+        "unsettled",
+    )
 
     def __init__(self, conn: aiosqlite.Connection, driver: SQLiteDriver) -> None:
         self._conn = conn
@@ -409,6 +479,10 @@ class SQLiteConnection(Connection):
         self.unsettled = False
         #: The BEGIN of a transaction, sent with its first statement (see ``begin``).
         self._pending: str | None = None
+        #: Reads ``PRAGMA schema_version`` (made in the connection's thread).
+        self._version_cursor: sqlite3.Cursor | None = None
+        #: While this connection's open transaction has changed the schema (see ``_ran_ddl``).
+        self._own_schema: _Schema | None = None
 
     async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
         # aiosqlite's public calls cost one hop each (execute, fetch, close); _execute
@@ -446,43 +520,80 @@ class SQLiteConnection(Connection):
             self._db.execute("ROLLBACK")
 
     def _plan_for(self, compiled: Compiled, cursor: sqlite3.Cursor) -> _Plan:
-        # The cursor's description is a fresh tuple per read: ask for it only to make a plan.
-        schema = self._driver.schema
-        key = schema.generation  # read once: another connection's DDL may replace it
+        """The plan for ``cursor``'s rows: to be called before they are fetched, while the
+        statement holds the read snapshot its columns come from."""
+        # Another connection, process or migration tool may have changed the schema since
+        # the last statement: the version read in the same snapshot says which one applies.
+        versions = self._version_cursor
+        if versions is None:
+            versions = self._version_cursor = self._db.cursor()
+        version = versions.execute("PRAGMA schema_version").fetchone()[0]
+        schema = self._driver.schema if self._own_schema is None else self._schema()
+        key = schema.versions.get(version) or schema.at(version)
         plans: dict[object, _Plan] = compiled.plans
         plan = plans.get(key)
-        if plan is None:
-            plan = _plan(self._db, schema, compiled, cursor.description)
-            if len(plans) > 4:
-                plans.clear()
-            plans[key] = plan
+        if plan is None or plan.__class__ is _NewPlan:
+            return self._new_plan(compiled, cursor, key, plan)
         return plan
+
+    def _new_plan(
+        self, compiled: Compiled, cursor: sqlite3.Cursor, key: _Version, seen: _Plan | None
+    ) -> _Plan:
+        # The cursor's description is a fresh tuple per read: ask for it only here.
+        names = tuple(d[0] for d in cursor.description or ())
+        if isinstance(seen, _NewPlan) and seen.names == names:
+            return seen
+        try:
+            made = _plan(self._db, key, compiled, names)
+        except _Moved:
+            # The statement no longer held its snapshot, so it has no rows to decode.
+            return _Plan(record_class(names), ())
+        plans: dict[object, _Plan] = compiled.plans
+        if len(plans) > 4:
+            plans.clear()
+        plan = plans[key] = _NewPlan(made, names, plans, key)
+        return plan
+
+    def _ran_ddl(self) -> None:
+        # Inside a transaction the new schema is this connection's alone until it commits,
+        # and a rollback would let its version number come back with another schema:
+        # meanwhile the connection keeps what it learns about it to itself.
+        if self._db.in_transaction:
+            self._own_schema = _Schema()
+
+    def _schema(self) -> _Schema:
+        if self._db.in_transaction and self._own_schema is not None:
+            return self._own_schema
+        self._own_schema = None
+        return self._driver.schema
 
     # The functions below run in the connection's thread, one per statement; the event
     # loop waits for each, so they are kept as short as the ones aiosqlite runs itself.
 
     def _fetch_all(self, compiled: Compiled, args: list[Any]) -> list[Record]:
         cursor = self._db.execute(compiled.sql, args)
-        rows = cursor.fetchall()
         if compiled.is_ddl:
-            self._driver.schema.invalidate()
+            self._ran_ddl()
+        plan = self._plan_for(compiled, cursor)
+        rows = cursor.fetchall()
         if not rows:
             return rows
-        return self._plan_for(compiled, cursor).rows(rows)
+        return plan.rows(rows)
 
     def _fetch_one(self, compiled: Compiled, args: list[Any]) -> Record | None:
         cursor = self._db.execute(compiled.sql, args)
         try:
+            if compiled.is_ddl:
+                self._ran_ddl()
+            plan = self._plan_for(compiled, cursor)
             row = cursor.fetchone()
             if compiled.is_write:
                 cursor.fetchall()  # run a RETURNING statement to completion
         finally:
             cursor.close()
-        if compiled.is_ddl:
-            self._driver.schema.invalidate()
         if row is None:
             return None
-        return self._plan_for(compiled, cursor).row(row)
+        return plan.row(row)
 
     def _fetch_val(self, compiled: Compiled, args: list[Any]) -> Any:
         row = self._fetch_one(compiled, args)
@@ -494,13 +605,13 @@ class SQLiteConnection(Connection):
         count = cursor.rowcount
         cursor.close()
         if compiled.is_ddl:
-            self._driver.schema.invalidate()
+            self._ran_ddl()
         return count if count >= 0 else len(rows)
 
     def _execute_many(self, compiled: Compiled, rows: list[list[Any]]) -> None:
         self._atomically(self._db.executemany, compiled.sql, rows)
         if compiled.is_ddl:
-            self._driver.schema.invalidate()
+            self._ran_ddl()
 
     def _insert_many(self, compiled: Compiled, flat: list[Any], width: int) -> None:
         """A bulk INSERT as multi-row ``VALUES`` statements: a third less time than
@@ -539,8 +650,9 @@ class SQLiteConnection(Connection):
             db.execute("COMMIT")
 
     def _fetch_batch(self, cursor: sqlite3.Cursor, compiled: Compiled, size: int) -> list[Record]:
+        plan = self._plan_for(compiled, cursor)  # before the rows end the statement's read
         rows = cursor.fetchmany(size)
-        return self._plan_for(compiled, cursor).rows(rows) if rows else []
+        return plan.rows(rows) if rows else []
 
     # The statement methods are plain functions returning ``_call``'s coroutine, one
     # coroutine frame fewer per statement than ``async def`` wrappers.
