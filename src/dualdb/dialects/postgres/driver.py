@@ -1,175 +1,28 @@
-"""PostgreSQL through asyncpg: the production backend.
-
-asyncpg already speaks Python types (UUID, aware datetimes, Decimal, bytes, bool) and
-its C ``Record`` already has the row interface dualdb promises, so rows are returned as
-asyncpg makes them. What dualdb adds: JSON codecs, the shared value checks, error
-mapping, and its own pool (:mod:`dualdb.dialects._pool`), whose checkout and release
-cost no round trip and no Task.
-"""
+"""Connections and the pool: asyncpg under dualdb's own pool (:mod:`dualdb.dialects._pool`),
+whose checkout and release cost no round trip and no Task."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import re
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from datetime import datetime
-from typing import Any, ClassVar, cast
+from typing import Any, cast
 
 import asyncpg
 import asyncpg.exceptions as pgerr
-from pypika.enums import Matching
 
 from dualdb import errors
 from dualdb.dialects._pool import Pool, PoolStats
-from dualdb.dialects._values import check_datetime, check_float, dump_json
-from dualdb.dialects.base import Connection, Dialect, Driver, Lease, MigrationBackend
+from dualdb.dialects.base import Connection, Driver, Lease
+from dualdb.dialects.postgres import _asyncpg
+from dualdb.dialects.postgres.codec import check_args, register_codecs
+from dualdb.dialects.postgres.dialect import NAME
+from dualdb.dialects.postgres.errors import TRANSLATED, connect_error, translate
 from dualdb.records import Record
 from dualdb.settings import Settings
 from dualdb.sql.compile import Compiled
 
-__all__ = ["PostgresDialect"]
-
-NAME = "postgresql"
-
-# ---------------------------------------------------------------------------- values
-
-
-def check_args(args: Sequence[Any]) -> Sequence[Any]:
-    """Apply the checks both backends share; asyncpg converts the rest itself."""
-    for value in args:
-        kind = type(value)
-        if kind is datetime:
-            check_datetime(value, NAME)
-        elif kind is float:
-            check_float(value, NAME)
-    return args
-
-
-def _encode_json(value: Any) -> str:
-    # A str is JSON text already (as on SQLite); anything else is serialised.
-    if isinstance(value, str):
-        return value
-    return dump_json(value, NAME)
-
-
-# ---------------------------------------------------------------------------- errors
-
-_QUOTED = re.compile(r'"[^"]*"|(?<!\w)\'[^\']*\'(?!\w)')
-_ARGUMENT = re.compile(r"^invalid input for query argument \$\d+")
-
-
-def _data_message(exc: BaseException) -> str:
-    """A data error's message without the offending value, which may be a secret.
-
-    asyncpg writes the value after the argument number ("…argument $1: 'tok' (…)") and
-    keeps the encoder's own error as ``__cause__``; the server quotes values.
-    """
-    message = str(exc)
-    match = _ARGUMENT.match(message)
-    if match:
-        cause = exc.__cause__
-        reason = f" ({_QUOTED.sub('<value>', str(cause))})" if cause is not None else ""
-        return match.group(0) + reason
-    return _QUOTED.sub("<value>", message)
-
-
-def translate(exc: BaseException) -> errors.DatabaseError:
-    """Map an asyncpg (or socket) error to the dualdb tree; the caller chains it."""
-    if isinstance(exc, errors.DatabaseError):
-        return exc
-    if isinstance(exc, OverflowError):
-        return errors.DataError(
-            "integer out of range: both backends store at most 64-bit integers", dialect=NAME
-        )
-    if isinstance(exc, pgerr.InvalidCachedStatementError):
-        # Concurrent DDL changed a prepared statement's result type inside a transaction.
-        return errors.SchemaChanged(
-            "a concurrent schema change invalidated a prepared statement; the transaction "
-            "was aborted (retry it, e.g. with run_in_transaction)",
-            dialect=NAME,
-        )
-    if isinstance(exc, pgerr.PostgresError):
-        state = getattr(exc, "sqlstate", None) or ""
-        # The primary message only: str(exc) appends DETAIL, which quotes row values
-        # ("Key (email)=(…) already exists") that may be secrets.
-        message = getattr(exc, "message", None) or str(exc).split("\n", 1)[0]
-        details: dict[str, Any] = {
-            "dialect": NAME,
-            "constraint": getattr(exc, "constraint_name", None),
-            "table": getattr(exc, "table_name", None),
-            "column": getattr(exc, "column_name", None),
-        }
-        if state.startswith("22"):
-            # Data errors quote the offending value; it may be a secret.
-            if isinstance(exc.__cause__, errors.DatabaseError):
-                return exc.__cause__  # dualdb's own check, run inside asyncpg's encoder
-            if state == "22021" and message.endswith("0x00"):
-                # The same words as SQLite's check (PostgreSQL's name the encoding).
-                return errors.DataError(_NUL_MESSAGE, **details)
-            return errors.DataError(_data_message(exc), **details)
-        cls: type[errors.DatabaseError] = _BY_STATE.get(state) or _BY_CLASS.get(
-            state[:2], errors.DatabaseError
-        )
-        return cls(message, **details)
-    if isinstance(exc, pgerr.DataError):  # client-side: an argument of the wrong type
-        return errors.DataError(_data_message(exc), dialect=NAME)
-    if isinstance(exc, pgerr.ConnectionDoesNotExistError | ConnectionError | OSError):
-        return errors.ConnectionFailed(f"connection lost: {exc}", dialect=NAME)
-    if isinstance(exc, pgerr.InterfaceError | pgerr.InternalClientError) and _CLOSED.search(
-        str(exc)
-    ):
-        # The server closed the connection while asyncpg still held it as idle or busy
-        # (e.g. killed or restarted while the event loop was busy elsewhere).
-        return errors.ConnectionFailed(f"connection lost: {exc}", dialect=NAME)
-    if isinstance(exc, pgerr.InterfaceError | pgerr.InternalClientError):
-        return errors.OperationalError(str(exc), dialect=NAME)
-    return errors.DatabaseError(str(exc), dialect=NAME)
-
-
-_NUL_MESSAGE = "text cannot contain the NUL character (PostgreSQL cannot store it)"
-
-_CLOSED = re.compile(r"connection is closed|released back to the pool|cannot switch to state")
-
-
-_BY_STATE: dict[str, type[errors.DatabaseError]] = {
-    "23505": errors.UniqueViolation,
-    "23503": errors.ForeignKeyViolation,
-    "23502": errors.NotNullViolation,
-    "23514": errors.CheckViolation,
-    "40001": errors.SerializationFailure,
-    "40P01": errors.DeadlockDetected,
-    "57014": errors.QueryTimeout,
-    "57P01": errors.ConnectionFailed,
-    "57P02": errors.ConnectionFailed,
-    "57P03": errors.ConnectionFailed,
-    "53300": errors.ConnectionFailed,
-    "25006": errors.ProgrammingError,  # write in a read-only transaction
-}
-_BY_CLASS: dict[str, type[errors.DatabaseError]] = {
-    "21": errors.ProgrammingError,  # e.g. an upsert that would change one row twice
-    "23": errors.IntegrityError,
-    "08": errors.ConnectionFailed,
-    "28": errors.ConnectionFailed,
-    "3D": errors.ConnectionFailed,
-    "40": errors.OperationalError,
-    "42": errors.ProgrammingError,
-    "53": errors.OperationalError,
-    "54": errors.ProgrammingError,
-    "55": errors.OperationalError,
-    "57": errors.OperationalError,
-    "58": errors.OperationalError,
-    "0A": errors.ProgrammingError,
-}
-
-_TRANSLATED = (
-    pgerr.PostgresError,
-    pgerr.InterfaceError,
-    pgerr.InternalClientError,
-    OverflowError,
-    OSError,
-)
+__all__ = ["PostgresConnection", "PostgresDriver"]
 
 
 def _rowcount(status: bytes) -> int:
@@ -195,7 +48,7 @@ def _returning(
     async def statement(conn: PostgresConnection, compiled: Compiled, args: Sequence[Any]) -> Any:
         try:
             return await getattr(conn._con, method)(compiled.sql, *check_args(args))
-        except _TRANSLATED as exc:
+        except TRANSLATED as exc:
             if isinstance(exc, pgerr.InvalidCachedStatementError):
                 return await _reprepared(conn, exc, method, compiled, args)
             raise translate(exc) from exc
@@ -210,10 +63,8 @@ _fetch_val = _returning("fetchval")
 
 async def _execute(conn: PostgresConnection, compiled: Compiled, args: Sequence[Any]) -> int:
     try:
-        _, status, _ = await conn._con._execute(  # type: ignore[attr-defined]
-            compiled.sql, check_args(args), 0, None, return_status=True
-        )
-    except _TRANSLATED as exc:
+        _, status, _ = await _asyncpg.execute(conn._con, compiled.sql, check_args(args))
+    except TRANSLATED as exc:
         if isinstance(exc, pgerr.InvalidCachedStatementError):
             return cast(int, await _reprepared(conn, exc, "execute", compiled, args))
         raise translate(exc) from exc
@@ -239,14 +90,12 @@ async def _reprepared(
             break
         try:
             if method == "execute":
-                _, status, _ = await conn._con._execute(  # type: ignore[attr-defined]
-                    compiled.sql, check_args(args), 0, None, return_status=True
-                )
+                _, status, _ = await _asyncpg.execute(conn._con, compiled.sql, check_args(args))
                 return _rowcount(status)
             return await getattr(conn._con, method)(compiled.sql, *check_args(args))
         except pgerr.InvalidCachedStatementError as again:
             exc = again
-        except _TRANSLATED as other:
+        except TRANSLATED as other:
             raise translate(other) from other
     raise translate(exc) from exc
 
@@ -298,7 +147,7 @@ class PostgresConnection(Connection):
                 )
             else:
                 await self._con.executemany(compiled.sql, rows)
-        except _TRANSLATED as exc:
+        except TRANSLATED as exc:
             if isinstance(exc, pgerr.InvalidCachedStatementError):
                 self.forget_statements()
             raise translate(exc) from exc
@@ -316,7 +165,7 @@ class PostgresConnection(Connection):
             )
         try:
             await self._con.execute(sql)
-        except _TRANSLATED as exc:
+        except TRANSLATED as exc:
             raise translate(exc) from exc
 
     def in_transaction(self) -> bool:
@@ -326,7 +175,7 @@ class PostgresConnection(Connection):
         """Drop every connection's prepared statements: DDL has invalidated some."""
         for peer in self._peers():
             # asyncpg's own pool does the same across its connections.
-            peer._con._drop_local_statement_cache()
+            _asyncpg.drop_statement_cache(peer._con)
 
 
 class _Stream:
@@ -374,7 +223,7 @@ class _Stream:
                 self._cursor = False
                 if self._own:
                     await con.execute("COMMIT")
-        except _TRANSLATED as exc:
+        except TRANSLATED as exc:
             raise translate(exc) from exc
         if not batch:
             raise StopAsyncIteration
@@ -397,26 +246,6 @@ class _Stream:
                 await con.execute("ROLLBACK")
         await con.execute("BEGIN READ ONLY")
         return await con.cursor(self._sql, *args)
-
-
-# ---------------------------------------------------------------------------- pool
-
-
-def _encode_json_binary(value: Any) -> bytes:
-    return _encode_json(value).encode()
-
-
-def _encode_jsonb_binary(value: Any) -> bytes:
-    return b"\x01" + _encode_json(value).encode()  # jsonb's binary form: version 1, text
-
-
-def _decode_jsonb_binary(data: bytes) -> Any:
-    return json.loads(data[1:])
-
-
-def _protocol(con: asyncpg.Connection) -> Any:
-    # asyncpg's cancellation state lives on its protocol; its own pool reads it the same way.
-    return cast(Any, con)._protocol
 
 
 #: How long settling an interrupted connection (the cancelled statement acknowledged,
@@ -469,14 +298,14 @@ class PostgresDriver(Driver):
                 statement_cache_size=settings.statement_cache_size,
                 server_settings=server_settings or None,
             )
-        except (*_TRANSLATED, TimeoutError) as exc:
-            raise _connect_error(exc, settings) from exc
+        except (*TRANSLATED, TimeoutError) as exc:
+            raise connect_error(exc, settings) from exc
         try:
-            await _init_connection(con)
+            await register_codecs(con)
         except BaseException as exc:
             con.terminate()
-            if isinstance(exc, _TRANSLATED):
-                raise _connect_error(exc, settings) from exc
+            if isinstance(exc, TRANSLATED):
+                raise connect_error(exc, settings) from exc
             raise
         return PostgresConnection(con, self._pool.members)
 
@@ -524,7 +353,7 @@ class PostgresDriver(Driver):
             conn.interrupted
             or not isinstance(exc, Exception | None)  # cancelled (or GeneratorExit)
             or con.is_in_transaction()  # e.g. a BEGIN run as plain SQL, a failed COMMIT
-            or _protocol(con)._is_cancelling()  # e.g. asyncpg timed a statement out
+            or _asyncpg.is_cancelling(con)  # e.g. asyncpg timed a statement out
         ):
             conn.interrupted = True
             self._pool.spawn(self._settle(conn))
@@ -535,11 +364,10 @@ class PostgresDriver(Driver):
         con = conn._con
         try:
             async with asyncio.timeout(_SETTLE_TIMEOUT):
-                protocol = _protocol(con)
-                if protocol._is_cancelling():
+                if _asyncpg.is_cancelling(con):
                     # asyncpg sent a cancel request when the call was cancelled; the
                     # connection is usable once the server answered the statement.
-                    await protocol._wait_for_cancellation()
+                    await _asyncpg.wait_for_cancellation(con)
                 if con.is_in_transaction():
                     await con.execute("ROLLBACK")
         except BaseException as exc:
@@ -582,31 +410,12 @@ class PostgresDriver(Driver):
                     "AND datname = current_database() AND usename = current_user",
                     pid,
                 )
-        except (*_TRANSLATED, errors.DatabaseError):
+        except (*TRANSLATED, errors.DatabaseError):
             pass  # the pool is closing or busy: the server ends it when the statement does
 
     async def close(self) -> None:
         # Connections in use get ten seconds to come back before they are cut.
         await self._pool.close(force=_terminate, grace=10.0)
-
-
-async def _init_connection(con: asyncpg.Connection) -> None:
-    # Binary codecs: COPY (execute_many's bulk path) sends every column in binary and
-    # fails on a type that has only a text codec.
-    await con.set_type_codec(
-        "json",
-        schema="pg_catalog",
-        encoder=_encode_json_binary,
-        decoder=json.loads,
-        format="binary",
-    )
-    await con.set_type_codec(
-        "jsonb",
-        schema="pg_catalog",
-        encoder=_encode_jsonb_binary,
-        decoder=_decode_jsonb_binary,
-        format="binary",
-    )
 
 
 async def _close(conn: PostgresConnection) -> None:
@@ -621,89 +430,3 @@ async def _close(conn: PostgresConnection) -> None:
 
 async def _terminate(conn: PostgresConnection) -> None:
     conn._con.terminate()
-
-
-def _connect_error(exc: BaseException, settings: Settings) -> errors.DatabaseError:
-    target = settings.display_url()
-    if isinstance(exc, pgerr.InvalidPasswordError | pgerr.InvalidAuthorizationSpecificationError):
-        return errors.ConnectionFailed(
-            f"PostgreSQL rejected the credentials for {target}: authentication failed "
-            "(check the user and password in DATABASE_URL / DB_USER / DB_PASSWORD)",
-            dialect=NAME,
-        )
-    if isinstance(exc, pgerr.InvalidCatalogNameError):
-        return errors.ConnectionFailed(
-            f"database {settings.database!r} does not exist on {target}", dialect=NAME
-        )
-    if isinstance(exc, TimeoutError):
-        return errors.ConnectionFailed(
-            f"could not connect to {target} within {settings.connect_timeout}s "
-            "(DB_CONNECT_TIMEOUT)",
-            dialect=NAME,
-        )
-    if isinstance(exc, OSError):
-        reason = exc.strerror or type(exc).__name__
-        return errors.ConnectionFailed(f"could not connect to {target}: {reason}", dialect=NAME)
-    mapped = translate(exc)
-    if isinstance(mapped, errors.ConnectionFailed):
-        return mapped
-    return errors.ConnectionFailed(f"could not connect to {target}: {mapped.message}", dialect=NAME)
-
-
-class PostgresDialect(Dialect):
-    name = NAME
-    is_embedded = False
-    reuses_placeholders = True
-    supports_for_update = True
-    isolation_levels = frozenset({"read_committed", "repeatable_read", "serializable"})
-    unsupported_matching = frozenset(
-        {Matching.rlike, Matching.regexp, Matching.bin_regex, Matching.as_of, Matching.glob}
-    )
-    unsupported_functions: ClassVar[dict[str, str]] = {
-        "IFNULL": "use COALESCE, on both backends",
-        "GROUP_CONCAT": "",
-        "INSTR": "",
-        "DATETIME": "",
-        "STRFTIME": "",
-        "JULIANDAY": "",
-        "TOTAL": "use SUM",
-        "RANDOMBLOB": "",
-        "PRINTF": "",
-    }
-    column_types: ClassVar[dict[str, str]] = {
-        "uuid": "UUID",
-        "text": "TEXT",
-        "integer": "INTEGER",
-        "bigint": "BIGINT",
-        "boolean": "BOOLEAN",
-        "timestamptz": "TIMESTAMPTZ",
-        "date": "DATE",
-        "json": "JSONB",
-        "decimal": "NUMERIC",
-        "bytes": "BYTEA",
-        "float": "DOUBLE PRECISION",
-    }
-
-    explain_prefix = "EXPLAIN "
-    version_query = "SELECT version()"
-
-    def placeholder(self, position: int) -> str:
-        return f"${position}"
-
-    def begin_sql(self, isolation: str | None, readonly: bool) -> str:
-        sql = "BEGIN"
-        if isolation is not None:
-            sql += " ISOLATION LEVEL " + isolation.replace("_", " ").upper()
-        if readonly:
-            sql += " READ ONLY"
-        return sql
-
-    async def connect(self, settings: Settings) -> PostgresDriver:
-        driver = PostgresDriver(settings)
-        await driver.start()
-        return driver
-
-    def migrations(self) -> MigrationBackend:
-        from dualdb.dialects._postgres_migrate import PostgresMigrations
-
-        return PostgresMigrations()

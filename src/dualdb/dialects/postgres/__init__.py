@@ -1,0 +1,13 @@
+"""PostgreSQL through asyncpg: the production backend.
+
+One module per role (see CONTRIBUTING.md): ``dialect`` (rendering differences and
+capabilities), ``codec`` (values both ways), ``errors`` (asyncpg → dualdb.errors),
+``driver`` (connections and the pool), ``introspect`` and ``migrate`` (the migration
+tooling's view), ``_asyncpg`` (the private asyncpg API dualdb relies on, in one place).
+"""
+
+from __future__ import annotations
+
+from dualdb.dialects.postgres.dialect import NAME, PostgresDialect
+
+__all__ = ["NAME", "PostgresDialect"]

@@ -1,0 +1,73 @@
+"""Values between Python and asyncpg.
+
+asyncpg already speaks Python types (UUID, aware datetimes, Decimal, bytes, bool), so
+encoding is the checks both backends share, plus JSON codecs. Rows are asyncpg's own C
+``Record``, which has the row interface dualdb promises at no cost per row; it is
+registered as a :class:`dualdb.Record` here, so that SQLite-only use never imports asyncpg.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import asyncpg
+
+from dualdb.dialects._values import check_datetime, check_float, dump_json
+from dualdb.dialects.postgres.dialect import NAME
+from dualdb.records import Record
+
+__all__ = ["check_args", "register_codecs"]
+
+Record.register(asyncpg.Record)
+
+
+def check_args(args: Sequence[Any]) -> Sequence[Any]:
+    """Apply the checks both backends share; asyncpg converts the rest itself."""
+    for value in args:
+        kind = type(value)
+        if kind is datetime:
+            check_datetime(value, NAME)
+        elif kind is float:
+            check_float(value, NAME)
+    return args
+
+
+def _encode_json(value: Any) -> str:
+    # A str is JSON text already (as on SQLite); anything else is serialised.
+    if isinstance(value, str):
+        return value
+    return dump_json(value, NAME)
+
+
+def _encode_json_binary(value: Any) -> bytes:
+    return _encode_json(value).encode()
+
+
+def _encode_jsonb_binary(value: Any) -> bytes:
+    return b"\x01" + _encode_json(value).encode()  # jsonb's binary form: version 1, text
+
+
+def _decode_jsonb_binary(data: bytes) -> Any:
+    return json.loads(data[1:])
+
+
+async def register_codecs(con: asyncpg.Connection) -> None:
+    # Binary codecs: COPY (execute_many's bulk path) sends every column in binary and
+    # fails on a type that has only a text codec.
+    await con.set_type_codec(
+        "json",
+        schema="pg_catalog",
+        encoder=_encode_json_binary,
+        decoder=json.loads,
+        format="binary",
+    )
+    await con.set_type_codec(
+        "jsonb",
+        schema="pg_catalog",
+        encoder=_encode_jsonb_binary,
+        decoder=_decode_jsonb_binary,
+        format="binary",
+    )

@@ -1,0 +1,157 @@
+"""asyncpg (and socket) errors → the dualdb tree, by SQLSTATE; never a bound value."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import asyncpg.exceptions as pgerr
+
+from dualdb import errors
+from dualdb.dialects.postgres.dialect import NAME
+from dualdb.settings import Settings
+
+__all__ = ["TRANSLATED", "connect_error", "translate"]
+
+
+_QUOTED = re.compile(r'"[^"]*"|(?<!\w)\'[^\']*\'(?!\w)')
+_ARGUMENT = re.compile(r"^invalid input for query argument \$\d+")
+
+
+def _data_message(exc: BaseException) -> str:
+    """A data error's message without the offending value, which may be a secret.
+
+    asyncpg writes the value after the argument number ("…argument $1: 'tok' (…)") and
+    keeps the encoder's own error as ``__cause__``; the server quotes values.
+    """
+    message = str(exc)
+    match = _ARGUMENT.match(message)
+    if match:
+        cause = exc.__cause__
+        reason = f" ({_QUOTED.sub('<value>', str(cause))})" if cause is not None else ""
+        return match.group(0) + reason
+    return _QUOTED.sub("<value>", message)
+
+
+def translate(exc: BaseException) -> errors.DatabaseError:
+    """Map an asyncpg (or socket) error to the dualdb tree; the caller chains it."""
+    if isinstance(exc, errors.DatabaseError):
+        return exc
+    if isinstance(exc, OverflowError):
+        return errors.DataError(
+            "integer out of range: both backends store at most 64-bit integers", dialect=NAME
+        )
+    if isinstance(exc, pgerr.InvalidCachedStatementError):
+        # Concurrent DDL changed a prepared statement's result type inside a transaction.
+        return errors.SchemaChanged(
+            "a concurrent schema change invalidated a prepared statement; the transaction "
+            "was aborted (retry it, e.g. with run_in_transaction)",
+            dialect=NAME,
+        )
+    if isinstance(exc, pgerr.PostgresError):
+        state = getattr(exc, "sqlstate", None) or ""
+        # The primary message only: str(exc) appends DETAIL, which quotes row values
+        # ("Key (email)=(…) already exists") that may be secrets.
+        message = getattr(exc, "message", None) or str(exc).split("\n", 1)[0]
+        details: dict[str, Any] = {
+            "dialect": NAME,
+            "constraint": getattr(exc, "constraint_name", None),
+            "table": getattr(exc, "table_name", None),
+            "column": getattr(exc, "column_name", None),
+        }
+        if state.startswith("22"):
+            # Data errors quote the offending value; it may be a secret.
+            if isinstance(exc.__cause__, errors.DatabaseError):
+                return exc.__cause__  # dualdb's own check, run inside asyncpg's encoder
+            if state == "22021" and message.endswith("0x00"):
+                # The same words as SQLite's check (PostgreSQL's name the encoding).
+                return errors.DataError(_NUL_MESSAGE, **details)
+            return errors.DataError(_data_message(exc), **details)
+        cls: type[errors.DatabaseError] = _BY_STATE.get(state) or _BY_CLASS.get(
+            state[:2], errors.DatabaseError
+        )
+        return cls(message, **details)
+    if isinstance(exc, pgerr.DataError):  # client-side: an argument of the wrong type
+        return errors.DataError(_data_message(exc), dialect=NAME)
+    if isinstance(exc, pgerr.ConnectionDoesNotExistError | ConnectionError | OSError):
+        return errors.ConnectionFailed(f"connection lost: {exc}", dialect=NAME)
+    if isinstance(exc, pgerr.InterfaceError | pgerr.InternalClientError) and _CLOSED.search(
+        str(exc)
+    ):
+        # The server closed the connection while asyncpg still held it as idle or busy
+        # (e.g. killed or restarted while the event loop was busy elsewhere).
+        return errors.ConnectionFailed(f"connection lost: {exc}", dialect=NAME)
+    if isinstance(exc, pgerr.InterfaceError | pgerr.InternalClientError):
+        return errors.OperationalError(str(exc), dialect=NAME)
+    return errors.DatabaseError(str(exc), dialect=NAME)
+
+
+_NUL_MESSAGE = "text cannot contain the NUL character (PostgreSQL cannot store it)"
+
+_CLOSED = re.compile(r"connection is closed|released back to the pool|cannot switch to state")
+
+
+_BY_STATE: dict[str, type[errors.DatabaseError]] = {
+    "23505": errors.UniqueViolation,
+    "23503": errors.ForeignKeyViolation,
+    "23502": errors.NotNullViolation,
+    "23514": errors.CheckViolation,
+    "40001": errors.SerializationFailure,
+    "40P01": errors.DeadlockDetected,
+    "57014": errors.QueryTimeout,
+    "57P01": errors.ConnectionFailed,
+    "57P02": errors.ConnectionFailed,
+    "57P03": errors.ConnectionFailed,
+    "53300": errors.ConnectionFailed,
+    "25006": errors.ProgrammingError,  # write in a read-only transaction
+}
+_BY_CLASS: dict[str, type[errors.DatabaseError]] = {
+    "21": errors.ProgrammingError,  # e.g. an upsert that would change one row twice
+    "23": errors.IntegrityError,
+    "08": errors.ConnectionFailed,
+    "28": errors.ConnectionFailed,
+    "3D": errors.ConnectionFailed,
+    "40": errors.OperationalError,
+    "42": errors.ProgrammingError,
+    "53": errors.OperationalError,
+    "54": errors.ProgrammingError,
+    "55": errors.OperationalError,
+    "57": errors.OperationalError,
+    "58": errors.OperationalError,
+    "0A": errors.ProgrammingError,
+}
+
+TRANSLATED = (
+    pgerr.PostgresError,
+    pgerr.InterfaceError,
+    pgerr.InternalClientError,
+    OverflowError,
+    OSError,
+)
+
+
+def connect_error(exc: BaseException, settings: Settings) -> errors.DatabaseError:
+    target = settings.display_url()
+    if isinstance(exc, pgerr.InvalidPasswordError | pgerr.InvalidAuthorizationSpecificationError):
+        return errors.ConnectionFailed(
+            f"PostgreSQL rejected the credentials for {target}: authentication failed "
+            "(check the user and password in DATABASE_URL / DB_USER / DB_PASSWORD)",
+            dialect=NAME,
+        )
+    if isinstance(exc, pgerr.InvalidCatalogNameError):
+        return errors.ConnectionFailed(
+            f"database {settings.database!r} does not exist on {target}", dialect=NAME
+        )
+    if isinstance(exc, TimeoutError):
+        return errors.ConnectionFailed(
+            f"could not connect to {target} within {settings.connect_timeout}s "
+            "(DB_CONNECT_TIMEOUT)",
+            dialect=NAME,
+        )
+    if isinstance(exc, OSError):
+        reason = exc.strerror or type(exc).__name__
+        return errors.ConnectionFailed(f"could not connect to {target}: {reason}", dialect=NAME)
+    mapped = translate(exc)
+    if isinstance(mapped, errors.ConnectionFailed):
+        return mapped
+    return errors.ConnectionFailed(f"could not connect to {target}: {mapped.message}", dialect=NAME)

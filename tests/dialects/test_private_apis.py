@@ -1,0 +1,53 @@
+"""Canary: the private parts of the drivers and PyPika that dualdb relies on still exist.
+
+Each is used in exactly one module (named below). When an upgrade removes or renames
+one, this fails first, with the module to change, instead of a hot path failing at run
+time. pyproject.toml pins each package to the minor version checked here.
+"""
+
+from __future__ import annotations
+
+import inspect
+from importlib.metadata import version
+
+import aiosqlite
+import asyncpg
+import pytest
+
+from dualdb.dialects.postgres import _asyncpg
+
+
+@pytest.mark.parametrize(
+    ("package", "prefix"), [("asyncpg", "0.32."), ("aiosqlite", "0.22."), ("pypika", "0.51.")]
+)
+def test_installed_versions_are_the_pinned_minor_ones(package: str, prefix: str) -> None:
+    assert version(package).startswith(prefix)
+
+
+def test_asyncpg_connection_has_the_extended_protocol_execute_dualdb_calls() -> None:
+    # dualdb/dialects/postgres/_asyncpg.py: execute()
+    parameters = inspect.signature(asyncpg.Connection._execute).parameters
+    assert list(parameters)[:5] == ["self", "query", "args", "limit", "timeout"]
+    assert "return_status" in parameters
+
+
+def test_asyncpg_connection_can_drop_its_statement_cache() -> None:
+    # dualdb/dialects/postgres/_asyncpg.py: drop_statement_cache()
+    assert callable(asyncpg.Connection._drop_local_statement_cache)
+
+
+def test_asyncpg_protocol_exposes_its_cancellation_state() -> None:
+    # dualdb/dialects/postgres/_asyncpg.py: is_cancelling(), wait_for_cancellation()
+    from asyncpg.protocol.protocol import BaseProtocol
+
+    assert callable(BaseProtocol._is_cancelling)
+    assert callable(BaseProtocol._wait_for_cancellation)
+    assert callable(_asyncpg.is_cancelling)
+
+
+async def test_aiosqlite_runs_a_function_in_its_thread_in_one_hop() -> None:
+    # dualdb/dialects/sqlite.py: Connection._execute(fn, *args), ._conn, ._thread
+    async with aiosqlite.connect(":memory:") as conn:
+        assert conn._thread.is_alive()
+        assert await conn._execute(lambda a, b: a + b, 2, 3) == 5
+        assert await conn._execute(lambda: conn._conn.execute("SELECT 1").fetchone()) == (1,)
