@@ -4,7 +4,8 @@ A row is read by column name (``row["email"]``) or position (``row[0]``), has
 ``keys()``, ``values()``, ``items()``, ``get()``, converts with ``dict(row)`` and compares
 equal to the tuple of its values. On PostgreSQL rows are asyncpg's own C ``Record``
 (which already behaves this way, at no cost per row); on SQLite they are instances of a
-tuple subclass made once per result shape. ``isinstance(row, dualdb.Record)`` holds for both.
+tuple subclass made once per result shape. ``isinstance(row, dualdb.Record)`` holds for both
+(the PostgreSQL dialect registers asyncpg's class when it loads).
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from __future__ import annotations
 import abc
 from collections.abc import Iterator
 from typing import Any, ClassVar
-
-import asyncpg
 
 __all__ = ["Record", "record_class"]
 
@@ -58,8 +57,6 @@ class Record(tuple[Any, ...], metaclass=_RecordMeta):
         fields = " ".join(f"{k}={v!r}" for k, v in self.items())
         return f"<Record {fields}>"
 
-
-Record.register(asyncpg.Record)
 
 _classes: dict[tuple[str, ...], type[Record]] = {}
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ast
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -74,3 +76,21 @@ def test_no_code_outside_the_dialects_compares_a_backend_name() -> None:
         for where in _compared_backend_names(path)
     ]
     assert offenders == []
+
+
+def test_an_application_on_sqlite_never_imports_the_postgresql_driver(tmp_path: Path) -> None:
+    program = f"""
+import asyncio, sys
+import dualdb
+
+async def main():
+    async with dualdb.connect("sqlite:///{tmp_path / "app.db"}") as db:
+        assert await db.fetch_val("SELECT 1") == 1
+
+asyncio.run(main())
+print("asyncpg" in sys.modules)
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == "False"
