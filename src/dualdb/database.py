@@ -336,7 +336,7 @@ class Transaction(_Queries):
             parent._children += 1
             self._conn = parent._conn
             self._savepoint = f"dualdb_sp_{id(parent):x}_{parent._children}"
-            await self._conn.run(f"SAVEPOINT {self._savepoint}")
+            await self._conn.savepoint(self._savepoint)
             return self
         lease = self._database._driver.acquire()
         conn = await lease.__aenter__()
@@ -364,12 +364,12 @@ class Transaction(_Queries):
         assert lease is not None
         try:
             if exc is None:
-                await conn.run("COMMIT")
+                await conn.commit()
             elif isinstance(exc, Exception):
-                await conn.run("ROLLBACK")
+                await conn.rollback()
             else:
-                # Cancelled (or interpreter exit) mid-transaction: the connection's
-                # state is unknown, so it is closed instead of returned to the pool.
+                # Cancelled (or interpreter exit) mid-transaction: the block's work may be
+                # half done, so the driver settles (rolls back) the connection or closes it.
                 self._database._driver.discard(conn)
         except BaseException:
             # COMMIT/ROLLBACK failed: the transaction may still be open, so the
@@ -382,12 +382,13 @@ class Transaction(_Queries):
 
     async def _exit_savepoint(self, conn: Connection, exc: BaseException | None) -> None:
         name = self._savepoint
+        assert name is not None
         if exc is None:
-            await conn.run(f"RELEASE SAVEPOINT {name}")
+            await conn.release(name)
         elif isinstance(exc, Exception):
             try:
-                await conn.run(f"ROLLBACK TO SAVEPOINT {name}")
-                await conn.run(f"RELEASE SAVEPOINT {name}")
+                await conn.rollback_to(name)
+                await conn.release(name)
             except DatabaseError:
                 pass  # the outer transaction will fail and roll back; keep the first error
         else:

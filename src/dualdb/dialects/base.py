@@ -88,9 +88,29 @@ class Connection(abc.ABC):
         """The rows of a statement, read ``batch_size`` at a time; the caller closes the
         stream (``aclose``) before it gives the connection back."""
 
+    # Transaction control: methods, so that a driver controls its transactions its own
+    # way (SQLite sends BEGIN with the first statement and skips an empty COMMIT) without
+    # recognising SQL text. The defaults send the standard statements; savepoint names are
+    # dualdb's own identifiers, never user input.
+
     async def begin(self, sql: str) -> None:
         """Open a transaction with ``sql`` (a backend may send it with the next statement)."""
         await self.run(sql)
+
+    async def commit(self) -> None:
+        await self.run("COMMIT")
+
+    async def rollback(self) -> None:
+        await self.run("ROLLBACK")
+
+    async def savepoint(self, name: str) -> None:
+        await self.run(f"SAVEPOINT {name}")
+
+    async def release(self, name: str) -> None:
+        await self.run(f"RELEASE SAVEPOINT {name}")
+
+    async def rollback_to(self, name: str) -> None:
+        await self.run(f"ROLLBACK TO SAVEPOINT {name}")
 
     @abc.abstractmethod
     async def run(self, sql: str) -> None:
