@@ -276,7 +276,7 @@ async def update_user(
         values["role"] = role
     if not values:
         return await get_user(db, user_id)
-    changed = tuple(field for field in _UPDATABLE if field in values)
+    changed: tuple[_UpdatableField, ...] = tuple(f for f in _UPDATABLE if f in values)
     try:
         row = await db.fetch_one(_UPDATES[changed], id=user_id, now=now_from(clock), **values)
     except UniqueViolation as exc:

@@ -8,7 +8,7 @@ driver. Everything above it (compile, Database, auth) asks the dialect.
 from __future__ import annotations
 
 import abc
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
 
@@ -68,17 +68,24 @@ class Connection(abc.ABC):
     :class:`~dualdb.Record`.
     """
 
-    @abc.abstractmethod
-    async def fetch_all(self, compiled: Compiled, args: Sequence[Any]) -> list[Record]: ...
+    # Declared as functions returning a coroutine (an ``async def`` satisfies them): the
+    # drivers return a shared statement function's coroutine, with no frame of their own.
 
     @abc.abstractmethod
-    async def fetch_one(self, compiled: Compiled, args: Sequence[Any]) -> Record | None: ...
+    def fetch_all(
+        self, compiled: Compiled, args: Sequence[Any]
+    ) -> Coroutine[Any, Any, list[Record]]: ...
 
     @abc.abstractmethod
-    async def fetch_val(self, compiled: Compiled, args: Sequence[Any]) -> Any: ...
+    def fetch_one(
+        self, compiled: Compiled, args: Sequence[Any]
+    ) -> Coroutine[Any, Any, Record | None]: ...
 
     @abc.abstractmethod
-    async def execute(self, compiled: Compiled, args: Sequence[Any]) -> int: ...
+    def fetch_val(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, Any]: ...
+
+    @abc.abstractmethod
+    def execute(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, int]: ...
 
     @abc.abstractmethod
     async def execute_many(self, compiled: Compiled, rows: Sequence[Sequence[Any]]) -> None: ...
