@@ -32,7 +32,7 @@ from yoyo.migrations import default_migration_table
 from dualdb.dialects.base import MigrationBackend
 from dualdb.dialects.sqlite import SQLiteDialect
 from dualdb.errors import ConfigurationError, ConnectionFailed
-from dualdb.migrate.backends import AfterChange, AtomicMigrations
+from dualdb.migrate.backends import AfterChange, AtomicMigrations, drop_listed
 from dualdb.migrate.introspect import is_bookkeeping
 from dualdb.migrate.schema import (
     Column,
@@ -133,16 +133,15 @@ class SQLiteMigrations(MigrationBackend):
     def drop_everything(self, backend: Any, *, keep: frozenset[str]) -> list[str]:
         # Off, so that dropping a parent table neither cascades nor fails on its children.
         backend.connection.execute("PRAGMA foreign_keys = OFF")
-        objects = [(kind.upper(), name) for kind, name in backend.execute(_OBJECTS).fetchall()]
-        quoted = {name: backend.quote_identifier(name) for _, name in objects}
-        dropped: list[str] = []
-        with backend.transaction():
-            for kind, name in objects:
-                if name in keep:
-                    continue
-                backend.execute(f"DROP {kind} IF EXISTS {quoted[name]}")
-                dropped.append(f"{kind.lower()} {name}")
-        return dropped
+        objects = backend.execute(_OBJECTS).fetchall()
+        return drop_listed(
+            backend,
+            (
+                (kind, name, f"DROP {kind.upper()} IF EXISTS {backend.quote_identifier(name)}")
+                for kind, name in objects
+            ),
+            keep=keep,
+        )
 
     def introspect(self, backend: Any) -> Schema:
         return introspect(backend)

@@ -17,7 +17,7 @@ What changes:
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from dualdb.dialects import DialectName, MigrationBackend, get_dialect
@@ -27,6 +27,7 @@ __all__ = [
     "AtomicMigrations",
     "dialect_of",
     "drop_everything",
+    "drop_listed",
     "enforce_foreign_keys",
     "migrations_of",
 ]
@@ -99,6 +100,21 @@ def enforce_foreign_keys(backend: Any) -> None:
     """Make the connection obey the application's rules (``ON DELETE CASCADE`` on SQLite,
     where foreign keys are off by default). Must run outside a transaction."""
     migrations_of(backend).prepare(backend)
+
+
+def drop_listed(
+    backend: Any, objects: Iterable[tuple[str, str, str]], *, keep: frozenset[str]
+) -> list[str]:
+    """Run each ``(kind, name, DROP statement)`` but for the tables named in ``keep``, in one
+    transaction; return what was dropped (for a dialect's ``drop_everything``)."""
+    dropped: list[str] = []
+    with backend.transaction():
+        for kind, name, statement in objects:
+            if name in keep:
+                continue
+            backend.execute(statement)
+            dropped.append(f"{kind.lower()} {name}")
+    return dropped
 
 
 def drop_everything(backend: Any, *, keep: frozenset[str]) -> list[str]:

@@ -18,7 +18,7 @@ from dualdb.dialects.base import MigrationBackend
 from dualdb.dialects.postgres.dialect import NAME
 from dualdb.dialects.postgres.introspect import introspect, logical_type
 from dualdb.errors import ConfigurationError, ConnectionFailed
-from dualdb.migrate.backends import AfterChange, AtomicMigrations
+from dualdb.migrate.backends import AfterChange, AtomicMigrations, drop_listed
 from dualdb.migrate.connection import scrub
 from dualdb.migrate.schema import Schema
 from dualdb.settings import Settings
@@ -122,14 +122,14 @@ class PostgresMigrations(MigrationBackend):
 
     def drop_everything(self, backend: Any, *, keep: frozenset[str]) -> list[str]:
         objects = backend.execute(_OBJECTS).fetchall()
-        dropped: list[str] = []
-        with backend.transaction():
-            for kind, name in objects:
-                if name.strip('"') in keep:
-                    continue
-                backend.execute(f"DROP {kind} IF EXISTS {name} CASCADE")
-                dropped.append(f"{kind.lower()} {name}")
-        return dropped
+        return drop_listed(
+            backend,
+            (
+                (kind, name.strip('"'), f"DROP {kind} IF EXISTS {name} CASCADE")
+                for kind, name in objects
+            ),
+            keep=keep,
+        )
 
     def introspect(self, backend: Any) -> Schema:
         return introspect(backend)
