@@ -137,10 +137,6 @@ async def _storm(db: dualdb.Database, backend: str, rng: random.Random) -> int:
     return cancelled
 
 
-# SQLite is left out until its driver passes: there, random cancellations still leave an
-# interrupt that stops a later statement ("interrupted"), and close aiosqlite
-# connections unclosed (ResourceWarning). Replay with DUALDB_CANCEL_SEED.
-@pytest.mark.parametrize("backend", ["postgresql"])
 async def test_random_cancellations_leave_every_pooled_connection_usable(
     database_url: str, backend: str
 ) -> None:

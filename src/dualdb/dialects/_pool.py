@@ -210,7 +210,9 @@ class Pool(Generic[C]):
             conn = await asyncio.shield(task)
         except BaseException:
             if task.done():
-                self._free_slot()
+                # Failed, or made just as the caller was cancelled (the cancel then
+                # replaces the result): pool what was made, else free the slot.
+                self._adopt(task)
             else:
                 self._background.add(task)
                 task.add_done_callback(self._adopt)

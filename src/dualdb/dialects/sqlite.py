@@ -460,6 +460,7 @@ class SQLiteConnection(Connection):
     """One aiosqlite connection; each method is a single hop to its thread."""
 
     __slots__ = (
+        "_busy",
         "_conn",
         "_db",
         "_driver",
@@ -477,6 +478,8 @@ class SQLiteConnection(Connection):
         self.broken = False
         #: A cancelled call may still be running in the connection's thread.
         self.unsettled = False
+        #: While a call's function runs in the connection's thread (set there).
+        self._busy = False
         #: The BEGIN of a transaction, sent with its first statement (see ``begin``).
         self._pending: str | None = None
         #: Reads ``PRAGMA schema_version`` (made in the connection's thread).
@@ -490,8 +493,12 @@ class SQLiteConnection(Connection):
         if self._pending is not None:
             fn, args = self._begin_then, (self._pending, fn, *args)
             self._pending = None
+        if self.unsettled:
+            # A call of this lease was cancelled: clear any interrupt meant for it first,
+            # so that the cleanup (ROLLBACK, closing a cursor) is not stopped by it.
+            fn, args = self._absorb_then, (fn, *args)
         try:
-            return await self._conn._execute(fn, *args)  # type: ignore[no-untyped-call]
+            return await self._conn._execute(self._running, fn, *args)  # type: ignore[no-untyped-call]
         except BaseException as exc:
             error = self._failure(exc)
             if error is None:
@@ -508,8 +515,35 @@ class SQLiteConnection(Connection):
             # write lock after we gave up): stop the running statement, and let the pool
             # take the connection back only once it is idle and outside any transaction.
             self.unsettled = True
-            self._db.interrupt()
+            # Only while the call runs: an interrupt reaching SQLite after it ended (its
+            # result already on the way) would stop whichever statement runs next
+            # while another is still open. ``_absorb`` clears one that came too late.
+            if self._busy:
+                self._db.interrupt()
         return None
+
+    def _running(self, fn: Callable[..., Any], *args: Any) -> Any:
+        # In the thread: marks the call as interruptible while it runs.
+        self._busy = True
+        try:
+            return fn(*args)
+        finally:
+            self._busy = False
+
+    def _absorb(self) -> None:
+        """In the thread, after a cancelled call: let an interrupt issued as that call
+        ended stop a harmless statement rather than the next real one."""
+        for _ in range(3):
+            try:
+                self._db.execute("SELECT 1").fetchall()
+                return
+            except sqlite3.OperationalError as exc:
+                if getattr(exc, "sqlite_errorcode", 0) & 0xFF != 9:  # SQLITE_INTERRUPT
+                    raise
+
+    def _absorb_then(self, fn: Callable[..., Any], *args: Any) -> Any:
+        self._absorb()
+        return fn(*args)
 
     def _begin_then(self, begin: str, fn: Callable[..., Any], *args: Any) -> Any:
         self._db.execute(begin)
@@ -518,6 +552,10 @@ class SQLiteConnection(Connection):
     def _end_transaction(self) -> None:
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
+
+    def _settled(self) -> None:
+        self._absorb()
+        self._end_transaction()
 
     def _plan_for(self, compiled: Compiled, cursor: sqlite3.Cursor) -> _Plan:
         """The plan for ``cursor``'s rows: to be called before they are fetched, while the
@@ -649,7 +687,10 @@ class SQLiteConnection(Connection):
         if own:
             db.execute("COMMIT")
 
-    def _fetch_batch(self, cursor: sqlite3.Cursor, compiled: Compiled, size: int) -> list[Record]:
+    def _fetch_batch(
+        self, opened: list[sqlite3.Cursor], compiled: Compiled, size: int
+    ) -> list[Record]:
+        cursor = opened[0]
         plan = self._plan_for(compiled, cursor)  # before the rows end the statement's read
         rows = cursor.fetchmany(size)
         return plan.rows(rows) if rows else []
@@ -684,16 +725,28 @@ class SQLiteConnection(Connection):
     async def iterate(
         self, compiled: Compiled, args: Sequence[Any], batch_size: int
     ) -> AsyncGenerator[Record, None]:
-        cursor: sqlite3.Cursor = await self._call(self._db.execute, compiled.sql, encode_args(args))
+        # The cursor stays in the thread's hands: were it returned, a cancel arriving as
+        # it opens would lose it, still open, holding a read snapshot (a later write on
+        # this connection then fails "database is locked") and keeping an interrupt alive.
+        opened: list[sqlite3.Cursor] = []
         try:
+            await self._call(self._open_cursor, opened, compiled.sql, encode_args(args))
             while True:
-                records = await self._call(self._fetch_batch, cursor, compiled, batch_size)
+                records = await self._call(self._fetch_batch, opened, compiled, batch_size)
                 if not records:
                     break
                 for record in records:
                     yield record
         finally:
-            await self._call(cursor.close)
+            await self._call(self._close_cursors, opened)
+
+    def _open_cursor(self, opened: list[sqlite3.Cursor], sql: str, args: list[Any]) -> None:
+        opened.append(self._db.execute(sql, args))
+
+    @staticmethod
+    def _close_cursors(opened: list[sqlite3.Cursor]) -> None:
+        while opened:
+            opened.pop().close()
 
     async def begin(self, sql: str) -> None:
         # Sent in the same hop to the thread as the transaction's first statement: a
@@ -799,7 +852,7 @@ class SQLiteDriver(Driver):
             # What conn.<operation> does, without its coroutine frame: this is the path
             # of every statement run outside a transaction.
             result = await conn._conn._execute(  # type: ignore[no-untyped-call]
-                _IN_THREAD[operation], conn, compiled, encode_args(args)
+                conn._running, _IN_THREAD[operation], conn, compiled, encode_args(args)
             )
         except BaseException as exc:
             error = conn._failure(exc)
@@ -842,7 +895,7 @@ class SQLiteDriver(Driver):
         """Return a connection whose call was cancelled once that call has ended (it runs
         first: calls run in order) and any transaction it began is rolled back."""
         try:
-            await conn._call(conn._end_transaction)
+            await conn._conn._execute(conn._running, conn._settled)  # type: ignore[no-untyped-call]
             conn.unsettled = False
         except Exception:
             conn.broken = True  # closing it rolls back instead
