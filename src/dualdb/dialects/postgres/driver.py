@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Sequence
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 import asyncpg.exceptions as pgerr
@@ -35,46 +35,44 @@ def _rowcount(status: bytes) -> int:
 _REPREPARE = 3
 
 # Every statement dualdb sends for a user goes through asyncpg's extended protocol: one
-# statement, prepared, whether or not it has arguments. ``Connection.execute`` without
-# arguments would use the simple protocol, which runs stacked statements ("…; DROP …").
-# ``_execute`` is what ``execute`` itself calls when given arguments.
+# statement, prepared, whether or not it has arguments (see ``_asyncpg.execute``).
+
+#: One attempt at a statement: ``(asyncpg connection, sql, *args) -> result``.
+Attempt = Callable[..., Coroutine[Any, Any, Any]]
 
 
-def _returning(
-    method: str,
+async def _execute_status(con: asyncpg.Connection, sql: str, *args: Any) -> int:
+    _, status, _ = await _asyncpg.execute(con, sql, args)
+    return _rowcount(status)
+
+
+def _statement(
+    attempt: Attempt,
 ) -> Callable[[PostgresConnection, Compiled, Sequence[Any]], Coroutine[Any, Any, Any]]:
-    """The statement function calling ``asyncpg.Connection.<method>``."""
+    """The statement function of one operation: ``attempt`` with dualdb's checks, error
+    mapping and re-preparing after concurrent DDL."""
 
     async def statement(conn: PostgresConnection, compiled: Compiled, args: Sequence[Any]) -> Any:
         try:
-            return await getattr(conn._con, method)(compiled.sql, *check_args(args))
+            return await attempt(conn._con, compiled.sql, *check_args(args))
         except TRANSLATED as exc:
             if isinstance(exc, pgerr.InvalidCachedStatementError):
-                return await _reprepared(conn, exc, method, compiled, args)
+                return await _reprepared(conn, exc, attempt, compiled, args)
             raise translate(exc) from exc
 
     return statement
 
 
-_fetch_all = _returning("fetch")
-_fetch_one = _returning("fetchrow")
-_fetch_val = _returning("fetchval")
-
-
-async def _execute(conn: PostgresConnection, compiled: Compiled, args: Sequence[Any]) -> int:
-    try:
-        _, status, _ = await _asyncpg.execute(conn._con, compiled.sql, check_args(args))
-    except TRANSLATED as exc:
-        if isinstance(exc, pgerr.InvalidCachedStatementError):
-            return cast(int, await _reprepared(conn, exc, "execute", compiled, args))
-        raise translate(exc) from exc
-    return _rowcount(status)
+_fetch_all = _statement(asyncpg.Connection.fetch)
+_fetch_one = _statement(asyncpg.Connection.fetchrow)
+_fetch_val = _statement(asyncpg.Connection.fetchval)
+_execute = _statement(_execute_status)
 
 
 async def _reprepared(
     conn: PostgresConnection,
     exc: BaseException,
-    method: str,
+    attempt: Attempt,
     compiled: Compiled,
     args: Sequence[Any],
 ) -> Any:
@@ -89,10 +87,7 @@ async def _reprepared(
         if conn._con.is_in_transaction():
             break
         try:
-            if method == "execute":
-                _, status, _ = await _asyncpg.execute(conn._con, compiled.sql, check_args(args))
-                return _rowcount(status)
-            return await getattr(conn._con, method)(compiled.sql, *check_args(args))
+            return await attempt(conn._con, compiled.sql, *check_args(args))
         except pgerr.InvalidCachedStatementError as again:
             exc = again
         except TRANSLATED as other:
