@@ -17,7 +17,7 @@ from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from dotenv import dotenv_values
 
-from dualdb.dialects import DialectName, dialect_names
+from dualdb.dialects import DialectName, dialect_names, is_registered
 from dualdb.errors import ConfigurationError
 
 __all__ = ["Backend", "Settings", "load_settings"]
@@ -74,7 +74,7 @@ class Settings:
     slow_query_threshold: float | None = 0.5
 
     def __post_init__(self) -> None:
-        if self.backend not in dialect_names():
+        if not is_registered(self.backend):
             raise ConfigurationError(
                 f"backend must be one of {', '.join(map(repr, dialect_names()))}, "
                 f"got {self.backend!r}",

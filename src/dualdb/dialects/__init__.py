@@ -25,6 +25,7 @@ __all__ = [
     "dialect_names",
     "embedded_dialect",
     "get_dialect",
+    "is_registered",
     "register_dialect",
 ]
 
@@ -91,6 +92,16 @@ def get_dialect(name: DialectName) -> Dialect:
                     f"the dialect registered as {name!r} calls itself {dialect.name!r}"
                 )
     return dialect
+
+
+def is_registered(name: DialectName) -> bool:
+    """Whether ``name`` is a dialect; installed packages' entry points are read only for
+    a name dualdb does not register itself (reading them scans every installed package)."""
+    if name in _FACTORIES:
+        return True
+    with _LOCK:
+        _load_entry_points()
+        return name in _FACTORIES
 
 
 def dialect_names() -> tuple[DialectName, ...]:
