@@ -9,7 +9,6 @@ transaction exactly when it runs through the :class:`Transaction` object.
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import (
     AsyncIterator,
     Awaitable,
@@ -28,7 +27,13 @@ from typing import Any, Protocol
 from dualdb._logging import log_query
 from dualdb._logging import logger as query_logger
 from dualdb.dialects._pool import PoolStats
-from dualdb.dialects.base import Connection, Dialect, Driver
+from dualdb.dialects.base import (
+    Connection,
+    Dialect,
+    Driver,
+    IsolationLevel,
+    Operation,
+)
 from dualdb.errors import DatabaseError, OperationalError, QueryError
 from dualdb.records import Record
 from dualdb.settings import Settings
@@ -36,8 +41,6 @@ from dualdb.sql.compile import Compiled, compile_query
 from dualdb.sql.terms import Param
 
 __all__ = ["Database", "Health", "PoolStats", "Queryable", "Transaction"]
-
-_ISOLATION = re.compile(r"^[a-z_]+$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,7 +77,7 @@ class _Queries:
     _settings: Settings
     #: Runs one statement: ``(operation, compiled, args)``, ``operation`` naming the
     #: Connection method. An attribute, not a method: one call less per statement.
-    _perform: Callable[[str, Compiled, Sequence[Any]], Awaitable[Any]]
+    _perform: Callable[[Operation, Compiled, Sequence[Any]], Awaitable[Any]]
     _slow_threshold: float | None
     _slow: float  # the threshold, or infinity when slow queries are not logged
 
@@ -105,7 +108,7 @@ class _Queries:
             self._settings.slow_query_threshold,
         )
 
-    async def _run(self, operation: str, query: Any, values: Mapping[str, Any]) -> Any:
+    async def _run(self, operation: Operation, query: Any, values: Mapping[str, Any]) -> Any:
         """Compile, bind, run one statement on a connection, log: the one hot path.
 
         A round trip to SQLite is ~19 µs, so every step here counts: the SQL comes from
@@ -201,8 +204,7 @@ class _Queries:
             slots=compiled.slots,
             names=compiled.names,
             param_names=compiled.param_names,
-            origins=None,
-            tables=(),
+            state=self._dialect.statement_state(None),  # a plan's rows: text, as stored
         )
         async with self._connection() as conn:
             rows = await conn.fetch_all(plan, args)
@@ -237,9 +239,11 @@ class Database(_Queries):
         """A transaction on one pooled connection: ``async with db.transaction() as tx:``.
 
         Commits when the block ends, rolls back if it raises. ``isolation`` is one of
-        ``read_committed``, ``repeatable_read``, ``serializable`` (PostgreSQL; SQLite
-        transactions are always serializable and accept any of them). ``readonly``
-        starts a read-only transaction (on SQLite: one that takes no write lock up front).
+        ``read_committed``, ``repeatable_read``, ``serializable``: the transaction runs at
+        the weakest level the backend gives that is at least that strong (SQLite gives
+        only serializable; ``tx.isolation`` says which), and a backend that has none is
+        refused with :class:`~dualdb.errors.UnsupportedFeature`. ``readonly`` starts a
+        read-only transaction (on SQLite: one that takes no write lock up front).
         """
         return Transaction(self, None, isolation=isolation, readonly=readonly)
 
@@ -284,26 +288,27 @@ class Transaction(_Queries):
         readonly: bool = False,
     ) -> None:
         dialect = database.dialect
+        level: IsolationLevel | None = None
         if isolation is not None:
-            level = isolation.lower().replace(" ", "_")
-            if not _ISOLATION.match(level) or level not in _ALL_LEVELS:
-                raise QueryError(
-                    f"isolation must be one of {', '.join(sorted(_ALL_LEVELS))}; got {isolation!r}"
-                )
-            isolation = level
+            level = dialect.isolation_for(isolation)
         if parent is not None and (isolation or readonly):
             raise QueryError("a nested transaction (savepoint) takes no isolation or readonly")
         self._init_queries(database.settings, dialect)
         self._perform = self._on_connection
         self._database = database
         self._parent = parent
-        self._isolation = isolation
+        self._isolation: IsolationLevel | None = level
         self._readonly = readonly
         self._conn: Connection | None = None
         self._lease: AbstractAsyncContextManager[Connection] | None = None
         self._savepoint: str | None = None
         self._children = 0
         self._done = False
+
+    @property
+    def isolation(self) -> IsolationLevel | None:
+        """The level this transaction runs at (None: the server's default, or a savepoint)."""
+        return self._isolation
 
     def _connection(self) -> _OwnConnection:
         return _OwnConnection(self)
@@ -319,7 +324,7 @@ class Transaction(_Queries):
         return conn
 
     def _on_connection(
-        self, operation: str, compiled: Compiled, args: Sequence[Any]
+        self, operation: Operation, compiled: Compiled, args: Sequence[Any]
     ) -> Awaitable[Any]:
         call: Awaitable[Any] = getattr(self._live_connection(), operation)(compiled, args)
         return call
@@ -341,7 +346,7 @@ class Transaction(_Queries):
         lease = self._database._driver.acquire()
         conn = await lease.__aenter__()
         try:
-            await conn.begin(self._dialect.begin_sql(self._isolation, self._readonly))
+            await conn.begin(self._isolation, self._readonly)
         except BaseException as exc:
             await lease.__aexit__(type(exc), exc, exc.__traceback__)
             raise
@@ -417,6 +422,3 @@ class _OwnConnection:
 
     async def __aexit__(self, *exc: object) -> None:
         return None
-
-
-_ALL_LEVELS = frozenset({"read_committed", "repeatable_read", "serializable"})

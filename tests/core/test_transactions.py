@@ -6,9 +6,14 @@ import asyncio
 import uuid
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 import dualdb
 from dualdb import Param, Query, fn
+from dualdb.dialects import dialect_names, get_dialect
+from dualdb.dialects.base import ISOLATION_LEVELS, IsolationLevel
+from dualdb.dialects.sqlite import SQLiteDialect
 
 t = dualdb.Table("items")
 INSERT = Query.into(t).columns(t.id, t.name).insert(Param("id"), Param("name"))
@@ -121,6 +126,72 @@ async def test_isolation_level_is_accepted(items: dualdb.Database) -> None:
 async def test_unknown_isolation_level_is_rejected(items: dualdb.Database) -> None:
     with pytest.raises(dualdb.QueryError, match="isolation"):
         items.transaction(isolation="chaos")
+
+
+@pytest.mark.parametrize("requested", ["read_committed", "repeatable_read", "serializable"])
+async def test_transaction_runs_at_a_level_at_least_as_strong_as_requested(
+    items: dualdb.Database, requested: str
+) -> None:
+    tx = items.transaction(isolation=requested)
+    assert tx.isolation in items.dialect.isolation_levels
+    assert ISOLATION_LEVELS.index(tx.isolation) >= ISOLATION_LEVELS.index(requested)
+
+
+@pytest.mark.parametrize("spelling", ["READ COMMITTED", " Read_Committed "])
+async def test_isolation_level_names_are_read_as_sql_spells_them(
+    items: dualdb.Database, spelling: str
+) -> None:
+    assert (
+        items.transaction(isolation=spelling).isolation
+        == items.transaction(isolation="read_committed").isolation
+    )
+
+
+@pytest.mark.parametrize("requested", ["read_committed", "repeatable_read", "serializable"])
+async def test_transaction_behaves_as_the_level_it_reports(
+    items: dualdb.Database, requested: str
+) -> None:
+    """Read committed sees what others commit meanwhile; the stronger levels keep the
+    snapshot of their first read. Which one applies is what ``tx.isolation`` says."""
+    await items.execute(INSERT, id=uuid.uuid4(), name="a")
+    async with items.transaction(isolation=requested, readonly=True) as tx:
+        assert await names(tx) == ["a"]
+        await items.execute(INSERT, id=uuid.uuid4(), name="b")  # another connection
+        seen = await names(tx)
+    assert seen == (["a", "b"] if tx.isolation == "read_committed" else ["a"])
+
+
+@pytest.mark.parametrize("dialect", dialect_names())
+@given(text=st.text(max_size=30))
+def test_any_isolation_text_is_a_level_or_a_query_error(dialect: str, text: str) -> None:
+    try:
+        level = get_dialect(dialect).isolation_for(text)
+    except dualdb.QueryError:
+        return
+    assert level in ISOLATION_LEVELS
+
+
+class _ReadCommittedOnly(SQLiteDialect):
+    """A backend that gives only read committed (as some PostgreSQL-wire engines do)."""
+
+    isolation_levels = frozenset({"read_committed"})
+
+
+class _SerializableOnly(SQLiteDialect):
+    isolation_levels = frozenset({"serializable"})
+
+
+@pytest.mark.parametrize("requested", ["repeatable_read", "serializable"])
+def test_a_level_stronger_than_the_backend_gives_is_refused(requested: IsolationLevel) -> None:
+    with pytest.raises(dualdb.UnsupportedFeature, match="isolation level"):
+        _ReadCommittedOnly().isolation_for(requested)
+
+
+@pytest.mark.parametrize("requested", ["read_committed", "repeatable_read", "serializable"])
+def test_a_weaker_level_runs_at_the_stronger_one_the_backend_gives(
+    requested: IsolationLevel,
+) -> None:
+    assert _SerializableOnly().isolation_for(requested) == "serializable"
 
 
 async def test_readonly_transaction_reads(items: dualdb.Database) -> None:

@@ -8,6 +8,7 @@ time. pyproject.toml pins each package to the minor version checked here.
 from __future__ import annotations
 
 import inspect
+import threading
 from importlib.metadata import version
 
 import aiosqlite
@@ -15,6 +16,7 @@ import asyncpg
 import pytest
 
 from dualdb.dialects.postgres import _asyncpg
+from dualdb.dialects.sqlite import _aiosqlite
 
 
 @pytest.mark.parametrize(
@@ -26,14 +28,15 @@ def test_installed_versions_are_the_pinned_minor_ones(package: str, prefix: str)
 
 def test_asyncpg_connection_has_the_extended_protocol_execute_dualdb_calls() -> None:
     # dualdb/dialects/postgres/_asyncpg.py: execute()
-    parameters = inspect.signature(asyncpg.Connection._execute).parameters
+    # private API, absent from asyncpg-stubs: what this test checks is that it exists
+    parameters = inspect.signature(asyncpg.Connection._execute).parameters  # type: ignore[attr-defined]
     assert list(parameters)[:5] == ["self", "query", "args", "limit", "timeout"]
     assert "return_status" in parameters
 
 
 def test_asyncpg_connection_can_drop_its_statement_cache() -> None:
     # dualdb/dialects/postgres/_asyncpg.py: drop_statement_cache()
-    assert callable(asyncpg.Connection._drop_local_statement_cache)
+    assert callable(asyncpg.Connection._drop_local_statement_cache)  # type: ignore[attr-defined]
 
 
 def test_asyncpg_protocol_exposes_its_cancellation_state() -> None:
@@ -46,8 +49,14 @@ def test_asyncpg_protocol_exposes_its_cancellation_state() -> None:
 
 
 async def test_aiosqlite_runs_a_function_in_its_thread_in_one_hop() -> None:
-    # dualdb/dialects/sqlite.py: Connection._execute(fn, *args), ._conn, ._thread
-    async with aiosqlite.connect(":memory:") as conn:
-        assert conn._thread.is_alive()
-        assert await conn._execute(lambda a, b: a + b, 2, 3) == 5
-        assert await conn._execute(lambda: conn._conn.execute("SELECT 1").fetchone()) == (1,)
+    # dualdb/dialects/sqlite/_aiosqlite.py: in_thread(), sqlite3_connection(), worker_thread()
+    raw = aiosqlite.connect(":memory:")
+    thread = _aiosqlite.worker_thread(raw)
+    assert thread is not None and not thread.daemon
+    async with raw as conn:
+        assert thread.is_alive()
+        run = _aiosqlite.in_thread(conn)
+        assert await run(lambda a, b: a + b, 2, 3) == 5
+        db = _aiosqlite.sqlite3_connection(conn)
+        assert await run(lambda: db.execute("SELECT 1").fetchone()) == (1,)
+        assert await run(threading.get_ident) == thread.ident

@@ -94,3 +94,20 @@ print("asyncpg" in sys.modules)
         [sys.executable, "-c", program], capture_output=True, text=True, check=True
     )
     assert result.stdout.strip() == "False"
+
+
+def test_what_a_driver_keeps_about_a_statement_is_its_dialects_own() -> None:
+    """A compiled statement has one slot for its dialect's driver (``state``) instead of
+    fields only one backend reads."""
+    from dataclasses import fields
+
+    from dualdb import Query, Table
+    from dualdb.sql.compile import Compiled, compile_query
+
+    assert not {f.name for f in fields(Compiled)} & {"origins", "tables", "plans"}
+    t = Table("t")
+    query = Query.from_(t).select(t.id)
+    for name in dialect_names():
+        dialect = get_dialect(name)
+        state = compile_query(query, dialect).state
+        assert type(state) is type(dialect.statement_state(query))

@@ -1,8 +1,10 @@
-"""What a backend must provide: the :class:`Dialect` and its :class:`Connection`.
+"""What a backend must provide: the :class:`Dialect`, its :class:`Compiler` and its
+:class:`Connection`.
 
 The dialect is the only place that knows how SQLite and PostgreSQL differ: placeholder
-style, which constructs run, column types, value conversion, error mapping and the
-driver. Everything above it (compile, Database, auth) asks the dialect.
+style, how SQL is written and which constructs run (its compiler), column types, value
+conversion, error mapping and the driver. Everything above it (compile, Database, auth)
+asks the dialect.
 """
 
 from __future__ import annotations
@@ -10,11 +12,21 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
-from typing import TYPE_CHECKING, Any, ClassVar, Generic, Protocol, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    ClassVar,
+    Generic,
+    Literal,
+    Protocol,
+    TypeAlias,
+    TypeVar,
+    get_args,
+)
 
-from pypika.enums import Matching
+from pypika.enums import Matching, Order
 
-from dualdb.errors import UnsupportedFeature
+from dualdb.errors import QueryError, UnsupportedFeature
 
 if TYPE_CHECKING:
     from dualdb.dialects._pool import PoolStats
@@ -23,7 +35,25 @@ if TYPE_CHECKING:
     from dualdb.settings import Settings
     from dualdb.sql.compile import Compiled
 
-__all__ = ["LOGICAL_TYPES", "Connection", "Dialect", "Driver", "Lease", "MigrationBackend"]
+__all__ = [
+    "ISOLATION_LEVELS",
+    "LOGICAL_TYPES",
+    "Compiler",
+    "Connection",
+    "Dialect",
+    "Driver",
+    "IsolationLevel",
+    "Lease",
+    "MigrationBackend",
+    "Operation",
+]
+
+#: What ``transaction(isolation=...)`` can ask for, weakest first.
+IsolationLevel: TypeAlias = Literal["read_committed", "repeatable_read", "serializable"]
+ISOLATION_LEVELS: tuple[IsolationLevel, ...] = get_args(IsolationLevel)
+
+#: The single-statement :class:`Connection` methods ``Driver.run`` can perform.
+Operation: TypeAlias = Literal["fetch_all", "fetch_one", "fetch_val", "execute"]
 
 #: The portable column types; each dialect maps them to declared types.
 LOGICAL_TYPES = (
@@ -100,8 +130,15 @@ class Connection(abc.ABC):
     # recognising SQL text. The defaults send the standard statements; savepoint names are
     # dualdb's own identifiers, never user input.
 
-    async def begin(self, sql: str) -> None:
-        """Open a transaction with ``sql`` (a backend may send it with the next statement)."""
+    async def begin(self, isolation: IsolationLevel | None, readonly: bool) -> None:
+        """Open a transaction; ``isolation`` is one the dialect serves (see
+        :meth:`Dialect.isolation_for`), None for the server's default. A backend may send
+        it with the next statement."""
+        sql = "BEGIN"
+        if isolation is not None:
+            sql += " ISOLATION LEVEL " + isolation.replace("_", " ").upper()
+        if readonly:
+            sql += " READ ONLY"
         await self.run(sql)
 
     async def commit(self) -> None:
@@ -165,7 +202,7 @@ class Driver(abc.ABC):
         """A connection for the duration of the block; waits at most the pool timeout."""
 
     @abc.abstractmethod
-    async def run(self, operation: str, compiled: Compiled, args: Sequence[Any]) -> Any:
+    async def run(self, operation: Operation, compiled: Compiled, args: Sequence[Any]) -> Any:
         """Run one statement on a pooled connection: ``operation`` names the
         :class:`Connection` method. Not ``acquire()`` plus the method: this is the path
         of every statement outside a transaction, where a context manager costs."""
@@ -194,24 +231,14 @@ class Dialect(abc.ABC):
     #: The attribute of a query object that caches its SQL for this dialect.
     cache_attribute: ClassVar[str]
 
+    #: How this backend writes what its SQL spells differently (see :class:`Compiler`).
+    compiler: ClassVar[Compiler]
     #: PostgreSQL can refer to ``$1`` twice; SQLite's ``?`` needs a value per occurrence.
     reuses_placeholders: ClassVar[bool]
-    supports_for_update: ClassVar[bool]
-    #: ORDER BY suffixes (ascending, descending) that sort NULLs as PostgreSQL does
-    #: (last ascending, first descending); None when the backend does so already.
-    nulls_order: ClassVar[tuple[str, str] | None] = None
-    #: Render ``MOD(a, b)`` (PyPika's ``a % b``) as the ``%`` operator.
-    mod_operator: ClassVar[bool] = False
-    #: The LIMIT clause meaning "all rows", for backends whose OFFSET needs a LIMIT.
-    unlimited: ClassVar[str | None] = None
-    #: Whether the SELECTs of a UNION/INTERSECT/EXCEPT may be written in parentheses.
-    parenthesized_set_operations: ClassVar[bool] = True
-    #: Isolation levels accepted by ``transaction(isolation=...)``.
-    isolation_levels: ClassVar[frozenset[str]]
-    unsupported_matching: ClassVar[frozenset[Matching]] = frozenset()
-    #: Upper-case function names this backend does not have, with a hint for each.
-    unsupported_functions: ClassVar[dict[str, str]] = {}
-    unsupported_constructs: ClassVar[dict[str, str]] = {}
+    #: The isolation levels this backend really gives. A request for another level runs
+    #: at the weakest served level that is stronger, or is refused if there is none
+    #: (see :meth:`isolation_for`).
+    isolation_levels: ClassVar[frozenset[IsolationLevel]]
     column_types: ClassVar[dict[str, str]]
     #: How identifiers are quoted (a quote inside a name is doubled).
     quote_char: ClassVar[str] = '"'
@@ -225,9 +252,30 @@ class Dialect(abc.ABC):
         if "name" in cls.__dict__:
             cls.cache_attribute = f"_dualdb_compiled_{cls.name}"
 
-    @abc.abstractmethod
-    def begin_sql(self, isolation: str | None, readonly: bool) -> str:
-        """The statement that opens a top-level transaction."""
+    def isolation_for(self, requested: str) -> IsolationLevel:
+        """The level a transaction asking for ``requested`` runs at: the weakest level
+        this backend gives that is at least as strong. A stronger level keeps every
+        guarantee of a weaker one; a weaker one would silently lose some, so it is
+        refused. "READ COMMITTED" and "read_committed" are the same request."""
+        name = requested.strip().lower().replace(" ", "_") if isinstance(requested, str) else ""
+        if name not in ISOLATION_LEVELS:
+            raise QueryError(
+                f"isolation must be one of {', '.join(ISOLATION_LEVELS)}; got {requested!r}"
+            )
+        for level in ISOLATION_LEVELS[ISOLATION_LEVELS.index(name) :]:
+            if level in self.isolation_levels:
+                return level
+        raise UnsupportedFeature(
+            f"isolation level {requested}",
+            self.name,
+            f"this backend gives {', '.join(sorted(self.isolation_levels))}",
+        )
+
+    def statement_state(self, query: Any) -> object:
+        """What this backend's driver keeps about one statement, worked out once when the
+        query is compiled and carried in :attr:`Compiled.state` (e.g. where SQLite's
+        result columns come from, to decode them by declared type). None by default."""
+        return None
 
     @abc.abstractmethod
     def placeholder(self, position: int) -> str:
@@ -242,22 +290,6 @@ class Dialect(abc.ABC):
         """The migration tooling's view of this backend (imported on first use: the
         application's hot path never loads yoyo)."""
 
-    def check_matching(self, comparator: Matching) -> None:
-        if comparator in self.unsupported_matching:
-            construct = _MATCHING_NAMES.get(comparator, comparator.name.upper())
-            raise UnsupportedFeature(construct, self.name, _matching_hint(comparator))
-
-    def check_function(self, name: str) -> None:
-        hint = self.unsupported_functions.get(name.upper())
-        if hint is not None:
-            raise UnsupportedFeature(f"function {name.upper()}()", self.name, hint or None)
-
-    def check_construct(self, construct: str) -> None:
-        if construct in self.unsupported_constructs:
-            raise UnsupportedFeature(
-                construct, self.name, self.unsupported_constructs[construct] or None
-            )
-
     def column_type(self, logical: str) -> str:
         """The declared column type for a portable type name (see ``LOGICAL_TYPES``)."""
         try:
@@ -269,6 +301,83 @@ class Dialect(abc.ABC):
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
+
+
+class Compiler:
+    """How one backend writes the SQL constructs whose text differs between backends.
+
+    dualdb renders queries with PyPika's PostgreSQL builder; at each point where backends
+    differ, dualdb's builder (:mod:`dualdb.query`) and its hooks on PyPika's terms
+    (:mod:`dualdb.sql._render`) ask the dialect's compiler, as Kysely's dialects override
+    its ``DefaultQueryCompiler``. The defaults write PostgreSQL's text; a backend overrides
+    what it writes differently and lists what it cannot run, which is refused with
+    :class:`~dualdb.errors.UnsupportedFeature` before anything is sent.
+
+    Compilers are stateless: one instance serves every compilation of its dialect.
+    """
+
+    __slots__ = ("dialect",)
+
+    #: Comparison operators (LIKE's relatives) this backend does not have.
+    unsupported_matching: ClassVar[frozenset[Matching]] = frozenset()
+    #: Upper-case function names this backend does not have, with a hint for each
+    #: ("" for none).
+    unsupported_functions: ClassVar[dict[str, str]] = {}
+    #: Constructs, by the names the renderer checks ("DISTINCT ON", "ORDER BY/LIMIT
+    #: inside a UNION member"), this backend does not have, with a hint for each.
+    unsupported_constructs: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, dialect: str) -> None:
+        #: The dialect's name, for the errors the checks raise.
+        self.dialect = dialect
+
+    def nulls(self, order: Order | None) -> str:
+        """The suffix of an ORDER BY term (``order`` None: no direction given) that sorts
+        NULLs as PostgreSQL does: last ascending, first descending."""
+        return ""
+
+    def limit(self, count: str) -> str:
+        """The LIMIT clause; ``count`` is a number or a placeholder, already checked."""
+        return f" LIMIT {count}"
+
+    def offset(self, count: str, *, limited: bool) -> str:
+        """The OFFSET clause, written after the LIMIT clause when ``limited``, else where
+        that clause would be; ``count`` is a number or a placeholder, already checked."""
+        return f" OFFSET {count}"
+
+    def modulo(self, left: str, right: str) -> str:
+        """PyPika's ``a % b`` (its ``Mod`` term): the integer remainder of PostgreSQL's
+        ``MOD()``, for operands already rendered."""
+        return f"MOD({left},{right})"
+
+    def parenthesize_set_members(self, members: Sequence[Any]) -> bool:
+        """Whether the SELECTs of a UNION/INTERSECT/EXCEPT (``members``, PyPika builders)
+        are written in parentheses; may refuse members the bare form cannot express."""
+        return True
+
+    def for_update(self, clause: str) -> str:
+        """A SELECT's locking clause as PyPika wrote it (``" FOR UPDATE …"``, or ``""``),
+        as this backend writes it."""
+        return clause
+
+    def check_matching(self, comparator: Matching) -> None:
+        if comparator in self.unsupported_matching:
+            construct = _MATCHING_NAMES.get(comparator, comparator.name.upper())
+            raise UnsupportedFeature(construct, self.dialect, _matching_hint(comparator))
+
+    def check_function(self, name: str) -> None:
+        hint = self.unsupported_functions.get(name.upper())
+        if hint is not None:
+            raise UnsupportedFeature(f"function {name.upper()}()", self.dialect, hint or None)
+
+    def check_construct(self, construct: str) -> None:
+        if construct in self.unsupported_constructs:
+            raise UnsupportedFeature(
+                construct, self.dialect, self.unsupported_constructs[construct] or None
+            )
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} {self.dialect}>"
 
 
 class MigrationBackend(abc.ABC):

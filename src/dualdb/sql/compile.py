@@ -25,7 +25,6 @@ from operator import itemgetter
 from typing import TYPE_CHECKING, Any
 from weakref import ref
 
-from pypika import functions as fn
 from pypika import terms
 from pypika.dialects import PostgreSQLQueryBuilder
 from pypika.queries import Join, QueryBuilder, Table, _SetOperation
@@ -38,22 +37,7 @@ from dualdb.sql.terms import Param, Raw
 if TYPE_CHECKING:
     from dualdb.dialects.base import Dialect
 
-__all__ = ["Binder", "Compiled", "ResultColumn", "compile_query"]
-
-#: Functions whose result has the type of their first argument (used to decode SQLite).
-_PASSTHROUGH_FUNCTIONS = frozenset({"MIN", "MAX", "COALESCE", "IFNULL"})
-
-
-@dataclass(frozen=True, slots=True)
-class ResultColumn:
-    """Where a result column comes from: ``table.column``, or ``table.*`` when column is None.
-
-    SQLite returns stored values (UUIDs as text, …); its dialect decodes a column by the
-    declared type of the table column it comes from.
-    """
-
-    table: str | None
-    column: str | None
+__all__ = ["Binder", "Compiled", "compile_query"]
 
 
 class _Slot:
@@ -75,10 +59,6 @@ class Compiled:
     #: Param names in placeholder order when every slot is a Param (the fast path), else None.
     names: tuple[str, ...] | None
     param_names: frozenset[str]
-    #: Origins of the result columns (SELECT list or RETURNING), None when unknown.
-    origins: tuple[ResultColumn | None, ...] | None
-    #: Tables the query reads, to resolve columns that name no table.
-    tables: tuple[str, ...]
     #: The statement changes data or schema (INSERT/UPDATE/DELETE/DDL).
     is_write: bool = False
     #: The statement changes the schema: dialects drop what they cached about it.
@@ -86,8 +66,8 @@ class Compiled:
     #: For ``INSERT INTO t (cols) VALUES (Param, …)``: (table, columns), so a bulk
     #: ``execute_many`` can use the driver's fastest path (COPY on PostgreSQL).
     bulk_target: tuple[str, tuple[str, ...]] | None = None
-    #: Per-database decoding plans, filled by dialects that need them (SQLite).
-    plans: dict[object, Any] = field(default_factory=dict, compare=False, repr=False)
+    #: What the dialect's driver keeps about this statement (``Dialect.statement_state``).
+    state: Any = field(default=None, compare=False, repr=False)
 
     #: ``values -> arguments`` when every slot is a Param: one C-level call per statement.
     _pick: Callable[[Mapping[str, Any]], Any] | None = field(
@@ -269,10 +249,9 @@ def _compile(query: Any, dialect: Dialect) -> Compiled:
             slots=tuple(_Slot(None, v) for v in args),
             names=None if args else (),
             param_names=frozenset(),
-            origins=None,
-            tables=(),
             is_write=verb in _WRITES or verb in _DDL,
             is_ddl=verb in _DDL,
+            state=dialect.statement_state(query),
         )
     if not isinstance(query, QueryBuilder | terms.Term):
         raise QueryError(
@@ -294,11 +273,10 @@ def _compile(query: Any, dialect: Dialect) -> Compiled:
         slots=slots,
         names=names if len(names) == len(slots) else None,
         param_names=frozenset(names),
-        origins=_origins(query),
-        tables=_tables(query),
         is_write=verb in _WRITES or verb in _DDL,
         is_ddl=verb in _DDL,
         bulk_target=_bulk_target(query, slots),
+        state=dialect.statement_state(query),
     )
 
 
@@ -347,47 +325,3 @@ def _bulk_target(query: Any, slots: tuple[_Slot, ...]) -> tuple[str, tuple[str, 
     ):
         return None
     return table._table_name, tuple(c.name for c in columns)
-
-
-def _tables(query: Any) -> tuple[str, ...]:
-    if isinstance(query, _SetOperation):
-        # Its columns are those of its first SELECT. (Any other attribute of a
-        # set operation is PyPika's Field factory, not a list.)
-        query = query.base_query
-    found: list[str] = []
-    for source in [
-        *getattr(query, "_from", ()),
-        getattr(query, "_insert_table", None),
-        getattr(query, "_update_table", None),
-        *(j.item for j in getattr(query, "_joins", ())),
-    ]:
-        if isinstance(source, Table) and source._table_name not in found:
-            found.append(source._table_name)
-    return tuple(found)
-
-
-def _origin(term: Any) -> ResultColumn | None:
-    if isinstance(term, terms.Star):
-        table = term.table
-        return ResultColumn(table._table_name if isinstance(table, Table) else None, None)
-    if isinstance(term, terms.Field):
-        table = term.table
-        return ResultColumn(table._table_name if isinstance(table, Table) else None, term.name)
-    if (
-        isinstance(term, terms.Function)
-        and term.args
-        and (term.name.upper() in _PASSTHROUGH_FUNCTIONS or isinstance(term, fn.Coalesce))
-    ):
-        return _origin(term.args[0])
-    return None
-
-
-def _origins(query: Any) -> tuple[ResultColumn | None, ...] | None:
-    if isinstance(query, _SetOperation):
-        query = query.base_query
-    selected: Sequence[Any] = (
-        getattr(query, "_returns", None) or getattr(query, "_selects", None) or ()
-    )
-    if not selected:
-        return None
-    return tuple(_origin(term) for term in selected)

@@ -1,12 +1,11 @@
-"""How PostgreSQL renders (compiler) and what it can do (adapter)."""
+"""PostgreSQL's adapter: what it can do and how it is reached; its SQL is the compiler's."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from pypika.enums import Matching
-
-from dualdb.dialects.base import Dialect, MigrationBackend
+from dualdb.dialects.base import Dialect, IsolationLevel, MigrationBackend
+from dualdb.dialects.postgres.compiler import PostgresCompiler
 from dualdb.settings import Settings
 
 if TYPE_CHECKING:
@@ -21,22 +20,10 @@ class PostgresDialect(Dialect):
     name = NAME
     is_embedded = False
     reuses_placeholders = True
-    supports_for_update = True
-    isolation_levels = frozenset({"read_committed", "repeatable_read", "serializable"})
-    unsupported_matching = frozenset(
-        {Matching.rlike, Matching.regexp, Matching.bin_regex, Matching.as_of, Matching.glob}
+    compiler = PostgresCompiler(NAME)
+    isolation_levels: ClassVar[frozenset[IsolationLevel]] = frozenset(
+        {"read_committed", "repeatable_read", "serializable"}
     )
-    unsupported_functions: ClassVar[dict[str, str]] = {
-        "IFNULL": "use COALESCE, on both backends",
-        "GROUP_CONCAT": "",
-        "INSTR": "",
-        "DATETIME": "",
-        "STRFTIME": "",
-        "JULIANDAY": "",
-        "TOTAL": "use SUM",
-        "RANDOMBLOB": "",
-        "PRINTF": "",
-    }
     column_types: ClassVar[dict[str, str]] = {
         "uuid": "UUID",
         "text": "TEXT",
@@ -56,14 +43,6 @@ class PostgresDialect(Dialect):
 
     def placeholder(self, position: int) -> str:
         return f"${position}"
-
-    def begin_sql(self, isolation: str | None, readonly: bool) -> str:
-        sql = "BEGIN"
-        if isolation is not None:
-            sql += " ISOLATION LEVEL " + isolation.replace("_", " ").upper()
-        if readonly:
-            sql += " READ ONLY"
-        return sql
 
     async def connect(self, settings: Settings) -> PostgresDriver:
         from dualdb.dialects.postgres.driver import PostgresDriver

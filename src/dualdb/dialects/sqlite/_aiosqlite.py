@@ -1,0 +1,39 @@
+"""The private parts of aiosqlite that dualdb uses, in one place.
+
+aiosqlite runs each public call (execute, fetch, close) as its own hop to the
+connection's thread; dualdb runs a whole statement (execute, fetch, decode) in one hop,
+through the function aiosqlite itself uses for that. ``pyproject.toml`` pins aiosqlite to
+the minor version these were checked against, and ``tests/dialects/test_private_apis.py``
+is the canary that fails first when an upgrade moves one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Awaitable, Callable
+from typing import Any, cast
+
+import aiosqlite
+
+__all__ = ["InThread", "in_thread", "sqlite3_connection", "worker_thread"]
+
+#: Runs ``fn(*args)`` in the connection's thread and returns its result.
+InThread = Callable[..., Awaitable[Any]]
+
+
+def in_thread(conn: aiosqlite.Connection) -> InThread:
+    """The connection's "run this function in your thread" (bound once per connection:
+    no extra call per statement)."""
+    return cast(InThread, cast(Any, conn)._execute)
+
+
+def sqlite3_connection(conn: aiosqlite.Connection) -> sqlite3.Connection:
+    """The sqlite3 connection underneath, to be used in the connection's thread only."""
+    return cast(sqlite3.Connection, cast(Any, conn)._conn)
+
+
+def worker_thread(conn: aiosqlite.Connection) -> threading.Thread | None:
+    """The thread of a connection not yet opened (aiosqlite makes it a non-daemon)."""
+    thread = getattr(conn, "_thread", None)
+    return thread if isinstance(thread, threading.Thread) else None

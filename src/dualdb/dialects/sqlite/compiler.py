@@ -1,0 +1,95 @@
+"""How SQLite writes what its SQL spells differently from PostgreSQL's, and what it lacks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+from pypika.enums import Matching, Order
+
+from dualdb.dialects.base import Compiler
+
+__all__ = ["SQLiteCompiler"]
+
+
+class SQLiteCompiler(Compiler):
+    __slots__ = ()
+
+    unsupported_matching: ClassVar[frozenset[Matching]] = frozenset(
+        {
+            Matching.ilike,
+            Matching.not_ilike,
+            Matching.rlike,
+            Matching.regex,
+            Matching.regexp,
+            Matching.bin_regex,
+            Matching.as_of,
+        }
+    )
+    unsupported_functions: ClassVar[dict[str, str]] = {
+        name: ""
+        for name in (
+            "NOW",
+            "ARRAY_AGG",
+            "STRING_AGG",
+            "GEN_RANDOM_UUID",
+            "DATE_TRUNC",
+            "TO_CHAR",
+            "TO_TIMESTAMP",
+            "TO_DATE",
+            "REGEXP_REPLACE",
+            "REGEXP_MATCHES",
+            "SPLIT_PART",
+            "JSONB_BUILD_OBJECT",
+            "JSONB_AGG",
+            "JSON_AGG",
+            "JSONB_SET",
+            "GREATEST",
+            "LEAST",
+            "EXTRACT",
+            "DATE_PART",
+            "AGE",
+            "ILIKE",
+            "POSITION",
+            "CONCAT_WS",
+            "LEFT",
+            "RIGHT",
+            "BOOL_AND",
+            "BOOL_OR",
+            "EVERY",
+            "STDDEV",
+            "VARIANCE",
+            "ARRAY_LENGTH",
+            "UNNEST",
+        )
+    }
+    unsupported_constructs: ClassVar[dict[str, str]] = {
+        "DISTINCT ON": "use GROUP BY, or a window function in raw SQL",
+        "ORDER BY/LIMIT inside a UNION member": "order and limit the whole UNION instead",
+    }
+
+    def nulls(self, order: Order | None) -> str:
+        # SQLite sorts NULLs first ascending; PostgreSQL (production) sorts them last.
+        return " NULLS FIRST" if order is Order.desc else " NULLS LAST"
+
+    def offset(self, count: str, *, limited: bool) -> str:
+        # SQLite's grammar has OFFSET only after a LIMIT; a negative LIMIT means none.
+        clause = super().offset(count, limited=limited)
+        return clause if limited else " LIMIT -1" + clause
+
+    def modulo(self, left: str, right: str) -> str:
+        # SQLite's MOD() is the floating-point math function (MOD(7, 2) = 1.0); its ``%``
+        # is the integer remainder that PostgreSQL's MOD() computes for integers.
+        return f"({left} % {right})"
+
+    def parenthesize_set_members(self, members: Sequence[Any]) -> bool:
+        # SQLite's grammar has no "(SELECT …) UNION (SELECT …)": the members go bare, so
+        # none can have an ORDER BY or LIMIT of its own.
+        if any(m._orderbys or m._limit is not None or m._offset for m in members):
+            self.check_construct("ORDER BY/LIMIT inside a UNION member")
+        return False
+
+    def for_update(self, clause: str) -> str:
+        # SQLite locks the whole database for a write transaction (dualdb begins them
+        # IMMEDIATE), which already gives FOR UPDATE's guarantee; the clause is dropped.
+        return ""

@@ -1,0 +1,528 @@
+"""Connections and the pool: aiosqlite underneath.
+
+Costs that shape this module: every awaited aiosqlite call is a hop to the connection's
+own thread, so each operation here is one function run in that thread in a single hop
+(execute, fetch, decode).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sqlite3
+from collections.abc import AsyncGenerator, Callable, Coroutine, Sequence
+from typing import Any
+
+import aiosqlite
+
+from dualdb import errors
+from dualdb.dialects._pool import Pool, PoolStats
+from dualdb.dialects.base import Connection, Driver, IsolationLevel, Lease, Operation
+from dualdb.dialects.sqlite import _aiosqlite
+from dualdb.dialects.sqlite.codec import encode_args, encode_many
+from dualdb.dialects.sqlite.dialect import NAME
+from dualdb.dialects.sqlite.errors import TRANSLATED, translate
+from dualdb.dialects.sqlite.plans import Moved, NewPlan, Plan, Schema, SchemaVersion, make_plan
+from dualdb.records import Record, record_class
+from dualdb.settings import Settings
+from dualdb.sql.compile import Compiled
+
+__all__ = ["SQLiteConnection", "SQLiteDriver"]
+
+_MEMORY = ":memory:"
+
+
+def _group(width: int) -> str:
+    return "(" + ",".join("?" * width) + ")"
+
+
+#: Rows per statement of a bulk INSERT (within SQLite's limit on variables).
+_ROWS_PER_INSERT = 500
+
+# ---------------------------------------------------------------------------- connection
+
+
+class SQLiteConnection(Connection):
+    """One aiosqlite connection; each method is a single hop to its thread."""
+
+    __slots__ = (
+        "_busy",
+        "_conn",
+        "_db",
+        "_driver",
+        "_in_thread",
+        "_own_schema",
+        "_pending",
+        "_version_cursor",
+        "broken",
+        "unsettled",
+    )
+
+    def __init__(self, conn: aiosqlite.Connection, driver: SQLiteDriver) -> None:
+        self._conn = conn
+        self._db = _aiosqlite.sqlite3_connection(conn)  # used in its thread only
+        self._in_thread = _aiosqlite.in_thread(conn)
+        self._driver = driver
+        self.broken = False
+        #: A cancelled call may still be running in the connection's thread.
+        self.unsettled = False
+        #: While a call's function runs in the connection's thread (set there).
+        self._busy = False
+        #: The BEGIN of a transaction, sent with its first statement (see ``begin``).
+        self._pending: str | None = None
+        #: Reads ``PRAGMA schema_version`` (made in the connection's thread).
+        self._version_cursor: sqlite3.Cursor | None = None
+        #: While this connection's open transaction has changed the schema (see ``_ran_ddl``).
+        self._own_schema: Schema | None = None
+
+    async def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        # aiosqlite's public calls cost one hop each (execute, fetch, close); this runs a
+        # whole function in the connection's thread in one.
+        if self._pending is not None:
+            fn, args = self._begin_then, (self._pending, fn, *args)
+            self._pending = None
+        if self.unsettled:
+            # A call of this lease was cancelled: clear any interrupt meant for it first,
+            # so that the cleanup (ROLLBACK, closing a cursor) is not stopped by it.
+            fn, args = self._absorb_then, (fn, *args)
+        try:
+            return await self._in_thread(self._running, fn, *args)
+        except BaseException as exc:
+            error = self._failure(exc)
+            if error is None:
+                raise
+            raise error from exc
+
+    def _failure(self, exc: BaseException) -> errors.DatabaseError | None:
+        """What to raise for ``exc`` from a call to the thread: the dualdb error for a
+        driver error, None to raise ``exc`` itself."""
+        if isinstance(exc, TRANSLATED):
+            return translate(exc, self._driver.path)
+        if isinstance(exc, asyncio.CancelledError):
+            # The call goes on in the connection's thread (a BEGIN may still take the
+            # write lock after we gave up): stop the running statement, and let the pool
+            # take the connection back only once it is idle and outside any transaction.
+            self.unsettled = True
+            # Only while the call runs: an interrupt reaching SQLite after it ended (its
+            # result already on the way) would stop whichever statement runs next
+            # while another is still open. ``_absorb`` clears one that came too late.
+            if self._busy:
+                self._db.interrupt()
+        return None
+
+    def _running(self, fn: Callable[..., Any], *args: Any) -> Any:
+        # In the thread: marks the call as interruptible while it runs.
+        self._busy = True
+        try:
+            return fn(*args)
+        finally:
+            self._busy = False
+
+    def _absorb(self) -> None:
+        """In the thread, after a cancelled call: let an interrupt issued as that call
+        ended stop a harmless statement rather than the next real one."""
+        for _ in range(3):
+            try:
+                self._db.execute("SELECT 1").fetchall()
+                return
+            except sqlite3.OperationalError as exc:
+                if getattr(exc, "sqlite_errorcode", 0) & 0xFF != 9:  # SQLITE_INTERRUPT
+                    raise
+
+    def _absorb_then(self, fn: Callable[..., Any], *args: Any) -> Any:
+        self._absorb()
+        return fn(*args)
+
+    def _begin_then(self, begin: str, fn: Callable[..., Any], *args: Any) -> Any:
+        self._db.execute(begin)
+        return fn(*args)
+
+    def _end_transaction(self) -> None:
+        if self._db.in_transaction:
+            self._db.execute("ROLLBACK")
+
+    def _settled(self) -> None:
+        self._absorb()
+        self._end_transaction()
+
+    def _plan_for(self, compiled: Compiled, cursor: sqlite3.Cursor) -> Plan:
+        """The plan for ``cursor``'s rows: to be called before they are fetched, while the
+        statement holds the read snapshot its columns come from."""
+        # Another connection, process or migration tool may have changed the schema since
+        # the last statement: the version read in the same snapshot says which one applies.
+        versions = self._version_cursor
+        if versions is None:
+            versions = self._version_cursor = self._db.cursor()
+        version = versions.execute("PRAGMA schema_version").fetchone()[0]
+        schema = self._driver.schema if self._own_schema is None else self._schema()
+        key = schema.versions.get(version) or schema.at(version)
+        plans: dict[SchemaVersion, Plan] = compiled.state.plans
+        plan = plans.get(key)
+        if plan is None or plan.__class__ is NewPlan:
+            return self._new_plan(compiled, cursor, key, plan)
+        return plan
+
+    def _new_plan(
+        self, compiled: Compiled, cursor: sqlite3.Cursor, key: SchemaVersion, seen: Plan | None
+    ) -> Plan:
+        # The cursor's description is a fresh tuple per read: ask for it only here.
+        names = tuple(d[0] for d in cursor.description or ())
+        if isinstance(seen, NewPlan) and seen.names == names:
+            return seen
+        try:
+            made = make_plan(self._db, key, compiled.state, names)
+        except Moved:
+            # The statement no longer held its snapshot, so it has no rows to decode.
+            return Plan(record_class(names), ())
+        plans: dict[SchemaVersion, Plan] = compiled.state.plans
+        if len(plans) > 4:
+            plans.clear()
+        plan = plans[key] = NewPlan(made, names, plans, key)
+        return plan
+
+    def _ran_ddl(self) -> None:
+        # Inside a transaction the new schema is this connection's alone until it commits,
+        # and a rollback would let its version number come back with another schema:
+        # meanwhile the connection keeps what it learns about it to itself.
+        if self._db.in_transaction:
+            self._own_schema = Schema()
+
+    def _schema(self) -> Schema:
+        if self._db.in_transaction and self._own_schema is not None:
+            return self._own_schema
+        self._own_schema = None
+        return self._driver.schema
+
+    # The functions below run in the connection's thread, one per statement; the event
+    # loop waits for each, so they are kept as short as the ones aiosqlite runs itself.
+
+    def _fetch_all(self, compiled: Compiled, args: list[Any]) -> list[Record]:
+        cursor = self._db.execute(compiled.sql, args)
+        if compiled.is_ddl:
+            self._ran_ddl()
+        plan = self._plan_for(compiled, cursor)
+        rows = cursor.fetchall()
+        if not rows:
+            return rows
+        return plan.rows(rows)
+
+    def _fetch_one(self, compiled: Compiled, args: list[Any]) -> Record | None:
+        cursor = self._db.execute(compiled.sql, args)
+        try:
+            if compiled.is_ddl:
+                self._ran_ddl()
+            plan = self._plan_for(compiled, cursor)
+            row = cursor.fetchone()
+            if compiled.is_write:
+                cursor.fetchall()  # run a RETURNING statement to completion
+        finally:
+            cursor.close()
+        if row is None:
+            return None
+        return plan.row(row)
+
+    def _fetch_val(self, compiled: Compiled, args: list[Any]) -> Any:
+        row = self._fetch_one(compiled, args)
+        return None if row is None else row[0]
+
+    def _execute(self, compiled: Compiled, args: list[Any]) -> int:
+        cursor = self._db.execute(compiled.sql, args)
+        rows = cursor.fetchall()
+        count = cursor.rowcount
+        cursor.close()
+        if compiled.is_ddl:
+            self._ran_ddl()
+        return count if count >= 0 else len(rows)
+
+    def _execute_many(self, compiled: Compiled, rows: list[list[Any]]) -> None:
+        self._atomically(self._db.executemany, compiled.sql, rows)
+        if compiled.is_ddl:
+            self._ran_ddl()
+
+    def _insert_many(self, compiled: Compiled, flat: list[Any], width: int) -> None:
+        """A bulk INSERT as multi-row ``VALUES`` statements: a third less time than
+        ``executemany``, which steps one statement per row."""
+        head, _, group = compiled.sql.rpartition(" VALUES ")
+        limit = self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
+        per = max(1, min(_ROWS_PER_INSERT, limit // width))
+        step = per * width
+        full = f"{head} VALUES {','.join([group] * per)}"
+        execute = self._db.execute
+
+        def insert() -> None:
+            for start in range(0, len(flat), step):
+                chunk = flat[start : start + step]
+                if len(chunk) == step:
+                    execute(full, chunk)
+                else:
+                    execute(f"{head} VALUES {','.join([group] * (len(chunk) // width))}", chunk)
+
+        self._atomically(insert)
+
+    def _atomically(self, work: Callable[..., Any], *args: Any) -> None:
+        """Run ``work`` in one transaction (atomic, and ~100x faster than a commit per
+        row), or in the caller's if one is open."""
+        db = self._db
+        own = not db.in_transaction
+        if own:
+            db.execute("BEGIN IMMEDIATE")
+        try:
+            work(*args)
+        except BaseException:
+            if own:
+                db.execute("ROLLBACK")
+            raise
+        if own:
+            db.execute("COMMIT")
+
+    def _fetch_batch(
+        self, opened: list[sqlite3.Cursor], compiled: Compiled, size: int
+    ) -> list[Record]:
+        cursor = opened[0]
+        plan = self._plan_for(compiled, cursor)  # before the rows end the statement's read
+        rows = cursor.fetchmany(size)
+        return plan.rows(rows) if rows else []
+
+    # The statement methods are plain functions returning ``_call``'s coroutine, one
+    # coroutine frame fewer per statement than ``async def`` wrappers.
+
+    def fetch_all(
+        self, compiled: Compiled, args: Sequence[Any]
+    ) -> Coroutine[Any, Any, list[Record]]:
+        return self._call(self._fetch_all, compiled, encode_args(args))
+
+    def fetch_one(
+        self, compiled: Compiled, args: Sequence[Any]
+    ) -> Coroutine[Any, Any, Record | None]:
+        return self._call(self._fetch_one, compiled, encode_args(args))
+
+    def fetch_val(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, Any]:
+        return self._call(self._fetch_val, compiled, encode_args(args))
+
+    def execute(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, int]:
+        return self._call(self._execute, compiled, encode_args(args))
+
+    async def execute_many(self, compiled: Compiled, rows: Sequence[Sequence[Any]]) -> None:
+        target = compiled.bulk_target
+        if target is not None and compiled.sql.endswith(" VALUES " + _group(len(target[1]))):
+            await self._call(self._insert_many, compiled, encode_many(rows), len(target[1]))
+        else:
+            encoded = [encode_args(row) for row in rows]
+            await self._call(self._execute_many, compiled, encoded)
+
+    async def iterate(
+        self, compiled: Compiled, args: Sequence[Any], batch_size: int
+    ) -> AsyncGenerator[Record, None]:
+        # The cursor stays in the thread's hands: were it returned, a cancel arriving as
+        # it opens would lose it, still open, holding a read snapshot (a later write on
+        # this connection then fails "database is locked") and keeping an interrupt alive.
+        opened: list[sqlite3.Cursor] = []
+        try:
+            await self._call(self._open_cursor, opened, compiled.sql, encode_args(args))
+            while True:
+                records = await self._call(self._fetch_batch, opened, compiled, batch_size)
+                if not records:
+                    break
+                for record in records:
+                    yield record
+        finally:
+            await self._call(self._close_cursors, opened)
+
+    def _open_cursor(self, opened: list[sqlite3.Cursor], sql: str, args: list[Any]) -> None:
+        opened.append(self._db.execute(sql, args))
+
+    @staticmethod
+    def _close_cursors(opened: list[sqlite3.Cursor]) -> None:
+        while opened:
+            opened.pop().close()
+
+    async def begin(self, isolation: IsolationLevel | None, readonly: bool) -> None:
+        # Sent in the same hop to the thread as the transaction's first statement: a
+        # three-statement transaction then takes four hops instead of five. (The write
+        # lock is taken at that statement rather than at ``async with``.) IMMEDIATE takes
+        # the write lock up front, so a transaction that reads and then writes cannot
+        # fail half-way with SQLITE_BUSY; every level runs serializable.
+        self._pending = "BEGIN DEFERRED" if readonly else "BEGIN IMMEDIATE"
+
+    async def commit(self) -> None:
+        if self._pending is not None:
+            self._pending = None  # no statement ran, so nothing began: nothing to end
+            return
+        await self._call(self._db.execute, "COMMIT")
+
+    async def rollback(self) -> None:
+        if self._pending is not None:
+            self._pending = None
+            return
+        # Also when the BEGIN itself failed (busy) and nothing began.
+        await self._call(self._end_transaction)
+
+    async def run(self, sql: str) -> None:
+        await self._call(self._db.execute, sql)
+
+    def in_transaction(self) -> bool:
+        return self._db.in_transaction
+
+
+#: The thread-side function of each single-statement operation of ``Driver.run``.
+_IN_THREAD: dict[Operation, Callable[[SQLiteConnection, Compiled, list[Any]], Any]] = {
+    "fetch_all": SQLiteConnection._fetch_all,
+    "fetch_one": SQLiteConnection._fetch_one,
+    "fetch_val": SQLiteConnection._fetch_val,
+    "execute": SQLiteConnection._execute,
+}
+
+# ---------------------------------------------------------------------------- pool
+
+
+class SQLiteDriver(Driver):
+    """A small pool of aiosqlite connections (each one a thread) to one database file.
+
+    WAL lets readers run beside the one writer; writers queue on ``busy_timeout``.
+    A private in-memory database exists per connection, so it gets a pool of one.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.path = settings.sqlite_file
+        self.schema = Schema()
+        self._pool: Pool[SQLiteConnection] = Pool(
+            backend=NAME,
+            size=1 if self.path == _MEMORY else settings.sqlite_pool_size,
+            timeout=settings.pool_timeout,
+            connect=self._connect,
+            close=_close,
+            timeout_hint="SQLITE_POOL_SIZE / DB_POOL_TIMEOUT",
+            # Each connection is a thread; keep one, whose cache stays warm (and which
+            # alone holds a private in-memory database).
+            min_size=1,
+            idle_timeout=settings.idle_timeout,
+        )
+
+    async def start(self) -> None:
+        if self.path != _MEMORY:
+            _make_folder(self.path)
+        await self._pool.fill(1)
+
+    async def _connect(self) -> SQLiteConnection:
+        timeout_ms = int(self.settings.sqlite_busy_timeout * 1000)
+        raw = aiosqlite.connect(
+            self.path, isolation_level=None, timeout=self.settings.sqlite_busy_timeout
+        )
+        # aiosqlite's worker thread is not a daemon: a Database the application forgot to
+        # close would keep the interpreter from exiting. SQLite itself is crash-safe.
+        thread = _aiosqlite.worker_thread(raw)
+        if thread is not None:
+            thread.daemon = True
+        try:
+            conn = await raw
+        except sqlite3.Error as exc:
+            if thread is not None:
+                # aiosqlite queued its worker's shutdown, whose result the worker hands to
+                # this event loop: let it finish while the loop still runs (else it raises
+                # "Event loop is closed" in the thread once the application has exited).
+                await asyncio.to_thread(thread.join, 5)
+            raise translate(exc, self.path) from exc
+        try:
+            await conn.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+            if self.path != _MEMORY:
+                await conn.execute("PRAGMA journal_mode = WAL")
+            for pragma in (
+                "PRAGMA foreign_keys = ON",
+                "PRAGMA synchronous = NORMAL",
+                # LIKE is case-sensitive on PostgreSQL; make SQLite agree.
+                "PRAGMA case_sensitive_like = ON",
+            ):
+                await conn.execute(pragma)
+        except sqlite3.Error as exc:
+            await conn.close()
+            raise translate(exc, self.path) from exc
+        return SQLiteConnection(conn, self)
+
+    async def run(self, operation: Operation, compiled: Compiled, args: Sequence[Any]) -> Any:
+        pool = self._pool
+        idle = pool.idle
+        conn = idle.pop() if idle else await pool.checkout()
+        try:
+            # What conn.<operation> does, without its coroutine frame: this is the path
+            # of every statement run outside a transaction.
+            result = await conn._in_thread(
+                conn._running, _IN_THREAD[operation], conn, compiled, encode_args(args)
+            )
+        except BaseException as exc:
+            error = conn._failure(exc)
+            self._checkin(conn)
+            if error is None:
+                raise
+            raise error from exc
+        if conn.unsettled or conn.broken or pool.closed or pool.waiting:
+            self._checkin(conn)
+        else:
+            idle.append(conn)  # what _checkin does in the common case, inline
+        return result
+
+    def acquire(self) -> Lease[SQLiteConnection]:
+        return Lease(self._take, self._give_back)
+
+    async def _take(self) -> SQLiteConnection:
+        idle = self._pool.idle
+        return idle.pop() if idle else await self._pool.checkout()
+
+    async def _give_back(self, conn: SQLiteConnection, exc: BaseException | None) -> None:
+        conn._pending = None
+        if exc is not None and not isinstance(exc, Exception):
+            # Cancelled, or an iterate() abandoned mid-stream (GeneratorExit): its cursor
+            # may still be open, and an interrupt meant for it would stop the next
+            # user's statement. Settle the connection first, in the thread's order.
+            conn.unsettled = True
+        self._checkin(conn)
+
+    def _checkin(self, conn: SQLiteConnection) -> None:
+        pool = self._pool
+        if conn.unsettled and not (conn.broken or pool.closed):
+            pool.spawn(self._settle(conn))  # which gives the connection back
+        elif conn.broken:
+            pool.drop(conn)
+        else:
+            pool.put(conn)
+
+    async def _settle(self, conn: SQLiteConnection) -> None:
+        """Return a connection whose call was cancelled once that call has ended (it runs
+        first: calls run in order) and any transaction it began is rolled back."""
+        try:
+            await conn._in_thread(conn._running, conn._settled)
+            conn.unsettled = False
+        except Exception:
+            conn.broken = True  # closing it rolls back instead
+        finally:
+            if conn.unsettled:  # the settling itself was cancelled (shutdown)
+                conn.unsettled, conn.broken = False, True
+            self._checkin(conn)
+
+    def stats(self) -> PoolStats:
+        return self._pool.stats()
+
+    def discard(self, connection: Connection) -> None:
+        assert isinstance(connection, SQLiteConnection)
+        connection.broken = True
+
+    async def close(self) -> None:
+        # Connections still in use are closed too: SQLite rolls back what they began.
+        await self._pool.close(force=_close)
+
+
+async def _close(conn: SQLiteConnection) -> None:
+    await conn._conn.close()
+
+
+def _make_folder(path: str) -> None:
+    """Create the database file's folder (``./data/`` by default), once at connect."""
+    folder = os.path.dirname(os.path.abspath(os.path.expanduser(path)))
+    try:
+        os.makedirs(folder, exist_ok=True)
+    except OSError as exc:
+        raise errors.ConnectionFailed(
+            f"cannot create the folder {folder!r} for the SQLite database "
+            f"(SQLITE_FILE / DATABASE_URL): {exc.strerror}",
+            dialect=NAME,
+        ) from exc
