@@ -12,8 +12,18 @@ from pypika.terms import Function
 
 import dualdb
 from dualdb import Json, Param, Query, Table, raw
+from dualdb.dialects._values import MAX_JSON_DEPTH
 
 T = Table("t")
+
+
+def _nested(depth: int) -> Any:
+    value: Any = 0
+    for _ in range(depth):
+        value = [value]
+    return value
+
+
 BY_ID = Query.from_(T).select(T.id).where(T.id == Param("id"))
 
 BAD_VALUES: dict[str, tuple[str, Any]] = {
@@ -38,6 +48,13 @@ BAD_VALUES: dict[str, tuple[str, Any]] = {
     ),
     "PostgreSQL's -infinity instant": ("at", datetime(1, 1, 1, tzinfo=UTC)),
     "PostgreSQL's infinity instant": ("at", datetime.max.replace(tzinfo=UTC)),
+    # PostgreSQL's numeric holds < 10**131072 (asyncpg sent this one as zero) and at most
+    # 16383 digits after the point.
+    "decimal of 131073 digits": ("d", Decimal("1E+131072")),
+    "decimal with 16384 fractional digits": ("d", Decimal("1E-16384")),
+    # Deeper than Python's json can read back: stored, the row could never be read.
+    "JSON nested 5,000 deep": ("doc", Json(_nested(5000))),
+    "JSON nested one level too deep": ("doc", Json(_nested(MAX_JSON_DEPTH + 1))),
 }
 
 
@@ -72,13 +89,23 @@ async def test_unstorable_value_raises_data_error_and_stores_nothing(
     assert [r["id"] for r in await t.fetch_all(Query.from_(T).select(T.id))] == [2]
 
 
+async def test_the_deepest_json_and_the_widest_decimals_round_trip(t: dualdb.Database) -> None:
+    deepest = _nested(MAX_JSON_DEPTH)
+    await t.execute(Query.into(T).columns(T.id, T.doc).insert(1, Param("v")), v=Json(deepest))
+    assert await t.fetch_val(Query.from_(T).select(T.doc)) == deepest
+    for number, value in enumerate([Decimal("9" * 131072), Decimal("1E-16383")], 2):
+        await t.execute(Query.into(T).columns(T.id, T.d).insert(number, Param("v")), v=value)
+        got = await t.fetch_val(Query.from_(T).select(T.d).where(T.id == number))
+        assert got == value
+
+
 async def test_data_error_is_also_a_value_error(t: dualdb.Database) -> None:
     with pytest.raises(ValueError, match=r"NUL|0x00"):
         await t.execute(Query.into(T).columns(T.id, T.s).insert(1, "\x00"))
 
 
 async def test_the_last_storable_instants_and_integers_round_trip(t: dualdb.Database) -> None:
-    edges = {
+    edges: dict[str, list[datetime | int]] = {
         "at": [
             datetime(1, 1, 1, 0, 0, 0, 1, tzinfo=UTC),
             datetime(9999, 12, 31, 23, 59, 59, 999998, tzinfo=UTC),

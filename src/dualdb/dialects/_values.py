@@ -2,8 +2,9 @@
 
 Both backends must accept and reject the same values, so the rules live here once:
 a naive datetime is refused (dualdb does not guess a time zone), NaN is refused
-(SQLite would store NULL), and JSON is written compactly without NaN or ``\\u0000``
-(PostgreSQL's jsonb cannot hold either).
+(SQLite would store NULL), a Decimal must fit PostgreSQL's numeric, and JSON is written
+compactly without NaN or ``\\u0000`` (PostgreSQL's jsonb cannot hold either) and no deeper
+than Python's own ``json`` can read back.
 """
 
 from __future__ import annotations
@@ -12,12 +13,20 @@ import json
 import math
 import re
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from dualdb.errors import DataError
 from dualdb.sql.terms import Json
 
-__all__ = ["check_datetime", "check_float", "dump_json"]
+__all__ = [
+    "MAX_JSON_DEPTH",
+    "check_datetime",
+    "check_decimal",
+    "check_float",
+    "check_json_text",
+    "dump_json",
+]
 
 _encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
 
@@ -68,17 +77,79 @@ def _encode(value: Any) -> str:
 _NUL_ESCAPE = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
+#: The deepest JSON document stored: Python's ``json`` reads nesting only as deep as the
+#: interpreter's recursion limit allows (less the caller's own frames), so a deeper
+#: document could be written but never read back.
+MAX_JSON_DEPTH = 256
+
+
 def dump_json(value: Any, dialect: str) -> str:
     """JSON text for a value bound to a JSON column; it reads back identically on both."""
     if isinstance(value, Json):
         value = value.value
     try:
         text = _encode(value) if _has_exponent_float(value) else _encoder.encode(value)
+    except RecursionError:
+        raise _too_deep(dialect) from None
     except (TypeError, ValueError) as exc:
         raise DataError(f"value cannot be stored as JSON: {exc}", dialect=dialect) from exc
     if "\\u0000" in text and _NUL_ESCAPE.search(text):
         raise DataError("JSON text cannot contain the NUL character (\\u0000)", dialect=dialect)
+    check_json_text(text, dialect)
     return text
+
+
+def check_json_text(text: str, dialect: str) -> None:
+    """Refuse JSON text nested deeper than :data:`MAX_JSON_DEPTH`."""
+    # Counting brackets runs in C; only a document with that many is scanned.
+    if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _depth(text) > MAX_JSON_DEPTH:
+        raise _too_deep(dialect)
+
+
+def _depth(text: str) -> int:
+    deepest = depth = 0
+    in_string = escaped = False
+    for char in text:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif char == "\\":
+                escaped = True
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            deepest = max(deepest, depth)
+        elif char in "]}":
+            depth -= 1
+    return deepest
+
+
+def _too_deep(dialect: str) -> DataError:
+    return DataError(
+        f"JSON nested deeper than {MAX_JSON_DEPTH} levels cannot be stored "
+        "(it could not be read back)",
+        dialect=dialect,
+    )
+
+
+#: PostgreSQL's numeric: fewer than 131072 digits before the point, 16383 after.
+_NUMERIC_SCALE = 16383
+
+
+def check_decimal(value: Decimal, dialect: str) -> None:
+    """Refuse a finite Decimal PostgreSQL's numeric cannot hold exactly (asyncpg sends one
+    too large as zero), on both backends."""
+    if value.is_finite() and (
+        value.adjusted() >= 131072 or -int(value.as_tuple().exponent) > _NUMERIC_SCALE
+    ):
+        raise DataError(
+            "decimal out of range: numeric holds fewer than 131072 digits before the "
+            f"point and at most {_NUMERIC_SCALE} after it",
+            dialect=dialect,
+        )
 
 
 #: asyncpg sends these two instants as PostgreSQL's -infinity/infinity and reads them

@@ -56,7 +56,9 @@ class Json:
         self.value = value
 
     def __repr__(self) -> str:
-        return f"Json({self.value!r})"
+        # The document is a bound value: it may hold a secret, and a driver quotes the
+        # repr of a value it cannot encode in its error (and could not repr a deep one).
+        return f"Json(<{type(self.value).__name__}>)"
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Json) and other.value == self.value

@@ -11,11 +11,18 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 import asyncpg
 
-from dualdb.dialects._values import check_datetime, check_float, dump_json
+from dualdb.dialects._values import (
+    check_datetime,
+    check_decimal,
+    check_float,
+    check_json_text,
+    dump_json,
+)
 from dualdb.dialects.postgres.dialect import NAME
 from dualdb.records import Record
 
@@ -32,12 +39,15 @@ def check_args(args: Sequence[Any]) -> Sequence[Any]:
             check_datetime(value, NAME)
         elif kind is float:
             check_float(value, NAME)
+        elif kind is Decimal:
+            check_decimal(value, NAME)
     return args
 
 
 def _encode_json(value: Any) -> str:
     # A str is JSON text already (as on SQLite); anything else is serialised.
     if isinstance(value, str):
+        check_json_text(value, NAME)
         return value
     return dump_json(value, NAME)
 

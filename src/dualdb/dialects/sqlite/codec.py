@@ -20,7 +20,7 @@ from typing import Any
 from uuid import UUID
 
 from dualdb import errors
-from dualdb.dialects._values import check_datetime, check_float, dump_json
+from dualdb.dialects._values import check_datetime, check_decimal, check_float, dump_json
 from dualdb.dialects.sqlite.dialect import NAME
 from dualdb.sql.terms import Json
 
@@ -54,6 +54,7 @@ def _decimal(value: Decimal) -> str:
     # zero, no signalling NaN; so both backends return the same Decimal.
     if value.is_nan():
         return "NaN"
+    check_decimal(value, NAME)
     if value.is_zero():
         value = value.copy_abs()
     return format(value, "f")
