@@ -27,7 +27,15 @@ from weakref import ref
 
 from pypika import terms
 from pypika.dialects import PostgreSQLQueryBuilder
-from pypika.queries import Join, QueryBuilder, Table, _SetOperation
+from pypika.queries import (
+    CreateIndexBuilder,
+    CreateQueryBuilder,
+    DropQueryBuilder,
+    Join,
+    QueryBuilder,
+    Table,
+    _SetOperation,
+)
 
 from dualdb.errors import QueryError
 from dualdb.query import _Builder
@@ -253,6 +261,8 @@ def _compile(query: Any, dialect: Dialect) -> Compiled:
             is_ddl=verb in _DDL,
             state=dialect.statement_state(query),
         )
+    if isinstance(query, CreateQueryBuilder | DropQueryBuilder | CreateIndexBuilder):
+        return _compile_ddl(query, dialect)
     if not isinstance(query, QueryBuilder | terms.Term):
         raise QueryError(
             f"expected a PyPika query, dualdb.raw(...) or SQL text; got {type(query).__name__}"
@@ -276,6 +286,28 @@ def _compile(query: Any, dialect: Dialect) -> Compiled:
         is_write=verb in _WRITES or verb in _DDL,
         is_ddl=verb in _DDL,
         bulk_target=_bulk_target(query, slots),
+        state=dialect.statement_state(query),
+    )
+
+
+def _compile_ddl(query: Any, dialect: Dialect) -> Compiled:
+    from dualdb.sql import ddl
+
+    binder = ddl.literal_binder(dialect)
+    previous = _render.active()
+    _render.set_active(binder)
+    try:
+        sql = ddl.render_ddl(query, dialect)
+    finally:
+        _render.set_active(previous)
+    _check_text(sql)
+    return Compiled(
+        sql=sql,
+        slots=(),
+        names=(),
+        param_names=frozenset(),
+        is_write=True,
+        is_ddl=True,
         state=dialect.statement_state(query),
     )
 
