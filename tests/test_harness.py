@@ -25,6 +25,7 @@ def _sqlite_path(url: str) -> Path:
 
 async def _user_tables(backend: str, url: str) -> list[str]:
     """Names of the user tables in the database at *url*."""
+    conn: aiosqlite.Connection | asyncpg.Connection[asyncpg.Record]
     if backend == "sqlite":
         async with aiosqlite.connect(_sqlite_path(url)) as conn:
             cursor = await conn.execute(
@@ -43,6 +44,7 @@ async def _user_tables(backend: str, url: str) -> list[str]:
 
 
 async def _create_marker_table(backend: str, url: str) -> None:
+    conn: aiosqlite.Connection | asyncpg.Connection[asyncpg.Record]
     if backend == "sqlite":
         async with aiosqlite.connect(_sqlite_path(url)) as conn:
             await conn.execute("CREATE TABLE marker (id INTEGER PRIMARY KEY)")

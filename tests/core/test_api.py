@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any, cast
 
 import pytest
 
@@ -95,7 +96,7 @@ async def test_execute_many_inserts_rows_in_order_across_statements(
 
 async def test_execute_many_with_upsert_uses_the_statement(items: dualdb.Database) -> None:
     upsert = (
-        Query.into(t)
+        cast(Any, Query.into(t))
         .columns(t.id, t.name, t.qty)
         .insert(Param("id"), Param("name"), Param("qty"))
         .on_conflict(t.id)
@@ -134,7 +135,7 @@ async def test_iterate_can_stop_early(items: dualdb.Database) -> None:
 async def test_upsert_do_nothing_keeps_existing_row(items: dualdb.Database) -> None:
     uid = await add(items, "first", 1)
     q = (
-        Query.into(t)
+        cast(Any, Query.into(t))
         .columns(t.id, t.name, t.qty)
         .insert(Param("id"), Param("name"), Param("qty"))
         .on_conflict(t.id)
@@ -148,7 +149,7 @@ async def test_upsert_do_nothing_keeps_existing_row(items: dualdb.Database) -> N
 async def test_upsert_do_update_with_returning(items: dualdb.Database) -> None:
     uid = await add(items, "first", 1)
     q = (
-        Query.into(t)
+        cast(Any, Query.into(t))
         .columns(t.id, t.name, t.qty)
         .insert(Param("id"), Param("name"), Param("qty"))
         .on_conflict(t.id)
@@ -163,7 +164,7 @@ async def test_upsert_do_update_with_returning(items: dualdb.Database) -> None:
 async def test_delete_returning_gives_deleted_rows(items: dualdb.Database) -> None:
     uid = await add(items, "gone", 5)
     rows = await items.fetch_all(
-        Query.from_(t).delete().where(t.id == Param("id")).returning(t.name), id=uid
+        cast(Any, Query.from_(t)).delete().where(t.id == Param("id")).returning(t.name), id=uid
     )
     assert [r["name"] for r in rows] == ["gone"]
     assert await items.fetch_one(BY_ID, id=uid) is None
@@ -185,7 +186,7 @@ async def test_empty_in_list_matches_nothing(items: dualdb.Database) -> None:
 async def test_like_escapes_wildcards_from_user_input(items: dualdb.Database) -> None:
     for name in ("50% off", "50 dollars", "a_b", "axb"):
         await add(items, name, 1)
-    like = Query.from_(t).select(t.name).where(t.name.like(Param("p"))).orderby(t.name)
+    like = Query.from_(t).select(t.name).where(t.name.like(cast(str, Param("p")))).orderby(t.name)
     assert [r[0] for r in await items.fetch_all(like, p=dualdb.escape_like("50%") + "%")] == [
         "50% off"
     ]
@@ -194,7 +195,7 @@ async def test_like_escapes_wildcards_from_user_input(items: dualdb.Database) ->
 
 async def test_like_is_case_sensitive_on_both(items: dualdb.Database) -> None:
     await add(items, "Alice", 1)
-    q = Query.from_(t).select(t.name).where(t.name.like(Param("p")))
+    q = Query.from_(t).select(t.name).where(t.name.like(cast(str, Param("p"))))
     assert await items.fetch_all(q, p="alice") == []
 
 

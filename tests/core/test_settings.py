@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from dualdb import ConfigurationError, Settings, load_settings
 
 
-def load(env: dict[str, str], **kwargs: object) -> Settings:
+def load(env: dict[str, str], **kwargs: Any) -> Settings:
     return load_settings(env, env_file=None, **kwargs)
 
 

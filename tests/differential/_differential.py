@@ -301,7 +301,7 @@ item_rows = st.fixed_dictionaries(
     {name: st.none() | strategy for name, strategy in COLUMN_VALUES.items()}
 )
 
-INSERT_ITEM = (
+INSERT_ITEM: Any = (
     Query.into(ITEMS)
     .columns(ITEMS.id, *(ITEMS.field(c) for c in ITEM_COLUMNS))
     .insert(Param("id"), *(Param(c) for c in ITEM_COLUMNS))

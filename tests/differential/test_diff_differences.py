@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from pypika.terms import ValueWrapper
@@ -307,7 +307,7 @@ async def test_a_literal_repeated_in_group_by_needs_a_param_on_postgresql(
 async def test_an_upsert_touching_one_row_twice_fails_on_postgresql_only(
     t: dualdb.Database, backend: str
 ) -> None:
-    q = Query.into(T).columns(T.id, T.s).insert((5, "a"), (5, "b")).on_conflict(T.id)
+    q = cast(Any, Query.into(T)).columns(T.id, T.s).insert((5, "a"), (5, "b")).on_conflict(T.id)
     q = q.do_update(T.s)
     if backend == "sqlite":
         assert await t.execute(q) == 2
@@ -394,7 +394,7 @@ async def test_a_negative_limit_or_offset_param_means_none_on_sqlite_and_fails_o
 ) -> None:
     """A literal negative LIMIT/OFFSET is refused on both when the query is compiled; a
     Param's value is only seen by the database."""
-    q = Query.from_(T).select(T.id).orderby(T.id).limit(Param("n"))
+    q = Query.from_(T).select(T.id).orderby(T.id).limit(cast(int, Param("n")))
     if backend == "sqlite":
         assert [r["id"] for r in await t.fetch_all(q, n=-1)] == [1, 2]
     else:

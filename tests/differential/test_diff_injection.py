@@ -11,7 +11,7 @@ a NUL, which cannot be quoted, is refused before anything is sent.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from _differential import ITEMS, KV, Pair, examples, scratch
@@ -91,7 +91,7 @@ VALUE_POSITIONS: dict[str, Builder] = {
 INSERT_LITERAL: Builder = lambda v: Query.into(KV).columns(KV.k, KV.v).insert(v, 1)  # noqa: E731
 UPDATE_SET: Builder = lambda v: Query.update(KV).set(KV.note, v).where(KV.k == "bystander")  # noqa: E731
 UPSERT_SET: Builder = lambda v: (  # noqa: E731
-    Query.into(KV)
+    cast(Any, Query.into(KV))
     .columns(KV.k, KV.v, KV.note)
     .insert("bystander", 2, "n")
     .on_conflict(KV.k)
@@ -326,7 +326,13 @@ async def test_offset_without_limit_works_on_both(pair: Pair) -> None:
 
 async def test_limit_and_offset_as_params_are_bound_values(pair: Pair) -> None:
     """``.limit(Param("n"))`` binds the count: a hostile value is a DataError on both."""
-    q = Query.from_(KV).select(KV.k).orderby(KV.k).limit(Param("n")).offset(Param("o"))
+    q = (
+        Query.from_(KV)
+        .select(KV.k)
+        .orderby(KV.k)
+        .limit(cast(int, Param("n")))
+        .offset(cast(int, Param("o")))
+    )
     for db in pair:
         for k in ("a", "b", "c"):
             await db.execute(Query.into(KV).columns(KV.k, KV.v).insert(k, 1))

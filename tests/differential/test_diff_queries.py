@@ -77,7 +77,7 @@ def _comparison(column: str) -> st.SearchStrategy[Criterion]:
     probe = st.sampled_from(PROBES[column])
     ops = ["==", "!="] if column in EQUALITY_ONLY else ["==", "!=", "<", "<=", ">", ">="]
 
-    def compare(op: str, value: Any) -> Criterion:
+    def compare(op: str, value: object) -> Criterion:
         return {
             "==": field == value,
             "!=": field != value,

@@ -7,7 +7,7 @@ that operation alone, on both backends.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from _differential import KV, Pair, canon_rows, examples, on_both, scratch
 from hypothesis import example, given, settings
@@ -22,18 +22,20 @@ keys = st.sampled_from(KEYS)
 values = st.integers(-1000, 1000)
 notes = st.none() | st.sampled_from(["", "n", "N"])
 
-INSERT = Query.into(KV).columns(KV.k, KV.v, KV.note).insert(Param("k"), Param("v"), Param("note"))
+INSERT: Any = (
+    Query.into(KV).columns(KV.k, KV.v, KV.note).insert(Param("k"), Param("v"), Param("note"))
+)
 UPSERT_UPDATE = INSERT.on_conflict(KV.k).do_update(KV.v).returning(KV.k, KV.v, KV.note)
 UPSERT_NOTHING = INSERT.on_conflict(KV.k).do_nothing().returning(KV.k, KV.v)
 UPSERT_ADD = INSERT.on_conflict(KV.k).do_update(KV.v, KV.v + Param("v")).returning(KV.v, KV.note)
 UPDATE = (
-    Query.update(KV)
+    cast(Any, Query.update(KV))
     .set(KV.v, KV.v + Param("delta"))
     .set(KV.note, Param("note"))
     .where(KV.k >= Param("k"))
     .returning(KV.k, KV.v)
 )
-DELETE = Query.from_(KV).delete().where(KV.v < Param("v")).returning(KV.k, KV.note)
+DELETE = cast(Any, Query.from_(KV)).delete().where(KV.v < Param("v")).returning(KV.k, KV.note)
 STATE = Query.from_(KV).select(KV.k, KV.v, KV.note).orderby(KV.k, order=Order.asc)
 
 operations = st.lists(
@@ -71,7 +73,7 @@ async def _apply(db: Any, op: tuple[Any, ...]) -> Any:
     if kind == "delete":
         return _sorted(canon_rows(await db.fetch_all(DELETE, v=value)))
     # A multi-row INSERT … RETURNING returns rows in VALUES order on both.
-    q = Query.into(KV).columns(KV.k, KV.v, KV.note)
+    q: Any = Query.into(KV).columns(KV.k, KV.v, KV.note)
     for k in key:
         q = q.insert(k, value, note)
     if not key:
@@ -90,7 +92,8 @@ async def _apply(db: Any, op: tuple[Any, ...]) -> Any:
 async def test_write_sequences_agree(pair: Pair, ops: list[tuple[Any, ...]]) -> None:
     async with scratch(pair) as (s, p):
         for op in ops:
-            sqlite, postgresql = await on_both((s, p), lambda db, op=op: _apply(db, op))
+            # cast: mypy infers no type for a lambda with a default argument
+            sqlite, postgresql = await on_both((s, p), cast(Any, lambda db, op=op: _apply(db, op)))
             assert sqlite == postgresql, op
         assert canon_rows(await s.fetch_all(STATE)) == canon_rows(await p.fetch_all(STATE))
 
@@ -109,7 +112,7 @@ async def test_execute_counts_affected_rows_alike(pair: Pair, ops: list[tuple[An
                 q = Query.from_(KV).delete().where(KV.v < value)
             elif kind == "upsert_nothing":
                 q = (
-                    Query.into(KV)
+                    cast(Any, Query.into(KV))
                     .columns(KV.k, KV.v, KV.note)
                     .insert(key, value, note)
                     .on_conflict(KV.k)
@@ -117,13 +120,13 @@ async def test_execute_counts_affected_rows_alike(pair: Pair, ops: list[tuple[An
                 )
             else:
                 q = (
-                    Query.into(KV)
+                    cast(Any, Query.into(KV))
                     .columns(KV.k, KV.v, KV.note)
                     .insert(key, value, note)
                     .on_conflict(KV.k)
                     .do_update(KV.v, ValueWrapper(value))
                 )
-            counts = await on_both((s, p), lambda db, q=q: db.execute(q))
+            counts = await on_both((s, p), cast(Any, lambda db, q=q: db.execute(q)))
             assert counts[0] == counts[1], (kind, key, value)
         everything = await on_both((s, p), lambda db: db.execute(Query.from_(KV).delete()))
         assert everything[0] == everything[1]

@@ -15,7 +15,7 @@ import gc
 import itertools
 import os
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 import pytest
@@ -46,7 +46,7 @@ SLOW = {
     "WHERE x < 30000) SELECT count(*) FROM c",
 }
 
-Operation = Callable[[dualdb.Database, random.Random], Awaitable[Any]]
+Operation = Callable[[dualdb.Database, random.Random], Coroutine[Any, Any, Any]]
 
 
 def _operations(backend: str, ids: itertools.count[int]) -> list[Operation]:

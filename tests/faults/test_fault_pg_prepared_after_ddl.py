@@ -9,6 +9,8 @@ On PostgreSQL, ``SELECT *`` prepared before ``ALTER TABLE … ADD COLUMN`` fails
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import pytest
 
 import dualdb
@@ -16,7 +18,9 @@ from dualdb import Param, Query, Table, raw
 
 T = Table("t")
 SELECT_STAR = Query.from_(T).select("*").where(T.id == Param("id"))
-UPDATE_RETURNING = Query.update(T).set(T.n, T.n + 1).where(T.id == Param("id")).returning("*")
+UPDATE_RETURNING = (
+    cast(Any, Query.update(T)).set(T.n, T.n + 1).where(T.id == Param("id")).returning("*")
+)
 
 
 async def _prepared_then_altered(database_url: str) -> dualdb.Database:
@@ -62,7 +66,7 @@ async def test_a_transaction_aborted_by_a_column_added_meanwhile_is_retried(
     db = await _prepared_then_altered(database_url)
     attempts = 0
 
-    async def bump(tx: dualdb.Transaction) -> object:
+    async def bump(tx: dualdb.Transaction) -> dualdb.Record | None:
         nonlocal attempts
         attempts += 1
         await tx.fetch_one(SELECT_STAR, id=1)

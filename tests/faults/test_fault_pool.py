@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import time
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 
@@ -17,7 +18,7 @@ T = Table("t")
 HANG = 10.0
 
 
-def _pool(backend: str, size: int) -> dict[str, int]:
+def _pool(backend: str, size: int) -> dict[str, Any]:
     return {"sqlite_pool_size": size} if backend == "sqlite" else {"pool_max_size": size}
 
 
@@ -100,7 +101,9 @@ async def test_waiting_on_your_own_transactions_lock_fails_within_the_timeout(
     """A write through the pool while this task's own transaction holds the lock it
     needs: SQLite's whole-database write lock (busy timeout → SerializationFailure),
     PostgreSQL's row lock (statement timeout → QueryTimeout). Never an endless hang."""
-    options = {"sqlite_busy_timeout": 0.3} if backend == "sqlite" else {"statement_timeout": 0.3}
+    options: dict[str, Any] = (
+        {"sqlite_busy_timeout": 0.3} if backend == "sqlite" else {"statement_timeout": 0.3}
+    )
     expected = dualdb.SerializationFailure if backend == "sqlite" else dualdb.QueryTimeout
     async with dualdb.connect(database_url, pool_timeout=HANG, **options) as db:
         await db.execute(raw("CREATE TABLE t (id INTEGER PRIMARY KEY, n INTEGER)"))

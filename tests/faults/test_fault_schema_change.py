@@ -14,7 +14,7 @@ import sqlite3
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 import pytest
@@ -33,7 +33,9 @@ BEFORE = {"id": ID, "n": 1, "at": AT, "ref": REF}
 
 SELECT_STAR = Query.from_(T).select("*").where(T.id == Param("id"))
 SELECT_COLUMNS = Query.from_(T).select(T.id, T.n, T.at, T.ref).where(T.id == Param("id"))
-UPDATE_RETURNING = Query.update(T).set(T.n, Param("n")).where(T.id == Param("id")).returning("*")
+UPDATE_RETURNING = (
+    cast(Any, Query.update(T)).set(T.n, Param("n")).where(T.id == Param("id")).returning("*")
+)
 SELECT_ALL = Query.from_(T).select("*").orderby(T.n)
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from typing import Any
 
 import pytest
 
@@ -51,7 +52,7 @@ RECENT = (
 )
 
 #: (tasks, pool options, time bound in seconds) per backend.
-LOAD = {
+LOAD: dict[str, tuple[int, dict[str, Any], float]] = {
     "postgresql": (1000, {"pool_max_size": 20, "pool_min_size": 20}, 120.0),
     "sqlite": (200, {"sqlite_pool_size": 5}, 120.0),
 }
