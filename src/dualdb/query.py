@@ -1,8 +1,10 @@
 """``dualdb.Query``: the PyPika builder to start portable queries from.
 
 It is PyPika's PostgreSQL builder, whose text (double-quoted identifiers,
-``ON CONFLICT … DO UPDATE``, ``RETURNING``) SQLite ≥ 3.35 also runs; what SQLite cannot
-run is rejected by its dialect at compile time.
+``ON CONFLICT … DO UPDATE``, ``RETURNING``) SQLite ≥ 3.35 also runs. Where a backend
+writes a clause differently, or cannot run it, the builder asks the dialect's
+:class:`~dualdb.dialects.base.Compiler` while dualdb compiles the query; rendered any
+other way (``str(query)``) it writes what PyPika writes.
 """
 
 from __future__ import annotations
@@ -12,12 +14,19 @@ from typing import Any
 
 from pypika import PostgreSQLQuery
 from pypika.dialects import PostgreSQLQueryBuilder
+from pypika.enums import SetOperation
+from pypika.queries import _SetOperation as _PyPikaSetOperation
+from pypika.utils import builder
+
+from dualdb.sql import _render
 
 __all__ = ["Query"]
 
 
+@_render.renders_itself
 class _Builder(PostgreSQLQueryBuilder):
-    """PyPika's PostgreSQL builder, minus its shared-list bug.
+    """PyPika's PostgreSQL builder, minus its shared-list bug, rendering its clauses
+    through the dialect's compiler.
 
     Each builder method works on a copy of the query, but PyPika's ``__copy__`` leaves
     three lists shared with the original, which later calls append to: two upserts
@@ -31,6 +40,105 @@ class _Builder(PostgreSQLQueryBuilder):
         newone._distinct_on = copy(self._distinct_on)
         newone._using = copy(self._using)
         return newone
+
+    # Set operations (and ``+ * -``, which call these) make dualdb's set operation.
+
+    @builder
+    def union(self, other: Any) -> _SetOperation:
+        return _SetOperation(self, other, SetOperation.union, wrapper_cls=self._wrapper_cls)
+
+    @builder
+    def union_all(self, other: Any) -> _SetOperation:
+        return _SetOperation(self, other, SetOperation.union_all, wrapper_cls=self._wrapper_cls)
+
+    @builder
+    def intersect(self, other: Any) -> _SetOperation:
+        return _SetOperation(self, other, SetOperation.intersect, wrapper_cls=self._wrapper_cls)
+
+    @builder
+    def except_of(self, other: Any) -> _SetOperation:
+        return _SetOperation(self, other, SetOperation.except_of, wrapper_cls=self._wrapper_cls)
+
+    @builder
+    def minus(self, other: Any) -> _SetOperation:
+        return _SetOperation(self, other, SetOperation.minus, wrapper_cls=self._wrapper_cls)
+
+    # Rendering: the dialect's compiler while dualdb compiles, PyPika's text otherwise.
+
+    def _distinct_sql(self, **kwargs: Any) -> str:
+        binder = _render.active()
+        if binder is not None:
+            _render.check_distinct(binder.dialect.compiler, self)
+        return super()._distinct_sql(**kwargs)
+
+    def _for_update_sql(self, **kwargs: Any) -> str:
+        clause: str = super()._for_update_sql(**kwargs)
+        binder = _render.active()
+        return clause if binder is None else binder.dialect.compiler.for_update(clause)
+
+    def _orderby_sql(
+        self,
+        quote_char: str | None = None,
+        alias_quote_char: str | None = None,
+        orderby_alias: bool = True,
+        **kwargs: Any,
+    ) -> str:
+        binder = _render.active()
+        if binder is None:
+            return super()._orderby_sql(
+                quote_char=quote_char,
+                alias_quote_char=alias_quote_char,
+                orderby_alias=orderby_alias,
+                **kwargs,
+            )
+        return _render.orderby_sql(
+            binder.dialect.compiler, self, quote_char, alias_quote_char, orderby_alias, **kwargs
+        )
+
+    def _limit_sql(self) -> str:
+        binder = _render.active()
+        if binder is None:
+            return super()._limit_sql()
+        return _render.limit_sql(binder.dialect.compiler, self)
+
+    def _offset_sql(self) -> str:
+        binder = _render.active()
+        if binder is None:
+            return super()._offset_sql()
+        return _render.offset_sql(binder.dialect.compiler, self)
+
+
+@_render.renders_itself
+class _SetOperation(_PyPikaSetOperation):
+    """PyPika's UNION/INTERSECT/EXCEPT, rendering through the dialect's compiler."""
+
+    def get_sql(self, with_alias: bool = False, subquery: bool = False, **kwargs: Any) -> str:
+        binder = _render.active()
+        if binder is None:
+            return super().get_sql(with_alias, subquery, **kwargs)
+        return _render.set_operation_sql(
+            binder.dialect.compiler,
+            self,
+            lambda query: _PyPikaSetOperation.get_sql(query, with_alias, subquery, **kwargs),
+        )
+
+    def _orderby_sql(self, quote_char: str | None = None, **kwargs: Any) -> str:
+        binder = _render.active()
+        if binder is None:
+            return super()._orderby_sql(quote_char=quote_char, **kwargs)
+        return _render.set_orderby_sql(binder.dialect.compiler, self, quote_char, **kwargs)
+
+    def _limit_sql(self) -> str:
+        binder = _render.active()
+        if binder is None:
+            return super()._limit_sql()
+        return _render.limit_sql(binder.dialect.compiler, self)
+
+    def _offset_sql(self) -> str:
+        binder = _render.active()
+        if binder is None:
+            return super()._offset_sql()
+        return _render.offset_sql(binder.dialect.compiler, self)
 
 
 class Query(PostgreSQLQuery):

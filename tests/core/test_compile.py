@@ -12,9 +12,11 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import pytest
+from pypika import PostgreSQLQuery
+from pypika import analytics as an
 from pypika import functions as fn
 
-from dualdb import Json, Param, Query, QueryError, Table, UnsupportedFeature
+from dualdb import Json, Order, Param, Query, QueryError, Table, UnsupportedFeature
 from dualdb.dialects import get_dialect
 from dualdb.sql.compile import compile_query
 
@@ -228,3 +230,112 @@ def test_param_name_must_be_an_identifier() -> None:
 def test_non_query_is_rejected(dialect: str) -> None:
     with pytest.raises(QueryError, match="PyPika query"):
         compile_query(42, get_dialect(dialect))
+
+
+# What the dialects' compilers write differently (dualdb/dialects/*/compiler.py).
+
+members = Table("members")
+
+
+def test_order_by_sorts_nulls_as_postgresql_does_on_both(dialect: str) -> None:
+    q = (
+        Query.from_(users)
+        .select(users.id)
+        .orderby(users.name, order=Order.desc)
+        .orderby(users.id)
+        .orderby(users.at, order=Order.asc)
+    )
+    expected = {
+        "sqlite": "SELECT `id` FROM `users` "
+        "ORDER BY `name` DESC NULLS FIRST,`id` NULLS LAST,`at` ASC NULLS LAST",
+        "postgresql": 'SELECT "id" FROM "users" ORDER BY "name" DESC,"id","at" ASC',
+    }
+    assert sql_of(q, dialect) == expected[dialect]
+
+
+def test_window_order_by_sorts_nulls_as_postgresql_does_on_both(dialect: str) -> None:
+    q = Query.from_(users).select(an.RowNumber().orderby(users.at, order=Order.desc))
+    expected = {
+        "sqlite": "SELECT ROW_NUMBER() OVER(ORDER BY `at` DESC NULLS FIRST) FROM `users`",
+        "postgresql": 'SELECT ROW_NUMBER() OVER(ORDER BY "at" DESC) FROM "users"',
+    }
+    assert sql_of(q, dialect) == expected[dialect]
+
+
+def test_offset_without_limit_gets_an_unbounded_limit_on_sqlite(dialect: str) -> None:
+    q = Query.from_(users).select(users.id).offset(cast(Any, Param("skip")))
+    expected = {
+        "sqlite": "SELECT `id` FROM `users` LIMIT -1 OFFSET ?",
+        "postgresql": 'SELECT "id" FROM "users" OFFSET $1',
+    }
+    assert sql_of(q, dialect) == expected[dialect]
+    assert sql_of(q.limit(5), dialect).endswith(
+        " LIMIT 5 OFFSET " + get_dialect(dialect).placeholder(1)
+    )
+
+
+def test_limit_and_offset_take_only_a_non_negative_int_or_a_param(dialect: str) -> None:
+    q = cast(Any, Query.from_(users).select(users.id))
+    for bad, message in (("1; DROP TABLE users", "got str"), (-1, "negative"), (True, "got bool")):
+        with pytest.raises(QueryError, match=message):
+            sql_of(q.limit(bad), dialect)
+        with pytest.raises(QueryError, match=message):
+            sql_of(q.offset(bad), dialect)
+
+
+def test_limit_of_a_plain_pypika_builder_is_checked_too() -> None:
+    # Table.select() makes PyPika's own builder, not dualdb's.
+    q = cast(Any, PostgreSQLQuery.from_(users).select(users.id)).limit("1; DROP TABLE users")
+    with pytest.raises(QueryError, match="LIMIT must be an int or a Param"):
+        sql_of(q, "postgresql")
+
+
+def test_percent_is_the_integer_remainder_on_both(dialect: str) -> None:
+    q = Query.from_(users).select(users.n % 7)
+    expected = {
+        "sqlite": "SELECT (`n` % ?) FROM `users`",
+        "postgresql": 'SELECT MOD("n",$1) FROM "users"',
+    }
+    assert sql_of(q, dialect) == expected[dialect]
+
+
+def test_set_operation_members_are_bare_on_sqlite(dialect: str) -> None:
+    a = Query.from_(users).select(users.id)
+    b = Query.from_(members).select(members.id)
+    q = ((a + b) * b).intersect(b).except_of(b).orderby(users.id).limit(3)
+    expected = {
+        "sqlite": "SELECT `id` FROM `users` UNION SELECT `id` FROM `members` "
+        "UNION ALL SELECT `id` FROM `members` INTERSECT SELECT `id` FROM `members` "
+        "EXCEPT SELECT `id` FROM `members` ORDER BY `id` NULLS LAST LIMIT 3",
+        "postgresql": '(SELECT "id" FROM "users") UNION (SELECT "id" FROM "members") '
+        'UNION ALL (SELECT "id" FROM "members") INTERSECT (SELECT "id" FROM "members") '
+        'EXCEPT (SELECT "id" FROM "members") ORDER BY "id" LIMIT 3',
+    }
+    assert sql_of(q, dialect) == expected[dialect]
+    assert sql_of(a.union_all(b).offset(1), dialect).endswith(
+        {"sqlite": "`members` LIMIT -1 OFFSET 1", "postgresql": '"members") OFFSET 1'}[dialect]
+    )
+
+
+def test_order_by_inside_a_union_member_is_refused_on_sqlite() -> None:
+    q = (
+        Query.from_(users)
+        .select(users.id)
+        .orderby(users.id)
+        .union(Query.from_(members).select(members.id))
+    )
+    with pytest.raises(UnsupportedFeature, match="inside a UNION member"):
+        sql_of(q, "sqlite")
+    assert sql_of(q, "postgresql").startswith('(SELECT "id" FROM "users" ORDER BY "id") UNION')
+
+
+def test_rendered_outside_dualdb_a_query_is_pypikas_text() -> None:
+    a = Query.from_(users).select(users.id).orderby(users.id).offset(2)
+    assert str(a) == 'SELECT "id" FROM "users" ORDER BY "id" OFFSET 2'
+    assert str(a + a) == (
+        '(SELECT "id" FROM "users" ORDER BY "id" OFFSET 2) UNION '
+        '(SELECT "id" FROM "users" ORDER BY "id" OFFSET 2)'
+    )
+    assert str(Query.from_(users).select(users.n % 2).for_update()) == (
+        'SELECT MOD("n",2) FROM "users" FOR UPDATE'
+    )

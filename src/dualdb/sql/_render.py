@@ -2,26 +2,31 @@
 
 PyPika's own parameter support turns values into strings before handing them over
 (datetimes and UUIDs become ISO text, ``None`` becomes ``'null'``, dicts their ``repr``),
-so the driver would no longer receive typed values. dualdb therefore wraps a handful of
-PyPika's ``get_sql`` methods. Each wrapper first checks a thread-local *binder*; with none
-active (any PyPika use outside dualdb) it calls the original method unchanged. With one
-active it:
+so the driver would no longer receive typed values. dualdb therefore changes how a few
+PyPika classes render, only while a thread-local *binder* is active (any PyPika use
+outside dualdb renders as PyPika does). With one active:
 
-- binds every literal value as a placeholder and keeps the original Python object;
-- renders ``col == None`` / ``col != None`` as ``IS NULL`` / ``IS NOT NULL``;
-- renders ``x IN ()`` (an empty list) as a false condition, which PostgreSQL would reject;
-- adds ``ESCAPE '\\'`` to every LIKE, so both backends escape alike;
-- spells out where NULLs sort when the dialect's default differs from PostgreSQL's
-  (NULLs last ascending, first descending), and renders ``%`` as the integer remainder;
-- accepts only non-negative ``int`` LIMIT/OFFSET: PyPika pastes them into the text;
-- asks the dialect about constructs it may not support (ILIKE, regex, DISTINCT ON,
-  functions), raising :class:`~dualdb.errors.UnsupportedFeature` before anything runs.
+- every literal value is bound as a placeholder, keeping the original Python object;
+- ``col == None`` / ``col != None`` render as ``IS NULL`` / ``IS NOT NULL``;
+- ``x IN ()`` (an empty list) renders as a false condition, which PostgreSQL would reject;
+- every LIKE gets ``ESCAPE '\\'``, so both backends escape alike;
+- LIMIT/OFFSET accept only a non-negative ``int`` or a Param: PyPika pastes them into the text;
+- the dialect's :class:`~dualdb.dialects.base.Compiler` writes what backends spell
+  differently (where NULLs sort, OFFSET without LIMIT, ``%``, set operations, FOR UPDATE)
+  and refuses, with :class:`~dualdb.errors.UnsupportedFeature`, constructs its backend
+  lacks (ILIKE, regex, DISTINCT ON, functions) before anything runs.
+
+Builder-level differences are overrides on dualdb's own builders (:mod:`dualdb.query`),
+which call the functions below. PyPika leaves no such seam for its terms, which any
+builder holds, nor for builders made without ``dualdb.Query`` (``Table.select()`` makes
+a plain PyPika one): those are global wrappers (:func:`_hook`) calling the same functions,
+so every builder gets the same checked LIMIT/OFFSET and the same SQL.
 """
 
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from copy import copy
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -34,6 +39,7 @@ from pypika.utils import format_alias_sql, format_quotes
 from dualdb.errors import QueryError
 
 if TYPE_CHECKING:
+    from dualdb.dialects.base import Compiler
     from dualdb.sql.compile import Binder
 
 _state = threading.local()
@@ -49,12 +55,29 @@ def set_active(binder: Binder | None) -> None:
     _state.binder = binder
 
 
+_Class = TypeVar("_Class", bound=type)
+
+#: dualdb's builders (see :func:`renders_itself`).
+_own_rendering: tuple[type, ...] = ()
+
+
+def renders_itself(cls: _Class) -> _Class:
+    """Class decorator for dualdb's builders: they render through their own overrides,
+    so the global builder-level hooks leave them to PyPika's methods (which their
+    overrides call)."""
+    global _own_rendering
+    _own_rendering = (*_own_rendering, cls)
+    return cls
+
+
 Method = Callable[..., str]
 _Replacement = TypeVar("_Replacement", bound=Callable[..., str])
 
 
-def _hook(cls: type, name: str) -> Callable[[_Replacement], _Replacement]:
-    """Replace ``cls.name`` by a wrapper that defers to the original when no binder is active.
+def _hook(cls: type, name: str, *, builder: bool = False) -> Callable[[_Replacement], _Replacement]:
+    """Replace ``cls.name`` by a wrapper that defers to the original when no binder is
+    active, or, for a ``builder`` method, when the builder is one of dualdb's
+    (:func:`renders_itself`: its overrides did the work and called the original).
 
     Returns the replacement unchanged, so one function can be hooked onto several classes.
     """
@@ -68,12 +91,22 @@ def _hook(cls: type, name: str) -> Callable[[_Replacement], _Replacement]:
                 return original(self, *args, **kwargs)
             return replacement(binder, original, self, *args, **kwargs)
 
-        method.__wrapped__ = original  # type: ignore[attr-defined]
-        method.__doc__ = original.__doc__
-        setattr(cls, name, method)
+        def builder_method(self: Any, *args: Any, **kwargs: Any) -> str:
+            binder = getattr(_state, "binder", None)
+            if binder is None or isinstance(self, _own_rendering):
+                return original(self, *args, **kwargs)
+            return replacement(binder, original, self, *args, **kwargs)
+
+        wrapper = builder_method if builder else method
+        wrapper.__wrapped__ = original  # type: ignore[attr-defined]
+        wrapper.__doc__ = original.__doc__
+        setattr(cls, name, wrapper)
         return replacement
 
     return install
+
+
+# Term-level hooks: PyPika offers no seam but its classes' methods.
 
 
 @_hook(terms.ValueWrapper, "get_sql")
@@ -103,7 +136,7 @@ def _criterion_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -
         sql: str = subject.get_sql(quote_char=quote, **_without(kwargs))
         return sql + test
     if isinstance(comparator, Matching):
-        binder.dialect.check_matching(comparator)
+        binder.dialect.compiler.check_matching(comparator)
         if comparator in (Matching.like, Matching.not_like):
             return str(original(self, **kwargs)) + " ESCAPE '\\'"
     return str(original(self, **kwargs))
@@ -125,44 +158,61 @@ def _contains_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) ->
 
 @_hook(terms.Function, "get_sql")
 def _function_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
-    binder.dialect.check_function(self.name)
+    binder.dialect.compiler.check_function(self.name)
     return str(original(self, **kwargs))
 
 
-@_hook(PostgreSQLQueryBuilder, "_distinct_sql")
-def _distinct_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
-    if self._distinct_on:
-        binder.dialect.check_construct("DISTINCT ON")
-    return str(original(self, **kwargs))
+@_hook(terms.AnalyticFunction, "_orderby_field")
+def _window_orderby_sql(
+    binder: Binder, original: Method, self: Any, field: Any, orient: Any, **kwargs: Any
+) -> str:
+    return str(original(self, field, orient, **kwargs)) + binder.dialect.compiler.nulls(orient)
 
 
-@_hook(PostgreSQLQueryBuilder, "_for_update_sql")
-def _for_update_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
-    if self._for_update and not binder.dialect.supports_for_update:
-        # SQLite locks the whole database for a write transaction (dualdb begins them
-        # IMMEDIATE), which already gives FOR UPDATE's guarantee; the clause is dropped.
-        return ""
-    return str(original(self, **kwargs))
+@_hook(terms.Mod, "get_function_sql")
+def _mod_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    # PyPika's own rendering of the operands (Function.get_function_sql).
+    left, right = (arg.get_sql(with_alias=False, subquery=True, **kwargs) for arg in self.args)
+    return binder.dialect.compiler.modulo(left, right)
 
 
-def _nulls(binder: Binder, order: Order | None) -> str:
-    """The NULLS FIRST/LAST suffix this dialect needs to sort NULLs as PostgreSQL does."""
-    suffixes = binder.dialect.nulls_order
-    if suffixes is None:
-        return ""
-    return suffixes[1] if order is Order.desc else suffixes[0]
+# Builder-level rendering: what dualdb's builders' overrides call, and what the hooks
+# below call for builders that are not dualdb's.
+
+
+def orderby_sql(
+    compiler: Compiler,
+    query: Any,
+    quote_char: str | None = None,
+    alias_quote_char: str | None = None,
+    orderby_alias: bool = True,
+    **kwargs: Any,
+) -> str:
+    """A SELECT's ORDER BY clause (``QueryBuilder._orderby_sql``)."""
+    aliases = {s.alias for s in query._selects}
+    return _orderby_clauses(
+        compiler, query._orderbys, aliases, quote_char, alias_quote_char, orderby_alias, **kwargs
+    )
+
+
+def set_orderby_sql(
+    compiler: Compiler, query: Any, quote_char: str | None = None, **kwargs: Any
+) -> str:
+    """A set operation's ORDER BY clause (``_SetOperation._orderby_sql``)."""
+    aliases = {s.alias for s in query.base_query._selects}
+    return _orderby_clauses(compiler, query._orderbys, aliases, quote_char, None, True, **kwargs)
 
 
 def _orderby_clauses(
-    binder: Binder,
-    orderbys: Any,
+    compiler: Compiler,
+    orderbys: Iterable[tuple[Any, Order | None]],
     aliases: set[Any],
     quote_char: str | None,
     alias_quote_char: str | None,
     orderby_alias: bool,
     **kwargs: Any,
 ) -> str:
-    # PyPika's own loop (QueryBuilder._orderby_sql), plus the NULLS suffix.
+    # PyPika's own loop, plus the compiler's NULLS suffix.
     clauses = []
     for field, order in orderbys:
         if orderby_alias and field.alias and field.alias in aliases:
@@ -170,39 +220,8 @@ def _orderby_clauses(
         else:
             term = field.get_sql(quote_char=quote_char, alias_quote_char=alias_quote_char, **kwargs)
         direction = f" {order.value}" if order is not None else ""
-        clauses.append(f"{term}{direction}{_nulls(binder, order)}")
+        clauses.append(f"{term}{direction}{compiler.nulls(order)}")
     return " ORDER BY " + ",".join(clauses)
-
-
-@_hook(QueryBuilder, "_orderby_sql")
-def _orderby_sql(
-    binder: Binder,
-    original: Method,
-    self: Any,
-    quote_char: str | None = None,
-    alias_quote_char: str | None = None,
-    orderby_alias: bool = True,
-    **kwargs: Any,
-) -> str:
-    aliases = {s.alias for s in self._selects}
-    return _orderby_clauses(
-        binder, self._orderbys, aliases, quote_char, alias_quote_char, orderby_alias, **kwargs
-    )
-
-
-@_hook(_SetOperation, "_orderby_sql")
-def _set_orderby_sql(
-    binder: Binder, original: Method, self: Any, quote_char: str | None = None, **kwargs: Any
-) -> str:
-    aliases = {s.alias for s in self.base_query._selects}
-    return _orderby_clauses(binder, self._orderbys, aliases, quote_char, None, True, **kwargs)
-
-
-@_hook(terms.AnalyticFunction, "_orderby_field")
-def _window_orderby_sql(
-    binder: Binder, original: Method, self: Any, field: Any, orient: Any, **kwargs: Any
-) -> str:
-    return str(original(self, field, orient, **kwargs)) + _nulls(binder, orient)
 
 
 def _count(value: Any, clause: str) -> str:
@@ -218,43 +237,83 @@ def _count(value: Any, clause: str) -> str:
     return str(int(value))
 
 
-@_hook(QueryBuilder, "_limit_sql")
-@_hook(_SetOperation, "_limit_sql")
-def _limit_sql(binder: Binder, original: Method, self: Any) -> str:
-    return f" LIMIT {_count(self._limit, 'LIMIT')}"
+def limit_sql(compiler: Compiler, query: Any) -> str:
+    return compiler.limit(_count(query._limit, "LIMIT"))
 
 
-@_hook(QueryBuilder, "_offset_sql")
-@_hook(_SetOperation, "_offset_sql")
-def _offset_sql(binder: Binder, original: Method, self: Any) -> str:
-    return _offset(binder, self._limit, self._offset)
-
-
-def _offset(binder: Binder, limit: Any, offset: Any) -> str:
+def offset_sql(compiler: Compiler, query: Any) -> str:
     # PyPika renders OFFSET right after LIMIT, or alone when there is no LIMIT.
-    prefix = binder.dialect.unlimited if limit is None and binder.dialect.unlimited else ""
-    return f"{prefix} OFFSET {_count(offset, 'OFFSET')}"
+    return compiler.offset(_count(query._offset, "OFFSET"), limited=query._limit is not None)
 
 
-@_hook(_SetOperation, "get_sql")
-def _set_operation_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
-    if binder.dialect.parenthesized_set_operations:
-        return str(original(self, **kwargs))
-    members = [self.base_query, *(query for _, query in self._set_operation)]
-    if any(m._orderbys or m._limit is not None or m._offset for m in members):
-        binder.dialect.check_construct("ORDER BY/LIMIT inside a UNION member")
+def check_distinct(compiler: Compiler, query: Any) -> None:
+    if query._distinct_on:
+        compiler.check_construct("DISTINCT ON")
+
+
+def set_operation_sql(compiler: Compiler, query: Any, render: Callable[[Any], str]) -> str:
+    """A UNION/INTERSECT/EXCEPT as ``render`` (PyPika's ``_SetOperation.get_sql``) writes
+    it, with its members bare if the compiler says so."""
+    members = [query.base_query, *(member for _, member in query._set_operation)]
+    if compiler.parenthesize_set_members(members):
+        return render(query)
     # Render a copy whose first query asks for unparenthesized members.
-    bare = copy(self)
-    bare.base_query = copy(self.base_query)
+    bare = copy(query)
+    bare.base_query = copy(query.base_query)
     bare.base_query.wrap_set_operation_queries = False
-    return str(original(bare, **kwargs))
+    return render(bare)
 
 
-@_hook(terms.Mod, "get_function_sql")
-def _mod_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
-    if not binder.dialect.mod_operator:
-        return str(original(self, **kwargs))
-    # SQLite's MOD() is the floating-point math function (MOD(7, 2) = 1.0); its ``%``
-    # is the integer remainder that PostgreSQL's MOD() computes for integers.
-    left, right = (arg.get_sql(with_alias=False, subquery=True, **kwargs) for arg in self.args)
-    return f"({left} % {right})"
+# The same for builders that are not dualdb's (PyPika's own, e.g. from Table.select()).
+
+
+@_hook(PostgreSQLQueryBuilder, "_distinct_sql", builder=True)
+def _distinct_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    check_distinct(binder.dialect.compiler, self)
+    return str(original(self, **kwargs))
+
+
+@_hook(PostgreSQLQueryBuilder, "_for_update_sql", builder=True)
+def _for_update_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    return binder.dialect.compiler.for_update(str(original(self, **kwargs)))
+
+
+@_hook(QueryBuilder, "_orderby_sql", builder=True)
+def _orderby_sql(
+    binder: Binder,
+    original: Method,
+    self: Any,
+    quote_char: str | None = None,
+    alias_quote_char: str | None = None,
+    orderby_alias: bool = True,
+    **kwargs: Any,
+) -> str:
+    return orderby_sql(
+        binder.dialect.compiler, self, quote_char, alias_quote_char, orderby_alias, **kwargs
+    )
+
+
+@_hook(_SetOperation, "_orderby_sql", builder=True)
+def _set_orderby_sql(
+    binder: Binder, original: Method, self: Any, quote_char: str | None = None, **kwargs: Any
+) -> str:
+    return set_orderby_sql(binder.dialect.compiler, self, quote_char, **kwargs)
+
+
+@_hook(QueryBuilder, "_limit_sql", builder=True)
+@_hook(_SetOperation, "_limit_sql", builder=True)
+def _limit_sql(binder: Binder, original: Method, self: Any) -> str:
+    return limit_sql(binder.dialect.compiler, self)
+
+
+@_hook(QueryBuilder, "_offset_sql", builder=True)
+@_hook(_SetOperation, "_offset_sql", builder=True)
+def _offset_sql(binder: Binder, original: Method, self: Any) -> str:
+    return offset_sql(binder.dialect.compiler, self)
+
+
+@_hook(_SetOperation, "get_sql", builder=True)
+def _set_operation_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    return set_operation_sql(
+        binder.dialect.compiler, self, lambda query: str(original(query, **kwargs))
+    )
