@@ -19,7 +19,13 @@ from copy import copy
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from pypika.queries import Column, CreateIndexBuilder, CreateQueryBuilder, DropQueryBuilder
+from pypika.queries import (
+    Column,
+    CreateIndexBuilder,
+    CreateQueryBuilder,
+    DropQueryBuilder,
+    Table,
+)
 from pypika.utils import format_quotes
 
 from dualdb.dialects.base import LOGICAL_TYPES
@@ -112,11 +118,9 @@ def _create_index_sql(query: CreateIndexBuilder, dialect: Dialect) -> str:
     quote = dialect.quote_char
     if not query._columns or query._table is None or query._index is None:
         raise QueryError("create_index needs an index name, .on(table) and .columns(...)")
-    table = query._table
+    table: Any = query._table
     table_sql = (
-        table.get_sql(quote_char=quote)
-        if hasattr(table, "get_sql")
-        else format_quotes(table, quote)
+        table.get_sql(quote_char=quote) if isinstance(table, Table) else format_quotes(table, quote)
     )
     columns = ",".join(format_quotes(_name(c), quote) for c in query._columns)
     sql = "CREATE UNIQUE INDEX " if query._is_unique else "CREATE INDEX "
@@ -124,7 +128,8 @@ def _create_index_sql(query: CreateIndexBuilder, dialect: Dialect) -> str:
         sql += "IF NOT EXISTS "
     sql += f"{format_quotes(_name(query._index), quote)} ON {table_sql} ({columns})"
     if query._wheres:
-        sql += " WHERE " + query._wheres.get_sql(quote_char=quote, subquery=True)
+        wheres: Any = query._wheres
+        sql += " WHERE " + wheres.get_sql(quote_char=quote, subquery=True)
     return sql
 
 

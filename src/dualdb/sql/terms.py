@@ -6,11 +6,12 @@ inlining them; rendered any other way (``str(query)``) they show a readable ``:n
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pypika.terms import Term
 
+from dualdb.errors import QueryError
 from dualdb.sql import _render
 
 __all__ = ["Json", "Param", "Raw", "escape_like", "raw"]
@@ -72,23 +73,44 @@ class Raw:
 
     Placeholders are the driver's own (``?`` on SQLite, ``$1`` on PostgreSQL); nothing
     is rewritten, checked or made portable. Values are still bound, never inlined, and
-    converted like any other value. On SQLite, result columns of raw SQL are returned
-    as stored (no decoding by declared type).
+    converted like any other value. PostgreSQL returns each result column as its own
+    type; SQLite returns what it stored (UUIDs as text, booleans as 0/1) unless
+    ``types`` names the logical type of a result column (``{"id": "uuid"}``), which
+    then comes back as on PostgreSQL.
     """
 
-    __slots__ = ("args", "sql")
+    __slots__ = ("args", "sql", "types")
 
-    def __init__(self, sql: str, args: Sequence[Any] = ()) -> None:
+    def __init__(
+        self, sql: str, args: Sequence[Any] = (), types: Mapping[str, str] | None = None
+    ) -> None:
         self.sql = sql
         self.args = tuple(args)
+        self.types = _checked_types(types)
 
     def __repr__(self) -> str:
         return f"Raw({self.sql!r}, <{len(self.args)} values>)"
 
 
-def raw(sql: str, *args: Any) -> Raw:
+def _checked_types(types: Mapping[str, str] | None) -> dict[str, str] | None:
+    if not types:
+        return None
+    from dualdb.dialects.base import LOGICAL_TYPES
+
+    checked = {}
+    for name, logical in types.items():
+        if not isinstance(name, str) or logical not in LOGICAL_TYPES:
+            raise QueryError(
+                f"raw(types=...) maps result column names to logical types "
+                f"({', '.join(LOGICAL_TYPES)}); got {name!r}: {logical!r}"
+            )
+        checked[name] = logical
+    return checked
+
+
+def raw(sql: str, *args: Any, types: Mapping[str, str] | None = None) -> Raw:
     """Wrap dialect-specific SQL and its positional values; see :class:`Raw`."""
-    return Raw(sql, args)
+    return Raw(sql, args, types)
 
 
 def escape_like(text: str) -> str:

@@ -1,7 +1,7 @@
 """PostgreSQL through asyncpg: the production backend.
 
-One module per role (see CONTRIBUTING.md): ``dialect`` (rendering differences and
-capabilities), ``codec`` (values both ways), ``errors`` (asyncpg → dualdb.errors),
+One module per role (see CONTRIBUTING.md): ``compiler`` (rendering differences),
+``dialect`` (capabilities), ``codec`` (values both ways), ``errors`` (asyncpg → dualdb.errors),
 ``driver`` (connections and the pool), ``introspect`` and ``migrate`` (the migration
 tooling's view), ``_asyncpg`` (the private asyncpg API dualdb relies on, in one place).
 """

@@ -1,10 +1,10 @@
 """SQLite through aiosqlite: the embedded, zero-configuration backend.
 
-One module per role (see CONTRIBUTING.md): ``dialect`` (rendering differences and
-capabilities), ``codec`` (values both ways, and the decoding plans), ``errors`` (sqlite3 →
-dualdb.errors), ``driver`` (connections and the pool), ``introspect`` and ``migrate`` (the
-migration tooling's view), ``_aiosqlite`` (the private aiosqlite API dualdb relies on, in
-one place).
+One module per role (see CONTRIBUTING.md): ``compiler`` (rendering differences),
+``dialect`` (capabilities), ``codec`` (values both ways), ``plans`` (decoding rows by the
+declared types of the columns they come from), ``errors`` (sqlite3 → dualdb.errors),
+``driver`` (connections and the pool), ``introspect`` and ``migrate`` (the migration
+tooling's view), ``_aiosqlite`` (the private aiosqlite API dualdb relies on, in one place).
 """
 
 from __future__ import annotations

@@ -24,7 +24,7 @@ from dualdb.dialects._values import check_datetime, check_decimal, check_float, 
 from dualdb.dialects.sqlite.dialect import NAME
 from dualdb.sql.terms import Json
 
-__all__ = ["decoder_for", "encode_args", "encode_many"]
+__all__ = ["decoder_for", "encode_args", "encode_many", "to_bool"]
 
 # ---------------------------------------------------------------------------- encoding
 
@@ -149,7 +149,7 @@ def _to_date(value: Any) -> Any:
     return date.fromisoformat(value) if isinstance(value, str) else value
 
 
-def _to_bool(value: Any) -> Any:
+def to_bool(value: Any) -> Any:
     return bool(value) if isinstance(value, int) else value
 
 
@@ -189,7 +189,7 @@ def decoder_for(declared: str) -> Callable[[Any], Any] | None:
     if "DATE" in kind:
         return _to_date
     if "BOOL" in kind:
-        return _to_bool
+        return to_bool
     if "JSON" in kind:
         return _to_json
     if "DECIMAL" in kind or "NUMERIC" in kind:

@@ -52,7 +52,7 @@ class SQLiteDialect(Dialect):
     def statement_state(self, query: Any) -> Sources:
         from dualdb.dialects.sqlite.plans import sources_of
 
-        return sources_of(query)
+        return sources_of(query, self.column_type)
 
     async def connect(self, settings: Settings) -> SQLiteDriver:
         from dualdb.dialects.sqlite.driver import SQLiteDriver

@@ -17,10 +17,11 @@ from typing import Any
 
 from pypika import Table, terms
 from pypika import functions as fn
-from pypika.queries import QueryBuilder, _SetOperation
+from pypika.queries import AliasedQuery, QueryBuilder, _SetOperation
 
-from dualdb.dialects.sqlite.codec import decoder_for
+from dualdb.dialects.sqlite.codec import decoder_for, to_bool
 from dualdb.records import Record, record_class
+from dualdb.sql.terms import Raw
 
 __all__ = [
     "Moved",
@@ -39,33 +40,72 @@ _PASSTHROUGH_FUNCTIONS = frozenset({"MIN", "MAX", "COALESCE", "IFNULL"})
 
 @dataclass(frozen=True, slots=True)
 class ResultColumn:
-    """Where a result column comes from: ``table.column``, or ``table.*`` when column is None."""
+    """Where a result column comes from: ``table.column``, or ``table.*`` when column is
+    None (every table the query reads when table is None too)."""
 
     table: str | None
     column: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Fixed:
+    """A result column whose type the query itself says: a comparison is a boolean."""
+
+    decode: Callable[[Any], Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Spread:
+    """``sub.*`` (or ``*`` over subqueries): the subquery's own result columns."""
+
+    origins: tuple[Origin, ...]
+
+
+Origin = ResultColumn | Fixed | Spread | None
+
+
 class Sources:
     """What decoding needs to know about one statement, worked out when it is compiled:
-    where each result column comes from (None when unknown, e.g. raw SQL), the tables it
-    reads (to resolve a column that names no table), and the plans made for it, one per
-    schema version."""
+    where each result column comes from (None when unknown), the tables it reads (to
+    resolve a column that names no table, or a ``*``), and the plans made for it, one per
+    schema version. ``names`` maps result column names to decoders instead, for raw SQL
+    given ``types=``."""
 
-    __slots__ = ("origins", "plans", "tables")
+    __slots__ = ("names", "origins", "plans", "stars", "tables")
 
     def __init__(
-        self, origins: tuple[ResultColumn | None, ...] | None, tables: tuple[str, ...]
+        self,
+        origins: tuple[Origin, ...] | None,
+        tables: tuple[str, ...],
+        stars: tuple[str | Spread, ...] = (),
+        names: dict[str, Callable[[Any], Any]] | None = None,
     ) -> None:
         self.origins = origins
         self.tables = tables
+        #: What ``*`` expands to, in FROM/JOIN order: a table, or a subquery's columns.
+        self.stars = stars or tables
+        self.names = names
         self.plans: dict[SchemaVersion, Plan] = {}
 
 
-def sources_of(query: Any) -> Sources:
-    """The :class:`Sources` of a PyPika query (any other statement: none known)."""
+def sources_of(query: Any, column_type: Callable[[str], str]) -> Sources:
+    """The :class:`Sources` of a statement; ``column_type`` maps a logical type to the
+    declared one (for ``raw(..., types=…)``)."""
+    if isinstance(query, Raw):
+        if not query.types:
+            return Sources(None, ())
+        names = {}
+        for name, logical in query.types.items():
+            decode = decoder_for(column_type(logical))
+            if decode is not None:
+                names[name] = decode
+        return Sources(None, (), names=names)
     if not isinstance(query, QueryBuilder | _SetOperation):
         return Sources(None, ())
-    return Sources(_origins(query), _tables(query))
+    if isinstance(query, _SetOperation):
+        # Its columns are those of its first SELECT.
+        query = query.base_query
+    return Sources(_origins(query), _tables(query), _stars(query))
 
 
 class Plan:
@@ -192,22 +232,22 @@ def make_plan(
     conn: sqlite3.Connection, schema: SchemaVersion, sources: Sources, names: tuple[str, ...]
 ) -> Plan:
     cls = record_class(names)
+    if sources.names is not None:
+        known = sources.names
+        return Plan(cls, tuple((i, known[n]) for i, n in enumerate(names) if n in known))
     origins = sources.origins
     if origins is None:
         return Plan(cls, ())
-    expanded: list[tuple[str | None, str | None]] = []
-    for origin in origins:
-        if origin is None:
-            expanded.append((None, None))
-        elif origin.column is None:
-            for star_table in (origin.table,) if origin.table else sources.tables:
-                expanded.extend((star_table, c) for c in schema.columns(conn, star_table))
-        else:
-            expanded.append((_table_of(conn, schema, sources, origin), origin.column))
+    expanded: list[tuple[str | None, str | None] | Fixed] = []
+    _expand(conn, schema, sources, origins, expanded)
     if len(expanded) != len(names):
         return Plan(cls, ())  # a shape we cannot map column-for-column: values as stored
     decoders = []
-    for index, (table, column) in enumerate(expanded):
+    for index, source in enumerate(expanded):
+        if isinstance(source, Fixed):
+            decoders.append((index, source.decode))
+            continue
+        table, column = source
         if table is None or column is None:
             continue
         declared: str | None = schema.columns(conn, table).get(column)
@@ -217,6 +257,32 @@ def make_plan(
         if decode is not None:
             decoders.append((index, decode))
     return Plan(cls, tuple(decoders))
+
+
+def _expand(
+    conn: sqlite3.Connection,
+    schema: SchemaVersion,
+    sources: Sources,
+    origins: Sequence[Origin],
+    out: list[tuple[str | None, str | None] | Fixed],
+) -> None:
+    for origin in origins:
+        if origin is None:
+            out.append((None, None))
+        elif isinstance(origin, Fixed):
+            out.append(origin)
+        elif isinstance(origin, Spread):
+            _expand(conn, schema, sources, origin.origins, out)
+        elif origin.column is not None:
+            out.append((_table_of(conn, schema, sources, origin), origin.column))
+        elif origin.table is not None:
+            out.extend((origin.table, c) for c in schema.columns(conn, origin.table))
+        else:
+            for star in sources.stars:
+                if isinstance(star, Spread):
+                    _expand(conn, schema, sources, star.origins, out)
+                else:
+                    out.extend((star, c) for c in schema.columns(conn, star))
 
 
 def _table_of(
@@ -231,44 +297,132 @@ def _table_of(
 
 
 def _tables(query: Any) -> tuple[str, ...]:
-    if isinstance(query, _SetOperation):
-        # Its columns are those of its first SELECT. (Any other attribute of a
-        # set operation is PyPika's Field factory, not a list.)
-        query = query.base_query
-    found: list[str] = []
+    return tuple(s for s in dict.fromkeys(_from_items(query)) if isinstance(s, str))
+
+
+def _stars(query: Any) -> tuple[str | Spread, ...]:
+    stars: list[str | Spread] = []
+    for item in _from_items(query):
+        if isinstance(item, str):
+            if item not in stars:
+                stars.append(item)
+        else:
+            stars.append(Spread(_origins(item) or ()))
+    return tuple(stars)
+
+
+def _attr(query: Any, name: str, default: Any) -> Any:
+    # Not getattr: a PyPika builder makes a Field of any attribute it lacks (a plain
+    # QueryBuilder has no ``_returns``).
+    return vars(query).get(name, default) if hasattr(query, "__dict__") else default
+
+
+def _from_items(query: Any) -> list[Any]:
+    """What the query reads, in order: table names, and the subqueries (and CTEs) it
+    reads from as their queries."""
+    items: list[Any] = []
     for source in [
-        *getattr(query, "_from", ()),
-        getattr(query, "_insert_table", None),
-        getattr(query, "_update_table", None),
-        *(j.item for j in getattr(query, "_joins", ())),
+        *_attr(query, "_from", ()),
+        _attr(query, "_insert_table", None),
+        _attr(query, "_update_table", None),
+        *(j.item for j in _attr(query, "_joins", ())),
     ]:
-        if isinstance(source, Table) and source._table_name not in found:
-            found.append(source._table_name)
-    return tuple(found)
+        resolved = _resolve_source(query, source)
+        if isinstance(resolved, Table):
+            items.append(resolved._table_name)
+        elif resolved is not None:
+            items.append(resolved)
+    return items
 
 
-def _origin(term: Any) -> ResultColumn | None:
+def _resolve_source(scope: Any, source: Any) -> Any:
+    """A FROM item as a Table or a query: a CTE referenced by name becomes its query."""
+    if isinstance(source, AliasedQuery):
+        if source.query is not None:
+            return source.query
+        for cte in _attr(scope, "_with", ()):
+            if cte.name == source.name:
+                return cte.query
+        return None
+    if isinstance(source, Table):
+        for cte in _attr(scope, "_with", ()):
+            if cte.name == source._table_name:
+                return cte.query
+        return source
+    if isinstance(source, QueryBuilder | _SetOperation):
+        return source.base_query if isinstance(source, _SetOperation) else source
+    return None
+
+
+#: Terms whose value is true/false (0/1 on SQLite).
+_BOOLEAN_TERMS = (
+    terms.BasicCriterion,
+    terms.ContainsCriterion,
+    terms.ExistsCriterion,
+    terms.RangeCriterion,
+    terms.NullCriterion,
+    terms.Not,
+)
+
+
+def _origin(term: Any, scope: Any) -> Origin:
     if isinstance(term, terms.Star):
-        table = term.table
-        return ResultColumn(table._table_name if isinstance(table, Table) else None, None)
+        source = _resolve_source(scope, term.table)
+        if isinstance(source, Table):
+            return ResultColumn(source._table_name, None)
+        if source is not None:
+            return Spread(_origins(source) or ())
+        return ResultColumn(None, None)
     if isinstance(term, terms.Field):
-        table = term.table
-        return ResultColumn(table._table_name if isinstance(table, Table) else None, term.name)
+        source = _resolve_source(scope, term.table)
+        if isinstance(source, Table):
+            return ResultColumn(source._table_name, term.name)
+        if source is not None:
+            return _column_of(source, term.name)
+        return ResultColumn(None, term.name)
+    if isinstance(term, _BOOLEAN_TERMS):
+        return Fixed(to_bool)
+    if isinstance(term, terms.Case):
+        results = [then for _, then in term._cases]
+        if term._else is not None:
+            results.append(term._else)
+        for result in results:
+            origin = _origin(result, scope)
+            if origin is not None:
+                return origin
+        return None
+    if isinstance(term, QueryBuilder):  # a scalar subquery
+        origins = _origins(term)
+        return origins[0] if origins else None
     if (
         isinstance(term, terms.Function)
         and term.args
         and (term.name.upper() in _PASSTHROUGH_FUNCTIONS or isinstance(term, fn.Coalesce))
     ):
-        return _origin(term.args[0])
+        return _origin(term.args[0], scope)
     return None
 
 
-def _origins(query: Any) -> tuple[ResultColumn | None, ...] | None:
+def _column_of(query: Any, name: str) -> Origin:
+    """The origin of the result column ``name`` of a subquery."""
+    for term in _attr(query, "_selects", ()):
+        if term.alias == name or (
+            term.alias is None and isinstance(term, terms.Field) and term.name == name
+        ):
+            return _origin(term, query)
+        if isinstance(term, terms.Star):
+            star = _origin(term, query)
+            if isinstance(star, ResultColumn) and star.table is not None:
+                return ResultColumn(star.table, name)
+    return None
+
+
+def _origins(query: Any) -> tuple[Origin, ...] | None:
     if isinstance(query, _SetOperation):
         query = query.base_query
     selected: Sequence[Any] = (
-        getattr(query, "_returns", None) or getattr(query, "_selects", None) or ()
+        _attr(query, "_returns", None) or _attr(query, "_selects", None) or ()
     )
     if not selected:
         return None
-    return tuple(_origin(term) for term in selected)
+    return tuple(_origin(term, query) for term in selected)
