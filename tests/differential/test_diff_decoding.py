@@ -12,6 +12,7 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
+import pypika
 import pytest
 from _differential import (
     INSERT_ITEM,
@@ -38,6 +39,7 @@ pytestmark = pytest.mark.postgresql
 #: Ways of reaching column ``c`` of ``items`` (row id 1), each returning one column.
 PATHS = {
     "plain": lambda c: Query.from_(ITEMS).select(ITEMS.field(c)),
+    "PyPika's own builder": lambda c: pypika.Query.from_(ITEMS).select(ITEMS.field(c)),
     "subquery *": lambda c: Query.from_(Query.from_(ITEMS).select(ITEMS.field(c))).select("*"),
     "subquery column": lambda c: Query.from_(Query.from_(ITEMS).select(ITEMS.field(c))).select(c),
     "subquery alias": lambda c: Query.from_(

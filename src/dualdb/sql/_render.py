@@ -138,7 +138,13 @@ def _criterion_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -
     if isinstance(comparator, Matching):
         binder.dialect.compiler.check_matching(comparator)
         if comparator in (Matching.like, Matching.not_like):
-            return str(original(self, **kwargs)) + " ESCAPE '\\'"
+            # ESCAPE belongs to the comparison, before any alias ("x LIKE ? ESCAPE '\\' v").
+            sql = str(original(self, **{**kwargs, "with_alias": False})) + " ESCAPE '\\'"
+            if kwargs.get("with_alias") and self.alias:
+                sql = format_alias_sql(
+                    sql, self.alias, **_without(kwargs), quote_char=kwargs.get("quote_char")
+                )
+            return sql
     return str(original(self, **kwargs))
 
 
@@ -166,6 +172,7 @@ def _function_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) ->
 def _window_orderby_sql(
     binder: Binder, original: Method, self: Any, field: Any, orient: Any, **kwargs: Any
 ) -> str:
+    orient = _order(orient)
     return str(original(self, field, orient, **kwargs)) + binder.dialect.compiler.nulls(orient)
 
 
@@ -219,9 +226,20 @@ def _orderby_clauses(
             term = format_quotes(field.alias, alias_quote_char or quote_char)
         else:
             term = field.get_sql(quote_char=quote_char, alias_quote_char=alias_quote_char, **kwargs)
+        order = _order(order)
         direction = f" {order.value}" if order is not None else ""
         clauses.append(f"{term}{direction}{compiler.nulls(order)}")
     return " ORDER BY " + ",".join(clauses)
+
+
+def _order(order: Any) -> Order | None:
+    """``orderby(..., order=)``: an :class:`Order`, or the text "asc"/"desc" (as a web
+    request's sort parameter gives it); anything else would be pasted into the SQL."""
+    if order is None or isinstance(order, Order):
+        return order
+    if isinstance(order, str) and order.lower() in ("asc", "desc"):
+        return Order.asc if order.lower() == "asc" else Order.desc
+    raise QueryError(f"order must be Order.asc, Order.desc, 'asc' or 'desc'; got {order!r}")
 
 
 def _count(value: Any, clause: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
@@ -80,7 +81,9 @@ class SQLiteCompiler(Compiler):
     def modulo(self, left: str, right: str) -> str:
         # SQLite's MOD() is the floating-point math function (MOD(7, 2) = 1.0); its ``%``
         # is the integer remainder that PostgreSQL's MOD() computes for integers.
-        return f"({left} % {right})"
+        # Operands in parentheses unless they are one token: ``%`` binds tighter than
+        # ``+`` but as tight as ``*``, so "(a+1) % 4" written bare would be a + (1 % 4).
+        return f"({_operand(left)} % {_operand(right)})"
 
     def parenthesize_set_members(self, members: Sequence[Any]) -> bool:
         # SQLite's grammar has no "(SELECT …) UNION (SELECT …)": the members go bare, so
@@ -93,3 +96,10 @@ class SQLiteCompiler(Compiler):
         # SQLite locks the whole database for a write transaction (dualdb begins them
         # IMMEDIATE), which already gives FOR UPDATE's guarantee; the clause is dropped.
         return ""
+
+
+_TOKEN = re.compile(r"[\w.`\"$?]+")
+
+
+def _operand(sql: str) -> str:
+    return sql if _TOKEN.fullmatch(sql) else f"({sql})"

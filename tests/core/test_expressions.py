@@ -1,0 +1,72 @@
+"""Expressions compute the same answer on both backends, and a malformed builder argument
+is a QueryError before anything runs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+import dualdb
+from dualdb import Order, Param, Query, Table
+
+T = Table("nums")
+
+
+@pytest.fixture
+async def nums(db: dualdb.Database) -> dualdb.Database:
+    ty = db.dialect.column_type
+    await db.execute(
+        dualdb.raw(
+            f"CREATE TABLE nums (id {ty('bigint')} PRIMARY KEY, a {ty('bigint')}, s {ty('text')})"
+        )
+    )
+    insert = Query.into(T).columns(T.id, T.a, T.s).insert(Param("id"), Param("a"), Param("s"))
+    await db.execute_many(
+        insert, [{"id": 1, "a": 5, "s": "apple"}, {"id": 2, "a": None, "s": "bean"}]
+    )
+    return db
+
+
+async def test_like_with_an_alias_in_the_select_list_is_a_bool(nums: dualdb.Database) -> None:
+    query = Query.from_(T).select(T.s.like("a%").as_("starts")).orderby(T.id)
+    assert [r["starts"] for r in await nums.fetch_all(query)] == [True, False]
+
+
+def _remainder(x: int, y: int) -> int:
+    """PostgreSQL's MOD: the sign of the dividend (truncated division)."""
+    r = abs(x) % abs(y)
+    return -r if x < 0 else r
+
+
+@given(
+    a=st.integers(-50, 50),
+    b=st.integers(-9, 9).filter(bool),
+    c=st.integers(-9, 9),
+)
+async def test_remainder_of_compound_operands_is_computed_as_written(
+    nums: dualdb.Database, a: int, b: int, c: int
+) -> None:
+    await nums.execute(Query.update(T).set(T.a, Param("a")).where(T.id == 1), a=a)
+    cases: list[tuple[Any, int]] = [
+        ((T.a + c) % Param("b"), _remainder(a + c, b)),
+        (T.a % (T.id * Param("b")), _remainder(a, b)),  # id is 1
+        ((T.a * 2) % (T.id + Param("b") - 1) + c, _remainder(a * 2, b) + c),
+    ]
+    for expression, want in cases:
+        query = Query.from_(T).select(expression.as_("r")).where(T.id == 1)
+        assert await nums.fetch_val(query, b=b) == want
+
+
+@pytest.mark.parametrize("spelling", ["DESC", "desc", Order.desc])
+async def test_order_may_be_given_as_asc_or_desc_text(nums: dualdb.Database, spelling: Any) -> None:
+    query = Query.from_(T).select(T.id).orderby(T.a, order=spelling)
+    assert [r["id"] for r in await nums.fetch_all(query)] == [2, 1]  # NULLs first descending
+
+
+@pytest.mark.parametrize("order", ["DESC; DROP TABLE nums", "sideways", 1])
+async def test_any_other_order_is_a_query_error(nums: dualdb.Database, order: Any) -> None:
+    with pytest.raises(dualdb.QueryError, match="order"):
+        await nums.fetch_all(Query.from_(T).select(T.id).orderby(T.a, order=order))
