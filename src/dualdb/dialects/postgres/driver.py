@@ -15,6 +15,7 @@ from dualdb import errors
 from dualdb.dialects._pool import Pool, PoolStats
 from dualdb.dialects.base import Connection, Driver, Lease
 from dualdb.dialects.postgres import _asyncpg
+from dualdb.dialects.postgres._asyncpg import guarded
 from dualdb.dialects.postgres.codec import check_args, register_codecs
 from dualdb.dialects.postgres.dialect import NAME
 from dualdb.dialects.postgres.errors import TRANSLATED, connect_error, translate
@@ -54,7 +55,7 @@ def _statement(
 
     async def statement(conn: PostgresConnection, compiled: Compiled, args: Sequence[Any]) -> Any:
         try:
-            return await attempt(conn._con, compiled.sql, *check_args(args))
+            return await guarded(attempt(conn._con, compiled.sql, *check_args(args)), conn)
         except TRANSLATED as exc:
             if isinstance(exc, pgerr.InvalidCachedStatementError):
                 return await _reprepared(conn, exc, attempt, compiled, args)
@@ -87,7 +88,7 @@ async def _reprepared(
         if conn._con.is_in_transaction():
             break
         try:
-            return await attempt(conn._con, compiled.sql, *check_args(args))
+            return await guarded(attempt(conn._con, compiled.sql, *check_args(args)), conn)
         except pgerr.InvalidCachedStatementError as again:
             exc = again
         except TRANSLATED as other:
@@ -108,7 +109,7 @@ class PostgresConnection(Connection):
     """One asyncpg connection. The statement methods return the coroutine of the shared
     function ``Driver.run`` also calls, with no frame of their own."""
 
-    __slots__ = ("_con", "_peers", "broken", "interrupted")
+    __slots__ = ("_con", "_peers", "broken", "in_flight", "interrupted")
 
     def __init__(self, con: asyncpg.Connection, peers: Callable[[], Iterable[Any]]) -> None:
         self._con = con
@@ -118,6 +119,8 @@ class PostgresConnection(Connection):
         #: Cut off mid-operation (cancelled, or its transaction block interrupted): no
         #: COMMIT may follow, and the driver settles it before anyone reuses it.
         self.interrupted = False
+        #: The call a cancelled caller left running (see ``_asyncpg.guarded``).
+        self.in_flight: _asyncpg.InFlight | None = None
 
     def fetch_all(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, Any]:
         return _fetch_all(self, compiled, args)
@@ -159,7 +162,7 @@ class PostgresConnection(Connection):
                 dialect=NAME,
             )
         try:
-            await self._con.execute(sql)
+            await guarded(self._con.execute(sql), self)
         except TRANSLATED as exc:
             raise translate(exc) from exc
 
@@ -213,7 +216,7 @@ class _Stream:
         try:
             if cursor is None:
                 cursor = self._cursor = await self._open()
-            batch = await cursor.fetch(self._batch)
+            batch = await guarded(cursor.fetch(self._batch), self._conn)
             if len(batch) < self._batch:
                 self._cursor = False
                 if self._own:
@@ -247,17 +250,23 @@ class _Stream:
 #: its transaction rolled back) may take before the connection is closed instead.
 _SETTLE_TIMEOUT = 5.0
 
+#: How long a call whose caller was cancelled may run on before the server is sent a
+#: cancel request: a statement that is nearly done costs a round trip, not a cancel
+#: request (a connection of its own and a process forked on the server).
+_CANCEL_GRACE = 0.05
+
 
 class PostgresDriver(Driver):
     """A pool (see :mod:`dualdb.dialects._pool`) of asyncpg connections.
 
     A connection goes back to the pool as it is: dualdb sets no session state outside
     transactions, so nothing needs resetting. A connection left inside a transaction, or
-    whose call was cut off (a task cancelled mid-statement: asyncpg has sent the server a
-    cancel request), is settled first, in the background so that the cancelled task ends
-    at once: the cancelled statement's end awaited, its transaction rolled back. Only if
-    that fails or takes longer than ``_SETTLE_TIMEOUT`` is the connection closed: a
-    cancellation costs a cancel request and a ROLLBACK, not a new connection.
+    whose call was cut off (a task cancelled mid-statement), is settled first, in the
+    background so that the cancelled task ends at once: the cut-off statement is given
+    ``_CANCEL_GRACE`` to answer (most are one round trip from done) before the server is
+    sent a cancel request, then its transaction is rolled back. Only if that fails or
+    takes longer than ``_SETTLE_TIMEOUT`` is the connection closed: a cancellation costs
+    at most a cancel request and a ROLLBACK, not a new connection.
     """
 
     def __init__(self, settings: Settings) -> None:
@@ -346,6 +355,7 @@ class PostgresDriver(Driver):
             self._pool.drop(conn)
         elif (
             conn.interrupted
+            or conn.in_flight is not None
             or not isinstance(exc, Exception | None)  # cancelled (or GeneratorExit)
             or con.is_in_transaction()  # e.g. a BEGIN run as plain SQL, a failed COMMIT
             or _asyncpg.is_cancelling(con)  # e.g. asyncpg timed a statement out
@@ -359,9 +369,14 @@ class PostgresDriver(Driver):
         con = conn._con
         try:
             async with asyncio.timeout(_SETTLE_TIMEOUT):
+                in_flight = conn.in_flight
+                if in_flight is not None:
+                    conn.in_flight = None
+                    await _asyncpg.finish(in_flight, _CANCEL_GRACE)
                 if _asyncpg.is_cancelling(con):
-                    # asyncpg sent a cancel request when the call was cancelled; the
-                    # connection is usable once the server answered the statement.
+                    # A cancel request went out (from ``finish``, or from asyncpg for a
+                    # call not guarded, e.g. a COPY); the connection is usable once the
+                    # server answered it and the cancelled statement.
                     await _asyncpg.wait_for_cancellation(con)
                 if con.is_in_transaction():
                     await con.execute("ROLLBACK")
