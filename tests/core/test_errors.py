@@ -154,15 +154,12 @@ async def test_invalid_text_for_uuid_column_hides_the_value(
     assert "secret-not-a-uuid" not in str(info.value)
 
 
-async def test_wrongly_typed_argument_error_hides_the_value(
-    schema: dualdb.Database, backend: str
+async def test_wrongly_typed_argument_is_a_data_error_that_hides_the_value(
+    schema: dualdb.Database,
 ) -> None:
-    """asyncpg checks argument types itself; SQLite stores what it is given."""
+    """An int compared with a text column: PostgreSQL refuses it, and so does SQLite."""
     query = Query.from_(parents).select(parents.id).where(parents.email == Param("email"))
-    if backend == "sqlite":
-        assert await schema.fetch_all(query, email=987654321) == []
-        return
     with pytest.raises(dualdb.DataError) as info:
         await schema.fetch_all(query, email=987654321)
     assert "987654321" not in str(info.value)
-    assert "expected str, got int" in str(info.value)
+    assert "got int" in str(info.value)

@@ -37,6 +37,7 @@ from pypika.queries import QueryBuilder, _SetOperation
 from pypika.utils import format_alias_sql, format_quotes
 
 from dualdb.errors import QueryError
+from dualdb.sql._target import Target
 
 if TYPE_CHECKING:
     from dualdb.dialects.base import Compiler
@@ -114,7 +115,7 @@ def _value_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> st
     value = self.value
     if isinstance(value, terms.Term):
         return original(self, **kwargs)
-    sql = binder.bind_value(value)
+    sql = binder.bind_value(value, self)
     if kwargs.get("with_alias") and self.alias:
         return format_alias_sql(sql, self.alias, quote_char=kwargs.get("quote_char"))
     return sql
@@ -126,9 +127,37 @@ def _is_none(term: Any) -> bool:
     )
 
 
+def _column(field: Any) -> Target | None:
+    """The column a term names, if it is a plain column."""
+    if type(field) is not terms.Field:
+        return None
+    table = field.table
+    if table is None:
+        return Target(None, field.name)
+    name = getattr(table, "_table_name", None)  # a subquery or join alias has none
+    return Target(name, field.name) if isinstance(name, str) else None
+
+
+def _is_bound(term: Any) -> bool:
+    from dualdb.sql.terms import Param  # which imports this module
+
+    return isinstance(term, Param) or (
+        type(term) is terms.ValueWrapper and not isinstance(term.value, terms.Term)
+    )
+
+
+def _meets(binder: Binder, value: Any, target: Target | None) -> None:
+    if type(value) is terms.ValueWrapper and isinstance(value.value, terms.Term):
+        value = value.value  # PyPika wraps some terms again (an upsert's Param)
+    if target is not None and _is_bound(value):
+        binder.expect(value, target)
+
+
 @_hook(terms.BasicCriterion, "get_sql")
 def _criterion_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
     comparator = self.comparator
+    _meets(binder, self.right, _column(self.left))
+    _meets(binder, self.left, _column(self.right))
     if comparator in (Equality.eq, Equality.ne) and (_is_none(self.right) or _is_none(self.left)):
         subject = self.left if _is_none(self.right) else self.right
         test = " IS NULL" if comparator is Equality.eq else " IS NOT NULL"
@@ -159,6 +188,51 @@ def _contains_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) ->
     if isinstance(container, terms.Tuple) and not container.values:
         # "x IN ()" is a syntax error on PostgreSQL and false on SQLite: render its meaning.
         return "1=1" if self._is_negated else "1=0"
+    target = _column(self.term)
+    if isinstance(container, terms.Tuple):
+        for value in container.values:
+            _meets(binder, value, target)
+    return str(original(self, **kwargs))
+
+
+@_hook(terms.BetweenCriterion, "get_sql")
+def _between_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    target = _column(self.term)
+    _meets(binder, self.start, target)
+    _meets(binder, self.end, target)
+    return str(original(self, **kwargs))
+
+
+# Where a statement writes a value into a column: INSERT's VALUES, UPDATE's SET, an
+# upsert's DO UPDATE SET. The builders of every kind share these PyPika methods.
+
+
+def _in_table(table: Any, field: Any) -> Target | None:
+    name = getattr(table, "_table_name", None)
+    column = field if isinstance(field, str) else getattr(field, "name", None)
+    return Target(name, column) if isinstance(name, str) and isinstance(column, str) else None
+
+
+@_hook(QueryBuilder, "_values_sql")
+def _values_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    columns = [_in_table(self._insert_table, c) for c in self._columns]
+    for row in self._values:
+        for target, value in zip(columns, row, strict=False):
+            _meets(binder, value, target)
+    return str(original(self, **kwargs))
+
+
+@_hook(QueryBuilder, "_set_sql")
+def _set_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    for field, value in self._updates:
+        _meets(binder, value, _in_table(self._update_table, field))
+    return str(original(self, **kwargs))
+
+
+@_hook(PostgreSQLQueryBuilder, "_on_conflict_action_sql")
+def _on_conflict_action_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    for field, value in self._on_conflict_do_updates:
+        _meets(binder, value, _in_table(self._insert_table, field))
     return str(original(self, **kwargs))
 
 
@@ -242,11 +316,18 @@ def _order(order: Any) -> Order | None:
     raise QueryError(f"order must be Order.asc, Order.desc, 'asc' or 'desc'; got {order!r}")
 
 
+#: What a LIMIT or OFFSET Param meets.
+_COUNT = Target(None, None, "bigint")
+
+
 def _count(value: Any, clause: str) -> str:
     # PyPika formats LIMIT/OFFSET into the SQL text as given: a str from user input
     # ("1; DROP TABLE t", a subquery) would be injected. An int is written as a number,
     # a Param (any PyPika term) is rendered, that is bound; anything else is refused.
     if isinstance(value, terms.Term):
+        binder = active()
+        if binder is not None:
+            _meets(binder, value, _COUNT)
         return str(value.get_sql(quote_char='"'))
     if not isinstance(value, int) or isinstance(value, bool):
         raise QueryError(f"{clause} must be an int or a Param, got {type(value).__name__}")

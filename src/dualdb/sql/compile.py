@@ -40,12 +40,13 @@ from pypika.queries import (
 from dualdb.errors import QueryError
 from dualdb.query import _Builder
 from dualdb.sql import _render
+from dualdb.sql._target import Target
 from dualdb.sql.terms import Param, Raw
 
 if TYPE_CHECKING:
     from dualdb.dialects.base import Dialect
 
-__all__ = ["Binder", "Compiled", "compile_query"]
+__all__ = ["Binder", "Compiled", "Target", "compile_query"]
 
 
 class _Slot:
@@ -74,6 +75,9 @@ class Compiled:
     #: For ``INSERT INTO t (cols) VALUES (Param, …)``: (table, columns), so a bulk
     #: ``execute_many`` can use the driver's fastest path (COPY on PostgreSQL).
     bulk_target: tuple[str, tuple[str, ...]] | None = None
+    #: What each argument meets (a column, or a logical type), None where the query does
+    #: not say; None when no argument does.
+    targets: tuple[Target | None, ...] | None = None
     #: What the dialect's driver keeps about this statement (``Dialect.statement_state``).
     state: Any = field(default=None, compare=False, repr=False)
 
@@ -145,26 +149,37 @@ class Compiled:
 class Binder:
     """Collects placeholders while PyPika renders one query for one dialect."""
 
-    __slots__ = ("_by_name", "dialect", "slots")
+    __slots__ = ("_by_name", "_expected", "dialect", "slots", "targets")
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
         self.slots: list[_Slot] = []
+        #: What each slot's value meets, where the query says (see ``expect``).
+        self.targets: list[Target | None] = []
         self._by_name: dict[str, str] = {}
+        self._expected: dict[int, Target] = {}
 
-    def bind_param(self, name: str) -> str:
+    def expect(self, term: Any, target: Target) -> None:
+        """Note that ``term``, if it is bound, meets ``target``."""
+        self._expected[id(term)] = target
+
+    def bind_param(self, name: str, term: Any = None) -> str:
         if self.dialect.reuses_placeholders:
             placeholder = self._by_name.get(name)
             if placeholder is None:
-                self.slots.append(_Slot(name))
+                self._add(_Slot(name), term)
                 placeholder = self._by_name[name] = self.dialect.placeholder(len(self.slots))
             return placeholder
-        self.slots.append(_Slot(name))
+        self._add(_Slot(name), term)
         return self.dialect.placeholder(len(self.slots))
 
-    def bind_value(self, value: Any) -> str:
-        self.slots.append(_Slot(None, value))
+    def bind_value(self, value: Any, term: Any = None) -> str:
+        self._add(_Slot(None, value), term)
         return self.dialect.placeholder(len(self.slots))
+
+    def _add(self, slot: _Slot, term: Any) -> None:
+        self.slots.append(slot)
+        self.targets.append(self._expected.get(id(term)) if term is not None else None)
 
 
 def compile_query(query: Any, dialect: Dialect) -> Compiled:
@@ -278,6 +293,7 @@ def _compile(query: Any, dialect: Dialect) -> Compiled:
     slots = tuple(binder.slots)
     names = tuple(s.name for s in slots if s.name is not None)
     verb = _verb(sql)
+    targets = tuple(binder.targets) if any(binder.targets) else None
     return Compiled(
         sql=sql,
         slots=slots,
@@ -286,6 +302,7 @@ def _compile(query: Any, dialect: Dialect) -> Compiled:
         is_write=verb in _WRITES or verb in _DDL,
         is_ddl=verb in _DDL,
         bulk_target=_bulk_target(query, slots),
+        targets=targets,
         state=dialect.statement_state(query),
     )
 

@@ -54,13 +54,13 @@ class _Literals(Binder):
 
     __slots__ = ()
 
-    def bind_param(self, name: str) -> str:
+    def bind_param(self, name: str, term: Any = None) -> str:
         raise QueryError(
             f"a DDL statement cannot take a Param ({name}): PostgreSQL binds no values in "
             "DDL; write the value into the builder"
         )
 
-    def bind_value(self, value: Any) -> str:
+    def bind_value(self, value: Any, term: Any = None) -> str:
         return _literal(value)
 
 

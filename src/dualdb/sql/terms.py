@@ -36,7 +36,7 @@ class Param(Term):
         binder = _render.active()
         if binder is None:
             return f":{self.name}"
-        return binder.bind_param(self.name)
+        return binder.bind_param(self.name, self)
 
     def __repr__(self) -> str:
         return f"Param({self.name!r})"

@@ -20,11 +20,27 @@ from typing import Any
 from uuid import UUID
 
 from dualdb import errors
-from dualdb.dialects._values import check_datetime, check_decimal, check_float, dump_json
+from dualdb.dialects._values import (
+    check_datetime,
+    check_decimal,
+    check_float,
+    check_json_text,
+    dump_json,
+)
 from dualdb.dialects.sqlite.dialect import NAME
 from dualdb.sql.terms import Json
 
-__all__ = ["decoder_for", "encode_args", "encode_many", "to_bool"]
+__all__ = [
+    "Refused",
+    "bind",
+    "bind_rows",
+    "binder_for",
+    "decoder_for",
+    "encode_args",
+    "encode_many",
+    "encode_value",
+    "to_bool",
+]
 
 # ---------------------------------------------------------------------------- encoding
 
@@ -197,3 +213,229 @@ def decoder_for(declared: str) -> Callable[[Any], Any] | None:
     if "INT" not in kind and ("REAL" in kind or "FLOA" in kind or "DOUB" in kind):
         return _to_float  # SQLite's rule for REAL affinity
     return None
+
+
+# ---------------------------------------------------------------------------- binding
+#
+# Where a value meets a column (INSERT, SET, ``col = Param``, IN, BETWEEN, LIMIT), SQLite
+# would store or compare whatever it is given; PostgreSQL (through asyncpg) takes only
+# what the column's type takes. These encoders accept what PostgreSQL accepts, convert it
+# to what PostgreSQL would store, and refuse the rest, so development refuses what
+# production refuses and never stores a value it cannot read back. Where asyncpg is
+# looser than sense (it truncates 1.5 into an integer column), they refuse.
+
+
+class Refused(Exception):
+    """A value the column's type does not take; ``args[0]`` says what it expects."""
+
+
+def _kind(value: Any) -> str:
+    return type(value).__name__
+
+
+def _bind_bool(value: Any) -> Any:
+    if type(value) is bool:
+        return value
+    raise Refused("a bool")
+
+
+def _integer(bits: int) -> Callable[[Any], Any]:
+    low, high = -(2 ** (bits - 1)), 2 ** (bits - 1) - 1
+
+    def bind(value: Any) -> Any:
+        if isinstance(value, int):  # bool too, as PostgreSQL takes it
+            number = int(value)
+        elif isinstance(value, float | Decimal) and value == value and value % 1 == 0:
+            number = int(value)  # a whole float or Decimal (2.0)
+        else:
+            raise Refused("an int")
+        if not low <= number <= high:
+            raise Refused(f"an int of at most {bits} bits")
+        return number
+
+    return bind
+
+
+def _bind_float(value: Any) -> Any:
+    if isinstance(value, float | int | Decimal):
+        number = float(value)
+        check_float(number, NAME)
+        return number
+    raise Refused("a float")
+
+
+def _bind_decimal(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return _decimal(value)
+    if isinstance(value, int):
+        return str(int(value))
+    if isinstance(value, float):
+        check_float(value, NAME)
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        return str(int(value)) if value.is_integer() else _decimal(Decimal(repr(value)))
+    if isinstance(value, str):
+        try:
+            return _decimal(Decimal(value.strip()))
+        except ArithmeticError:
+            raise Refused("a Decimal, or text that is a number") from None
+    raise Refused("a Decimal")
+
+
+def _bind_text(value: Any) -> Any:
+    if isinstance(value, str):
+        return _text(str(value))
+    raise Refused("a str")
+
+
+def _bind_bytes(value: Any) -> Any:
+    if isinstance(value, bytes | bytearray | memoryview):
+        return bytes(value)
+    raise Refused("bytes")
+
+
+def _bind_uuid(value: Any) -> Any:
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, str):
+        try:
+            return str(UUID(value))  # the canonical form PostgreSQL returns
+        except ValueError:
+            raise Refused("a UUID, or text that is one") from None
+    raise Refused("a UUID")
+
+
+def _bind_timestamp(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return _timestamp(value)
+    if isinstance(value, date):  # midnight UTC, as PostgreSQL reads a date
+        return _timestamp(datetime(value.year, value.month, value.day, tzinfo=UTC))
+    raise Refused("a datetime")
+
+
+def _bind_date(value: Any) -> Any:
+    if isinstance(value, datetime):
+        check_datetime(value, NAME)
+        return value.date().isoformat()  # PostgreSQL keeps the date, as given
+    if isinstance(value, date):
+        return value.isoformat()
+    raise Refused("a date")
+
+
+def _bind_json(value: Any) -> Any:
+    if isinstance(value, str):
+        # JSON text, as PostgreSQL takes it: it must parse.
+        try:
+            json.loads(value)
+        except RecursionError:
+            raise Refused("JSON nested at most 256 deep") from None
+        except ValueError:
+            raise Refused("JSON text that parses") from None
+        check_json_text(value, NAME)
+        return value
+    if isinstance(value, dict | list | Json | bool | int | float) or value is None:
+        return dump_json(value, NAME)
+    raise Refused("a JSON value (dict, list, str, int, float, bool or Json(...))")
+
+
+def binder_for(declared: str) -> Callable[[Any], Any] | None:
+    """The encoder for a value meeting a column of this declared type, as PostgreSQL
+    would take it; None for a type dualdb does not know (values bound as they are)."""
+    kind = declared.upper()
+    if "UUID" in kind:
+        return _bind_uuid
+    if "TIMESTAMP" in kind or "DATETIME" in kind:
+        return _bind_timestamp
+    if "DATE" in kind:
+        return _bind_date
+    if "BOOL" in kind:
+        return _bind_bool
+    if "JSON" in kind:
+        return _bind_json
+    if "DECIMAL" in kind or "NUMERIC" in kind:
+        return _bind_decimal
+    if "BIGINT" in kind or "INT8" in kind:
+        return _INT64
+    if "SMALLINT" in kind or "INT2" in kind:
+        return _integer(16)
+    if "INT" in kind:  # INTEGER: 32 bits on PostgreSQL
+        return _INT32 if kind.strip() in ("INTEGER", "INT", "INT4") else _INT64
+    if "REAL" in kind or "FLOA" in kind or "DOUB" in kind:
+        return _bind_float
+    if "CHAR" in kind or "CLOB" in kind or "TEXT" in kind:
+        return _bind_text
+    if "BLOB" in kind or "BYTEA" in kind:
+        return _bind_bytes
+    return None
+
+
+_INT64 = _integer(64)
+_INT32 = _integer(32)
+
+
+def bind(encode: Callable[[Any], Any], value: Any) -> Any:
+    """``encode(value)``: NULL stays NULL, an Enum is its value."""
+    if value is None:
+        return None
+    if isinstance(value, Enum):
+        value = value.value
+    return encode(value)
+
+
+def encode_value(value: Any) -> Any:
+    """One value as ``encode_args`` encodes it (a value that meets no known column)."""
+    return encode_args((value,))[0]
+
+
+_NONE = type(None)
+
+#: Encoders whose accepted values SQLite takes as they are, with the checks each needs
+#: run over a whole column at once (in C: ``map``, ``filter``, ``join``).
+_AS_IS: dict[Callable[[Any], Any], type] = {
+    _bind_text: str,
+    _INT64: int,
+    _bind_float: float,
+    _bind_bool: bool,
+    _bind_bytes: bytes,
+}
+
+
+def _as_is(encoder: Callable[[Any], Any], column: Sequence[Any]) -> bool:
+    kind = _AS_IS.get(encoder)
+    if kind is None or not set(map(type, column)) <= {kind, _NONE}:
+        return False
+    if kind is str:
+        return "\x00" not in "".join(filter(None, column))
+    if kind is float:
+        return all(map(math.isfinite, filter(None, column)))
+    if kind is int:
+        numbers = [n for n in column if n is not None]
+        return not numbers or (min(numbers) >= -(2**63) and max(numbers) < 2**63)
+    return True
+
+
+def bind_rows(
+    encoders: Sequence[Callable[[Any], Any] | None],
+    rows: Sequence[Sequence[Any]],
+    refused: Callable[[int, Refused, Any], Exception],
+) -> list[Any]:
+    """Every row's arguments, each encoded by its column's encoder, in one flat list.
+
+    Column by column: a column of values SQLite takes as they are is checked in C and
+    kept; only the others pay a call per value.
+    """
+    columns: list[Sequence[Any]] = []
+    for index, (encoder, column) in enumerate(zip(encoders, zip(*rows, strict=True), strict=True)):
+        if encoder is None:
+            columns.append(encode_args(column))
+        elif _as_is(encoder, column):
+            columns.append(column)
+        else:
+            encoded = []
+            for value in column:
+                try:
+                    encoded.append(bind(encoder, value))
+                except Refused as exc:
+                    raise refused(index, exc, value) from None
+            columns.append(encoded)
+    return list(chain.from_iterable(zip(*columns, strict=True)))

@@ -19,10 +19,25 @@ from dualdb import errors
 from dualdb.dialects._pool import Pool, PoolStats
 from dualdb.dialects.base import Connection, Driver, IsolationLevel, Lease, Operation
 from dualdb.dialects.sqlite import _aiosqlite
-from dualdb.dialects.sqlite.codec import encode_args, encode_many
+from dualdb.dialects.sqlite.codec import (
+    Refused,
+    bind,
+    bind_rows,
+    encode_args,
+    encode_many,
+    encode_value,
+)
 from dualdb.dialects.sqlite.dialect import NAME
 from dualdb.dialects.sqlite.errors import TRANSLATED, translate
-from dualdb.dialects.sqlite.plans import Moved, NewPlan, Plan, Schema, SchemaVersion, make_plan
+from dualdb.dialects.sqlite.plans import (
+    Moved,
+    NewPlan,
+    Plan,
+    Schema,
+    SchemaVersion,
+    make_binds,
+    make_plan,
+)
 from dualdb.records import Record, record_class
 from dualdb.settings import Settings
 from dualdb.sql.compile import Compiled
@@ -53,6 +68,7 @@ class SQLiteConnection(Connection):
         "_in_thread",
         "_own_schema",
         "_pending",
+        "_seen",
         "_version_cursor",
         "broken",
         "unsettled",
@@ -72,6 +88,8 @@ class SQLiteConnection(Connection):
         self._pending: str | None = None
         #: Reads ``PRAGMA schema_version`` (made in the connection's thread).
         self._version_cursor: sqlite3.Cursor | None = None
+        #: The schema version this connection last read (see ``_bound``).
+        self._seen: SchemaVersion | None = None
         #: While this connection's open transaction has changed the schema (see ``_ran_ddl``).
         self._own_schema: Schema | None = None
 
@@ -150,17 +168,62 @@ class SQLiteConnection(Connection):
         statement holds the read snapshot its columns come from."""
         # Another connection, process or migration tool may have changed the schema since
         # the last statement: the version read in the same snapshot says which one applies.
-        versions = self._version_cursor
-        if versions is None:
-            versions = self._version_cursor = self._db.cursor()
-        version = versions.execute("PRAGMA schema_version").fetchone()[0]
-        schema = self._driver.schema if self._own_schema is None else self._schema()
-        key = schema.versions.get(version) or schema.at(version)
+        key = self._seen = self._schema_now()
         plans: dict[SchemaVersion, Plan] = compiled.state.plans
         plan = plans.get(key)
         if plan is None or plan.__class__ is NewPlan:
             return self._new_plan(compiled, cursor, key, plan)
         return plan
+
+    def _schema_now(self) -> SchemaVersion:
+        """The schema version this connection reads now (in its snapshot, if it has one)."""
+        versions = self._version_cursor
+        if versions is None:
+            versions = self._version_cursor = self._db.cursor()
+        version = versions.execute("PRAGMA schema_version").fetchone()[0]
+        schema = self._driver.schema if self._own_schema is None else self._schema()
+        return schema.versions.get(version) or schema.at(version)
+
+    def _bound(self, compiled: Compiled, args: Sequence[Any]) -> list[Any]:
+        """The arguments of a statement whose values meet columns, each encoded as the
+        column's type takes it (see ``codec.binder_for``), in the connection's thread."""
+        # A read checks against the schema this connection last read (its own next
+        # read sees any change); a write reads the version first.
+        key = self._seen
+        if key is None or compiled.is_write:
+            key = self._seen = self._schema_now()
+        state = compiled.state
+        encoders = state.binds.get(key)
+        if encoders is None:
+            try:
+                encoders = make_binds(self._db, key, state, compiled.targets or ())
+            except Moved:  # changed as we read it: read it again
+                key = self._seen = self._schema_now()
+                encoders = make_binds(self._db, key, state, compiled.targets or ())
+            if len(state.binds) > 4:
+                state.binds.clear()
+            state.binds[key] = encoders
+        out = []
+        for index, (encoder, value) in enumerate(zip(encoders, args, strict=True)):
+            if encoder is None:
+                out.append(encode_value(value))
+                continue
+            try:
+                out.append(bind(encoder, value))
+            except Refused as refused:
+                raise _refused(compiled, index, refused, value) from None
+        return out
+
+    def _bound_rows(self, compiled: Compiled, rows: Sequence[Sequence[Any]]) -> list[Any]:
+        """``_bound`` for every row of a bulk INSERT, flat."""
+        key = self._seen = self._schema_now()
+        state = compiled.state
+        encoders = state.binds.get(key)
+        if encoders is None:
+            encoders = state.binds[key] = make_binds(self._db, key, state, compiled.targets or ())
+        return bind_rows(
+            encoders, rows, lambda index, exc, value: _refused(compiled, index, exc, value)
+        )
 
     def _new_plan(
         self, compiled: Compiled, cursor: sqlite3.Cursor, key: SchemaVersion, seen: Plan | None
@@ -184,6 +247,7 @@ class SQLiteConnection(Connection):
         # Inside a transaction the new schema is this connection's alone until it commits,
         # and a rollback would let its version number come back with another schema:
         # meanwhile the connection keeps what it learns about it to itself.
+        self._seen = None
         if self._db.in_transaction:
             self._own_schema = Schema()
 
@@ -197,6 +261,8 @@ class SQLiteConnection(Connection):
     # loop waits for each, so they are kept as short as the ones aiosqlite runs itself.
 
     def _fetch_all(self, compiled: Compiled, args: list[Any]) -> list[Record]:
+        if compiled.targets is not None:
+            args = self._bound(compiled, args)
         cursor = self._db.execute(compiled.sql, args)
         if compiled.is_ddl:
             self._ran_ddl()
@@ -207,6 +273,8 @@ class SQLiteConnection(Connection):
         return plan.rows(rows)
 
     def _fetch_one(self, compiled: Compiled, args: list[Any]) -> Record | None:
+        if compiled.targets is not None:
+            args = self._bound(compiled, args)
         cursor = self._db.execute(compiled.sql, args)
         try:
             if compiled.is_ddl:
@@ -226,6 +294,8 @@ class SQLiteConnection(Connection):
         return None if row is None else row[0]
 
     def _execute(self, compiled: Compiled, args: list[Any]) -> int:
+        if compiled.targets is not None:
+            args = self._bound(compiled, args)
         cursor = self._db.execute(compiled.sql, args)
         rows = cursor.fetchall()
         count = cursor.rowcount
@@ -235,13 +305,18 @@ class SQLiteConnection(Connection):
         return count if count >= 0 else len(rows)
 
     def _execute_many(self, compiled: Compiled, rows: list[list[Any]]) -> None:
+        if compiled.targets is not None:
+            rows = [self._bound(compiled, row) for row in rows]
         self._atomically(self._db.executemany, compiled.sql, rows)
         if compiled.is_ddl:
             self._ran_ddl()
 
-    def _insert_many(self, compiled: Compiled, flat: list[Any], width: int) -> None:
+    def _insert_many(self, compiled: Compiled, flat: Sequence[Any], width: int) -> None:
         """A bulk INSERT as multi-row ``VALUES`` statements: a third less time than
-        ``executemany``, which steps one statement per row."""
+        ``executemany``, which steps one statement per row. ``flat`` is the rows'
+        arguments, encoded; or, for a statement whose values meet columns, the rows."""
+        if compiled.targets is not None:
+            flat = self._bound_rows(compiled, flat)
         head, _, group = compiled.sql.rpartition(" VALUES ")
         limit = self._db.getlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER)
         per = max(1, min(_ROWS_PER_INSERT, limit // width))
@@ -289,25 +364,26 @@ class SQLiteConnection(Connection):
     def fetch_all(
         self, compiled: Compiled, args: Sequence[Any]
     ) -> Coroutine[Any, Any, list[Record]]:
-        return self._call(self._fetch_all, compiled, encode_args(args))
+        return self._call(self._fetch_all, compiled, _encoded(compiled, args))
 
     def fetch_one(
         self, compiled: Compiled, args: Sequence[Any]
     ) -> Coroutine[Any, Any, Record | None]:
-        return self._call(self._fetch_one, compiled, encode_args(args))
+        return self._call(self._fetch_one, compiled, _encoded(compiled, args))
 
     def fetch_val(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, Any]:
-        return self._call(self._fetch_val, compiled, encode_args(args))
+        return self._call(self._fetch_val, compiled, _encoded(compiled, args))
 
     def execute(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, int]:
-        return self._call(self._execute, compiled, encode_args(args))
+        return self._call(self._execute, compiled, _encoded(compiled, args))
 
     async def execute_many(self, compiled: Compiled, rows: Sequence[Sequence[Any]]) -> None:
         target = compiled.bulk_target
         if target is not None and compiled.sql.endswith(" VALUES " + _group(len(target[1]))):
-            await self._call(self._insert_many, compiled, encode_many(rows), len(target[1]))
+            flat = encode_many(rows) if compiled.targets is None else rows
+            await self._call(self._insert_many, compiled, flat, len(target[1]))
         else:
-            encoded = [encode_args(row) for row in rows]
+            encoded = [encode_args(row) for row in rows] if compiled.targets is None else rows
             await self._call(self._execute_many, compiled, encoded)
 
     async def iterate(
@@ -318,7 +394,7 @@ class SQLiteConnection(Connection):
         # this connection then fails "database is locked") and keeping an interrupt alive.
         opened: list[sqlite3.Cursor] = []
         try:
-            await self._call(self._open_cursor, opened, compiled.sql, encode_args(args))
+            await self._call(self._open_cursor, opened, compiled, _encoded(compiled, args))
             while True:
                 records = await self._call(self._fetch_batch, opened, compiled, batch_size)
                 if not records:
@@ -328,8 +404,12 @@ class SQLiteConnection(Connection):
         finally:
             await self._call(self._close_cursors, opened)
 
-    def _open_cursor(self, opened: list[sqlite3.Cursor], sql: str, args: list[Any]) -> None:
-        opened.append(self._db.execute(sql, args))
+    def _open_cursor(
+        self, opened: list[sqlite3.Cursor], compiled: Compiled, args: list[Any]
+    ) -> None:
+        if compiled.targets is not None:
+            args = self._bound(compiled, args)
+        opened.append(self._db.execute(compiled.sql, args))
 
     @staticmethod
     def _close_cursors(opened: list[sqlite3.Cursor]) -> None:
@@ -362,6 +442,25 @@ class SQLiteConnection(Connection):
 
     def in_transaction(self) -> bool:
         return self._db.in_transaction
+
+
+def _encoded(compiled: Compiled, args: Sequence[Any]) -> Sequence[Any]:
+    """The arguments as sent to the connection's thread: encoded here, or, where values
+    meet columns, encoded there by the columns' types (``SQLiteConnection._bound``)."""
+    return encode_args(args) if compiled.targets is None else args
+
+
+def _refused(compiled: Compiled, index: int, refused: Refused, value: Any) -> errors.DataError:
+    # Names the Param and the column, never the value (it may be a secret).
+    label = compiled.labels()[index]
+    targets = compiled.targets
+    target = targets[index] if targets is not None else None
+    where = f" for {target.describe()}" if target is not None else ""
+    return errors.DataError(
+        f"invalid value for {'Param ' + label if not label.startswith('$') else 'value ' + label}"
+        f"{where}: expected {refused.args[0]}, got {type(value).__name__}",
+        dialect=NAME,
+    )
 
 
 #: The thread-side function of each single-statement operation of ``Driver.run``.
@@ -447,7 +546,7 @@ class SQLiteDriver(Driver):
             # What conn.<operation> does, without its coroutine frame: this is the path
             # of every statement run outside a transaction.
             result = await conn._in_thread(
-                conn._running, _IN_THREAD[operation], conn, compiled, encode_args(args)
+                conn._running, _IN_THREAD[operation], conn, compiled, _encoded(compiled, args)
             )
         except BaseException as exc:
             error = conn._failure(exc)

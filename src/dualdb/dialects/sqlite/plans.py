@@ -19,8 +19,9 @@ from pypika import Table, terms
 from pypika import functions as fn
 from pypika.queries import AliasedQuery, QueryBuilder, _SetOperation
 
-from dualdb.dialects.sqlite.codec import decoder_for, to_bool
+from dualdb.dialects.sqlite.codec import binder_for, decoder_for, to_bool
 from dualdb.records import Record, record_class
+from dualdb.sql._target import Target
 from dualdb.sql.terms import Raw
 
 __all__ = [
@@ -30,6 +31,7 @@ __all__ = [
     "Schema",
     "SchemaVersion",
     "Sources",
+    "make_binds",
     "make_plan",
     "sources_of",
 ]
@@ -71,7 +73,7 @@ class Sources:
     schema version. ``names`` maps result column names to decoders instead, for raw SQL
     given ``types=``."""
 
-    __slots__ = ("names", "origins", "plans", "stars", "tables")
+    __slots__ = ("binds", "column_type", "names", "origins", "plans", "stars", "tables")
 
     def __init__(
         self,
@@ -86,6 +88,9 @@ class Sources:
         self.stars = stars or tables
         self.names = names
         self.plans: dict[SchemaVersion, Plan] = {}
+        #: Per schema version, an encoder per argument (see ``make_binds``).
+        self.binds: dict[SchemaVersion, tuple[Callable[[Any], Any] | None, ...]] = {}
+        self.column_type: Callable[[str], str] = str
 
 
 def sources_of(query: Any, column_type: Callable[[str], str]) -> Sources:
@@ -105,7 +110,38 @@ def sources_of(query: Any, column_type: Callable[[str], str]) -> Sources:
     if isinstance(query, _SetOperation):
         # Its columns are those of its first SELECT.
         query = query.base_query
-    return Sources(_origins(query), _tables(query), _stars(query))
+    sources = Sources(_origins(query), _tables(query), _stars(query))
+    sources.column_type = column_type
+    return sources
+
+
+def make_binds(
+    conn: sqlite3.Connection,
+    schema: SchemaVersion,
+    sources: Sources,
+    targets: Sequence[Target | None],
+) -> tuple[Callable[[Any], Any] | None, ...]:
+    """An encoder per argument, from the declared type of the column it meets (None
+    where it meets none, or one whose type dualdb does not know)."""
+    out: list[Callable[[Any], Any] | None] = []
+    for target in targets:
+        declared: str | None = None
+        if target is None:
+            pass
+        elif target.column is None:
+            declared = sources.column_type(str(target.logical))
+        else:
+            table = target.table
+            if table is None:
+                table = next(
+                    (t for t in sources.tables if target.column in schema.columns(conn, t)), None
+                )
+            if table is not None:
+                declared = schema.columns(conn, table).get(target.column)
+                if declared is None:
+                    declared = schema.columns(conn, table, refresh=True).get(target.column)
+        out.append(binder_for(declared) if declared else None)
+    return tuple(out)
 
 
 class Plan:
@@ -420,9 +456,7 @@ def _column_of(query: Any, name: str) -> Origin:
 def _origins(query: Any) -> tuple[Origin, ...] | None:
     if isinstance(query, _SetOperation):
         query = query.base_query
-    selected: Sequence[Any] = (
-        _attr(query, "_returns", None) or _attr(query, "_selects", None) or ()
-    )
+    selected: Sequence[Any] = _attr(query, "_returns", None) or _attr(query, "_selects", None) or ()
     if not selected:
         return None
     return tuple(_origin(term, query) for term in selected)
