@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import pytest
 from _differential import ITEM_COLUMNS, ITEMS, Pair, canon, examples, on_both, scratch
@@ -162,7 +162,7 @@ async def test_a_date_into_a_timestamp_column_is_midnight_utc_on_both(pair: Pair
 
 
 async def test_a_limit_given_as_text_is_refused_on_both(pair: Pair) -> None:
-    query = Query.from_(ITEMS).select(ITEMS.id).limit(Param("n"))
+    query = Query.from_(ITEMS).select(ITEMS.id).limit(cast(int, Param("n")))
     async with scratch(pair) as txs:
         assert (
             await on_both(txs, lambda db: db.fetch_all(query, n="10"))
