@@ -31,6 +31,7 @@ from dualdb.dialects.sqlite.dialect import NAME
 from dualdb.sql.terms import Json
 
 __all__ = [
+    "Binds",
     "Refused",
     "bind",
     "bind_rows",
@@ -384,7 +385,11 @@ def bind(encode: Callable[[Any], Any], value: Any) -> Any:
 
 def encode_value(value: Any) -> Any:
     """One value as ``encode_args`` encodes it (a value that meets no known column)."""
-    return encode_args((value,))[0]
+    kind = type(value)
+    if kind in _NATIVE or (kind is str and "\x00" not in value):
+        return value
+    encode = _ENCODERS.get(kind)
+    return encode(value) if encode is not None else _encode_other(value)
 
 
 _NONE = type(None)
@@ -415,7 +420,7 @@ def _as_is(encoder: Callable[[Any], Any], column: Sequence[Any]) -> bool:
 
 
 def bind_rows(
-    encoders: Sequence[Callable[[Any], Any] | None],
+    encoders: Sequence[Callable[[Any], Any]],
     rows: Sequence[Sequence[Any]],
     refused: Callable[[int, Refused, Any], Exception],
 ) -> list[Any]:
@@ -426,7 +431,7 @@ def bind_rows(
     """
     columns: list[Sequence[Any]] = []
     for index, (encoder, column) in enumerate(zip(encoders, zip(*rows, strict=True), strict=True)):
-        if encoder is None:
+        if encoder is encode_value:
             columns.append(encode_args(column))
         elif _as_is(encoder, column):
             columns.append(column)
@@ -439,3 +444,37 @@ def bind_rows(
                     raise refused(index, exc, value) from None
             columns.append(encoded)
     return list(chain.from_iterable(zip(*columns, strict=True)))
+
+
+class Binds:
+    """The encoders of one statement's arguments on one schema version, with the type
+    each takes as it is (see ``SQLiteConnection._bound``)."""
+
+    __slots__ = ("as_is", "encoders", "float_slots", "natives", "text_slots")
+
+    def __init__(self, encoders: Sequence[Callable[[Any], Any]]) -> None:
+        self.encoders = tuple(encoders)
+        self.natives = tuple(_AS_IS.get(e, _NO_TYPE) for e in self.encoders)
+        #: The argument positions whose str (or float) values pass as they are, so they
+        #: are checked for NUL (NaN) without a call.
+        self.text_slots = tuple(i for i, n in enumerate(self.natives) if n is str)
+        self.float_slots = tuple(i for i, n in enumerate(self.natives) if n is float)
+        #: Argument type tuples seen whose every value passes as it is (or is NULL).
+        self.as_is: set[tuple[type, ...]] = set()
+
+    def passes_as_is(self, types: tuple[type, ...]) -> bool:
+        """Whether arguments of these types need no encoder (remembered when so)."""
+        if len(types) == len(self.natives) and all(
+            t is n or t is _NONE for t, n in zip(types, self.natives, strict=True)
+        ):
+            if len(self.as_is) < 16:
+                self.as_is.add(types)
+            return True
+        return False
+
+
+class _NoType:
+    """Matches no value's type."""
+
+
+_NO_TYPE = _NoType

@@ -8,6 +8,7 @@ own thread, so each operation here is one function run in that thread in a singl
 from __future__ import annotations
 
 import asyncio
+import math
 import os
 import sqlite3
 from collections.abc import AsyncGenerator, Callable, Coroutine, Sequence
@@ -20,12 +21,12 @@ from dualdb.dialects._pool import Pool, PoolStats
 from dualdb.dialects.base import Connection, Driver, IsolationLevel, Lease, Operation
 from dualdb.dialects.sqlite import _aiosqlite
 from dualdb.dialects.sqlite.codec import (
+    Binds,
     Refused,
     bind,
     bind_rows,
     encode_args,
     encode_many,
-    encode_value,
 )
 from dualdb.dialects.sqlite.dialect import NAME
 from dualdb.dialects.sqlite.errors import TRANSLATED, translate
@@ -184,16 +185,36 @@ class SQLiteConnection(Connection):
         schema = self._driver.schema if self._own_schema is None else self._schema()
         return schema.versions.get(version) or schema.at(version)
 
-    def _bound(self, compiled: Compiled, args: Sequence[Any]) -> list[Any]:
+    def _bound(self, compiled: Compiled, args: Sequence[Any]) -> Sequence[Any]:
         """The arguments of a statement whose values meet columns, each encoded as the
         column's type takes it (see ``codec.binder_for``), in the connection's thread."""
-        # A read checks against the schema this connection last read (its own next
-        # read sees any change); a write reads the version first.
+        binds: Binds | None = compiled.state.binds.get(self._seen)
+        if binds is None:
+            binds = self._encoders(compiled)
+        types = tuple(map(type, args))
+        if types in binds.as_is or binds.passes_as_is(types):
+            # Each value is of the type its column takes as it is (an int for a BIGINT),
+            # the common case: only strings (NUL) and floats (NaN) need a look.
+            for index in binds.text_slots:
+                text = args[index]
+                if text is not None and "\x00" in text:
+                    return self._bound_slowly(compiled, binds, args)  # which raises
+            for index in binds.float_slots:
+                number = args[index]
+                if number is not None and not math.isfinite(number):
+                    return self._bound_slowly(compiled, binds, args)
+            return args
+        return self._bound_slowly(compiled, binds, args)
+
+    def _encoders(self, compiled: Compiled) -> Binds:
+        # Checked against the schema this connection last read, not read again for each
+        # statement (a statement more per write): a schema another process changes is
+        # seen at this connection's next read, and its own DDL is seen at once.
         key = self._seen
-        if key is None or compiled.is_write:
+        if key is None:
             key = self._seen = self._schema_now()
         state = compiled.state
-        encoders = state.binds.get(key)
+        encoders: Binds | None = state.binds.get(key)
         if encoders is None:
             try:
                 encoders = make_binds(self._db, key, state, compiled.targets or ())
@@ -203,11 +224,13 @@ class SQLiteConnection(Connection):
             if len(state.binds) > 4:
                 state.binds.clear()
             state.binds[key] = encoders
+        return encoders
+
+    @staticmethod
+    def _bound_slowly(compiled: Compiled, binds: Binds, args: Sequence[Any]) -> list[Any]:
+        """``_bound`` value by value, to name the one refused (an Enum is its value)."""
         out = []
-        for index, (encoder, value) in enumerate(zip(encoders, args, strict=True)):
-            if encoder is None:
-                out.append(encode_value(value))
-                continue
+        for index, (encoder, value) in enumerate(zip(binds.encoders, args, strict=True)):
             try:
                 out.append(bind(encoder, value))
             except Refused as refused:
@@ -216,13 +239,10 @@ class SQLiteConnection(Connection):
 
     def _bound_rows(self, compiled: Compiled, rows: Sequence[Sequence[Any]]) -> list[Any]:
         """``_bound`` for every row of a bulk INSERT, flat."""
-        key = self._seen = self._schema_now()
-        state = compiled.state
-        encoders = state.binds.get(key)
-        if encoders is None:
-            encoders = state.binds[key] = make_binds(self._db, key, state, compiled.targets or ())
         return bind_rows(
-            encoders, rows, lambda index, exc, value: _refused(compiled, index, exc, value)
+            self._encoders(compiled).encoders,
+            rows,
+            lambda index, exc, value: _refused(compiled, index, exc, value),
         )
 
     def _new_plan(
@@ -260,7 +280,7 @@ class SQLiteConnection(Connection):
     # The functions below run in the connection's thread, one per statement; the event
     # loop waits for each, so they are kept as short as the ones aiosqlite runs itself.
 
-    def _fetch_all(self, compiled: Compiled, args: list[Any]) -> list[Record]:
+    def _fetch_all(self, compiled: Compiled, args: Sequence[Any]) -> list[Record]:
         if compiled.targets is not None:
             args = self._bound(compiled, args)
         cursor = self._db.execute(compiled.sql, args)
@@ -272,7 +292,7 @@ class SQLiteConnection(Connection):
             return rows
         return plan.rows(rows)
 
-    def _fetch_one(self, compiled: Compiled, args: list[Any]) -> Record | None:
+    def _fetch_one(self, compiled: Compiled, args: Sequence[Any]) -> Record | None:
         if compiled.targets is not None:
             args = self._bound(compiled, args)
         cursor = self._db.execute(compiled.sql, args)
@@ -289,11 +309,11 @@ class SQLiteConnection(Connection):
             return None
         return plan.row(row)
 
-    def _fetch_val(self, compiled: Compiled, args: list[Any]) -> Any:
+    def _fetch_val(self, compiled: Compiled, args: Sequence[Any]) -> Any:
         row = self._fetch_one(compiled, args)
         return None if row is None else row[0]
 
-    def _execute(self, compiled: Compiled, args: list[Any]) -> int:
+    def _execute(self, compiled: Compiled, args: Sequence[Any]) -> int:
         if compiled.targets is not None:
             args = self._bound(compiled, args)
         cursor = self._db.execute(compiled.sql, args)
@@ -304,7 +324,7 @@ class SQLiteConnection(Connection):
             self._ran_ddl()
         return count if count >= 0 else len(rows)
 
-    def _execute_many(self, compiled: Compiled, rows: list[list[Any]]) -> None:
+    def _execute_many(self, compiled: Compiled, rows: Sequence[Sequence[Any]]) -> None:
         if compiled.targets is not None:
             rows = [self._bound(compiled, row) for row in rows]
         self._atomically(self._db.executemany, compiled.sql, rows)
@@ -405,7 +425,7 @@ class SQLiteConnection(Connection):
             await self._call(self._close_cursors, opened)
 
     def _open_cursor(
-        self, opened: list[sqlite3.Cursor], compiled: Compiled, args: list[Any]
+        self, opened: list[sqlite3.Cursor], compiled: Compiled, args: Sequence[Any]
     ) -> None:
         if compiled.targets is not None:
             args = self._bound(compiled, args)

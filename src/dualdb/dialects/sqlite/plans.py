@@ -19,7 +19,7 @@ from pypika import Table, terms
 from pypika import functions as fn
 from pypika.queries import AliasedQuery, QueryBuilder, _SetOperation
 
-from dualdb.dialects.sqlite.codec import binder_for, decoder_for, to_bool
+from dualdb.dialects.sqlite.codec import Binds, binder_for, decoder_for, encode_value, to_bool
 from dualdb.records import Record, record_class
 from dualdb.sql._target import Target
 from dualdb.sql.terms import Raw
@@ -89,7 +89,7 @@ class Sources:
         self.names = names
         self.plans: dict[SchemaVersion, Plan] = {}
         #: Per schema version, an encoder per argument (see ``make_binds``).
-        self.binds: dict[SchemaVersion, tuple[Callable[[Any], Any] | None, ...]] = {}
+        self.binds: dict[SchemaVersion, Binds] = {}
         self.column_type: Callable[[str], str] = str
 
 
@@ -120,10 +120,10 @@ def make_binds(
     schema: SchemaVersion,
     sources: Sources,
     targets: Sequence[Target | None],
-) -> tuple[Callable[[Any], Any] | None, ...]:
-    """An encoder per argument, from the declared type of the column it meets (None
-    where it meets none, or one whose type dualdb does not know)."""
-    out: list[Callable[[Any], Any] | None] = []
+) -> Binds:
+    """An encoder per argument, from the declared type of the column it meets (where it
+    meets none, or one whose type dualdb does not know: the encoding of any value)."""
+    out: list[Callable[[Any], Any]] = []
     for target in targets:
         declared: str | None = None
         if target is None:
@@ -140,8 +140,9 @@ def make_binds(
                 declared = schema.columns(conn, table).get(target.column)
                 if declared is None:
                     declared = schema.columns(conn, table, refresh=True).get(target.column)
-        out.append(binder_for(declared) if declared else None)
-    return tuple(out)
+        encoder = binder_for(declared) if declared else None
+        out.append(encode_value if encoder is None else encoder)
+    return Binds(out)
 
 
 class Plan:
