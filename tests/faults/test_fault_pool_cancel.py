@@ -24,6 +24,7 @@ from _faults import in_transaction
 
 import dualdb
 from dualdb import Param, Query, Table, fn, raw
+from dualdb.sql.compile import compile_query
 
 T = Table("t")
 ADD = Query.update(T).set(T.n, T.n + Param("by")).where(T.id == Param("id"))
@@ -297,3 +298,28 @@ async def test_cancellations_at_every_step_of_many_tasks_leave_the_pool_consiste
             assert stats.open <= stats.max_size
             assert stats.idle + stats.in_use == stats.open
         await _settled_and_sound(db)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_sqlite_call_cancelled_before_its_thread_began_it_never_runs(
+    database_url: str, backend: str
+) -> None:
+    """SQLite runs a connection's calls one after another in its thread. A call whose
+    caller is cancelled while it still waits there is skipped: otherwise a statement
+    nobody waits for would run to its end (a long query holding the connection for
+    minutes), since an interrupt only stops a running statement."""
+    async with dualdb.connect(database_url, **_pool(backend, 1)) as db:
+        await db.execute(raw("CREATE TABLE marks (x INTEGER)"))
+        insert = raw("INSERT INTO marks VALUES (1)")
+        async with db._driver.acquire() as conn:
+            busy = asyncio.create_task(conn._in_thread(time.sleep, 0.3))  # type: ignore[attr-defined]
+            queued = asyncio.create_task(conn.execute(compile_query(insert, db.dialect), ()))
+            await asyncio.sleep(0.05)
+            queued.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await queued
+            await busy
+        async with asyncio.timeout(SETTLED):
+            assert await db.fetch_val(raw("SELECT count(*) FROM marks")) == 0
+            await db.execute(insert)  # and the connection still works
+            assert await db.fetch_val(raw("SELECT count(*) FROM marks")) == 1

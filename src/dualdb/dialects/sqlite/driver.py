@@ -62,14 +62,17 @@ class SQLiteConnection(Connection):
     """One aiosqlite connection; each method is a single hop to its thread."""
 
     __slots__ = (
+        "_abandoned",
         "_busy",
         "_conn",
         "_db",
         "_driver",
         "_in_thread",
+        "_issued",
         "_own_schema",
         "_pending",
         "_seen",
+        "_started",
         "_version_cursor",
         "broken",
         "unsettled",
@@ -85,6 +88,9 @@ class SQLiteConnection(Connection):
         self.unsettled = False
         #: While a call's function runs in the connection's thread (set there).
         self._busy = False
+        #: Calls sent to the thread, calls it has begun, and the number of a call whose
+        #: caller was cancelled before it began (it is then never run; see ``_running``).
+        self._issued = self._started = self._abandoned = 0
         #: The BEGIN of a transaction, sent with its first statement (see ``begin``).
         self._pending: str | None = None
         #: Reads ``PRAGMA schema_version`` (made in the connection's thread).
@@ -104,6 +110,7 @@ class SQLiteConnection(Connection):
             # A call of this lease was cancelled: clear any interrupt meant for it first,
             # so that the cleanup (ROLLBACK, closing a cursor) is not stopped by it.
             fn, args = self._absorb_then, (fn, *args)
+        self._issued += 1
         try:
             return await self._in_thread(self._running, fn, *args)
         except BaseException as exc:
@@ -122,15 +129,26 @@ class SQLiteConnection(Connection):
             # write lock after we gave up): stop the running statement, and let the pool
             # take the connection back only once it is idle and outside any transaction.
             self.unsettled = True
+            if self._started < self._issued:
+                # Still queued for the thread: it will skip the call rather than run a
+                # statement nobody waits for (which might take minutes) ...
+                self._abandoned = self._issued
+                if self._started < self._abandoned:
+                    return None
+                # ... unless the thread began it just now.
             # Only while the call runs: an interrupt reaching SQLite after it ended (its
             # result already on the way) would stop whichever statement runs next
             # while another is still open. ``_absorb`` clears one that came too late.
-            if self._busy:
+            if self._busy or self._started == self._abandoned == self._issued:
                 self._db.interrupt()
         return None
 
     def _running(self, fn: Callable[..., Any], *args: Any) -> Any:
-        # In the thread: marks the call as interruptible while it runs.
+        # In the thread: marks the call as interruptible while it runs, or skips a call
+        # whose caller was cancelled before it began.
+        self._started += 1
+        if self._started == self._abandoned:
+            return None
         self._busy = True
         try:
             return fn(*args)
@@ -562,6 +580,7 @@ class SQLiteDriver(Driver):
         pool = self._pool
         idle = pool.idle
         conn = idle.pop() if idle else await pool.checkout()
+        conn._issued += 1
         try:
             # What conn.<operation> does, without its coroutine frame: this is the path
             # of every statement run outside a transaction.
@@ -609,6 +628,7 @@ class SQLiteDriver(Driver):
         """Return a connection whose call was cancelled once that call has ended (it runs
         first: calls run in order) and any transaction it began is rolled back."""
         try:
+            conn._issued += 1
             await conn._in_thread(conn._running, conn._settled)
             conn.unsettled = False
         except Exception:
