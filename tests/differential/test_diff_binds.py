@@ -127,10 +127,15 @@ async def test_what_postgresql_refuses_sqlite_refuses_naming_the_param_and_colum
     async with scratch(pair) as txs:
         outcomes = await on_both(txs, lambda db: db.execute(insert, v=value))
         assert outcomes == [("raises", "DataError")] * 2
-        with pytest.raises(dualdb.DataError) as info:
-            await txs[0].execute(insert, v=value)
-        assert f"Param v for items.{column}" in str(info.value)
-        assert str(value) not in str(info.value)
+        for tx in txs:
+            with pytest.raises(dualdb.DataError) as info:
+                async with tx.transaction() as savepoint:
+                    await savepoint.execute(insert, v=value)
+            # (PostgreSQL's server-side checks name no argument: dualdb lists the candidates.)
+            assert f"Param v for items.{column}" in str(info.value) or (
+                tx is txs[1] and "Param v)" in str(info.value)
+            )
+            assert str(value) not in str(info.value)
 
 
 async def test_a_uuid_given_as_text_in_any_case_matches_on_both(pair: Pair) -> None:

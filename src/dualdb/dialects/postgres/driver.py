@@ -59,7 +59,7 @@ def _statement(
         except TRANSLATED as exc:
             if isinstance(exc, pgerr.InvalidCachedStatementError):
                 return await _reprepared(conn, exc, attempt, compiled, args)
-            raise translate(exc) from exc
+            raise translate(exc, compiled) from exc
 
     return statement
 
@@ -92,8 +92,8 @@ async def _reprepared(
         except pgerr.InvalidCachedStatementError as again:
             exc = again
         except TRANSLATED as other:
-            raise translate(other) from other
-    raise translate(exc) from exc
+            raise translate(other, compiled) from other
+    raise translate(exc, compiled) from exc
 
 
 #: The single-statement operations of ``Driver.run``.
@@ -148,7 +148,7 @@ class PostgresConnection(Connection):
         except TRANSLATED as exc:
             if isinstance(exc, pgerr.InvalidCachedStatementError):
                 self.forget_statements()
-            raise translate(exc) from exc
+            raise translate(exc, compiled) from exc
 
     def iterate(self, compiled: Compiled, args: Sequence[Any], batch_size: int) -> _Stream:
         return _Stream(self, compiled.sql, args, batch_size)

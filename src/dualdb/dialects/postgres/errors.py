@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import asyncpg.exceptions as pgerr
 
@@ -11,30 +11,48 @@ from dualdb import errors
 from dualdb.dialects.postgres.dialect import NAME
 from dualdb.settings import Settings
 
+if TYPE_CHECKING:
+    from dualdb.sql.compile import Compiled
+
 __all__ = ["TRANSLATED", "connect_error", "translate"]
 
 
 _QUOTED = re.compile(r'"[^"]*"|(?<!\w)\'[^\']*\'(?!\w)')
-_ARGUMENT = re.compile(r"^invalid input for query argument \$\d+")
+_ARGUMENT = re.compile(r"^invalid input for query argument \$(\d+)")
 
 
-def _data_message(exc: BaseException) -> str:
+def _data_message(exc: BaseException, compiled: Compiled | None = None) -> str:
     """A data error's message without the offending value, which may be a secret.
 
     asyncpg writes the value after the argument number ("…argument $1: 'tok' (…)") and
-    keeps the encoder's own error as ``__cause__``; the server quotes values.
+    keeps the encoder's own error as ``__cause__``; the server quotes values. The
+    argument is named as the query names it: its Param, and the column it meets.
     """
-    message = str(exc)
+    # A server error's primary message only: its DETAIL may quote the value.
+    message = getattr(exc, "message", None) or str(exc)
     match = _ARGUMENT.match(message)
     if match:
         cause = exc.__cause__
         reason = f" ({_QUOTED.sub('<value>', str(cause))})" if cause is not None else ""
-        return match.group(0) + reason
+        return _argument(compiled, int(match.group(1))) + reason
     return _QUOTED.sub("<value>", message)
 
 
-def translate(exc: BaseException) -> errors.DatabaseError:
-    """Map an asyncpg (or socket) error to the dualdb tree; the caller chains it."""
+def _argument(compiled: Compiled | None, number: int) -> str:
+    if compiled is None or not 0 < number <= len(compiled.slots):
+        return f"invalid input for query argument ${number}"
+    name = _labels(compiled)[number - 1]
+    target = compiled.targets[number - 1] if compiled.targets is not None else None
+    return f"invalid value for {name}" + (f" for {target.describe()}" if target else "")
+
+
+def _labels(compiled: Compiled) -> list[str]:
+    return [f"Param {label}" if not label.startswith("$") else label for label in compiled.labels()]
+
+
+def translate(exc: BaseException, compiled: Compiled | None = None) -> errors.DatabaseError:
+    """Map an asyncpg (or socket) error to the dualdb tree; the caller chains it.
+    ``compiled`` is the statement that failed, to name an argument by its Param."""
     if isinstance(exc, errors.DatabaseError):
         return exc
     if isinstance(exc, OverflowError):
@@ -66,13 +84,17 @@ def translate(exc: BaseException) -> errors.DatabaseError:
             if state == "22021" and message.endswith("0x00"):
                 # The same words as SQLite's check (PostgreSQL's name the encoding).
                 return errors.DataError(_NUL_MESSAGE, **details)
-            return errors.DataError(_data_message(exc), **details)
+            message = _data_message(exc, compiled)
+            if compiled is not None and compiled.slots and not _ARGUMENT.match(message):
+                # The server does not say which argument it refused: list the candidates.
+                message += f" (the statement's values: {', '.join(_labels(compiled))})"
+            return errors.DataError(message, **details)
         cls: type[errors.DatabaseError] = _BY_STATE.get(state) or _BY_CLASS.get(
             state[:2], errors.DatabaseError
         )
         return cls(message, **details)
     if isinstance(exc, pgerr.DataError):  # client-side: an argument of the wrong type
-        return errors.DataError(_data_message(exc), dialect=NAME)
+        return errors.DataError(_data_message(exc, compiled), dialect=NAME)
     if isinstance(exc, pgerr.ConnectionDoesNotExistError | ConnectionError | OSError):
         return errors.ConnectionFailed(f"connection lost: {exc}", dialect=NAME)
     if isinstance(exc, pgerr.InterfaceError | pgerr.InternalClientError) and _CLOSED.search(
