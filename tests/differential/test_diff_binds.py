@@ -118,6 +118,7 @@ async def test_a_value_meets_a_column_the_same_way_on_both(
         ("day", "2024-13-45"),
         ("day", "2024-01-02"),
         ("doc", "[1,"),
+        ("doc", '["\\u0000"]'),  # JSON text with an escaped NUL (jsonb cannot hold it)
     ],
 )
 async def test_what_postgresql_refuses_sqlite_refuses_naming_the_param_and_column(

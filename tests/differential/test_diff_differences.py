@@ -180,20 +180,6 @@ async def test_json_text_given_as_str_is_normalised_by_postgresql_only(
     assert type(value["n"]) is _by_backend(backend, float, int)
 
 
-async def test_json_text_with_an_escaped_nul_is_refused_by_postgresql_only(
-    t: dualdb.Database, backend: str
-) -> None:
-    write = Query.update(T).set(T.doc, '["\\u0000"]').where(T.id == 1)
-    if backend == "sqlite":
-        assert await t.execute(write) == 1
-        assert await t.fetch_val(Query.from_(T).select(T.doc).where(T.id == 1)) == ["\x00"]
-    else:
-        with pytest.raises(dualdb.DataError):
-            await t.execute(write)
-    with pytest.raises(dualdb.DataError):  # as a Python value it is refused on both
-        await t.execute(Query.update(T).set(T.doc, Json(["\x00"])).where(T.id == 1))
-
-
 # ---------------------------------------------------------------------------- expressions
 
 

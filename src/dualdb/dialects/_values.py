@@ -93,14 +93,15 @@ def dump_json(value: Any, dialect: str) -> str:
         raise _too_deep(dialect) from None
     except (TypeError, ValueError) as exc:
         raise DataError(f"value cannot be stored as JSON: {exc}", dialect=dialect) from exc
-    if "\\u0000" in text and _NUL_ESCAPE.search(text):
-        raise DataError("JSON text cannot contain the NUL character (\\u0000)", dialect=dialect)
     check_json_text(text, dialect)
     return text
 
 
 def check_json_text(text: str, dialect: str) -> None:
-    """Refuse JSON text nested deeper than :data:`MAX_JSON_DEPTH`."""
+    """Refuse JSON text holding an escaped NUL (jsonb cannot) or nested deeper than
+    :data:`MAX_JSON_DEPTH`."""
+    if "\\u0000" in text and _NUL_ESCAPE.search(text):
+        raise DataError("JSON text cannot contain the NUL character (\\u0000)", dialect=dialect)
     # Counting brackets runs in C; only a document with that many is scanned.
     if text.count("[") + text.count("{") > MAX_JSON_DEPTH and _depth(text) > MAX_JSON_DEPTH:
         raise _too_deep(dialect)

@@ -54,6 +54,13 @@ def translate(exc: BaseException, compiled: Compiled | None = None) -> errors.Da
     """Map an asyncpg (or socket) error to the dualdb tree; the caller chains it.
     ``compiled`` is the statement that failed, to name an argument by its Param."""
     if isinstance(exc, errors.DatabaseError):
+        if isinstance(exc, errors.DataError) and compiled is not None and compiled.slots:
+            # dualdb's own check in a type codec, which asyncpg calls without saying for
+            # which argument: list the candidates.
+            return errors.DataError(
+                f"{exc.message} (the statement's values: {', '.join(_labels(compiled))})",
+                dialect=NAME,
+            )
         return exc
     if isinstance(exc, OverflowError):
         return errors.DataError(
@@ -79,8 +86,15 @@ def translate(exc: BaseException, compiled: Compiled | None = None) -> errors.Da
         }
         if state.startswith("22"):
             # Data errors quote the offending value; it may be a secret.
-            if isinstance(exc.__cause__, errors.DatabaseError):
-                return exc.__cause__  # dualdb's own check, run inside asyncpg's encoder
+            cause = exc.__cause__
+            if isinstance(cause, errors.DatabaseError):
+                # dualdb's own check, run inside asyncpg's encoder of argument $n.
+                match = _ARGUMENT.match(str(exc))
+                if match is None or not isinstance(cause, errors.DataError):
+                    return cause
+                return errors.DataError(
+                    f"{_argument(compiled, int(match.group(1)))}: {cause.message}", dialect=NAME
+                )
             if state == "22021" and message.endswith("0x00"):
                 # The same words as SQLite's check (PostgreSQL's name the encoding).
                 return errors.DataError(_NUL_MESSAGE, **details)

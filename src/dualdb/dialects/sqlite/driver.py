@@ -253,6 +253,10 @@ class SQLiteConnection(Connection):
                 out.append(bind(encoder, value))
             except Refused as refused:
                 raise _refused(compiled, index, refused, value) from None
+            except errors.DataError as error:  # a check both backends make (NUL, NaN…)
+                raise errors.DataError(
+                    f"{_naming(compiled, index)}: {error.message}", dialect=NAME
+                ) from None
         return out
 
     def _bound_rows(self, compiled: Compiled, rows: Sequence[Sequence[Any]]) -> list[Any]:
@@ -490,15 +494,19 @@ def _encoded(compiled: Compiled, args: Sequence[Any]) -> Sequence[Any]:
 
 def _refused(compiled: Compiled, index: int, refused: Refused, value: Any) -> errors.DataError:
     # Names the Param and the column, never the value (it may be a secret).
+    return errors.DataError(
+        f"{_naming(compiled, index)}: expected {refused.args[0]}, got {type(value).__name__}",
+        dialect=NAME,
+    )
+
+
+def _naming(compiled: Compiled, index: int) -> str:
     label = compiled.labels()[index]
     targets = compiled.targets
     target = targets[index] if targets is not None else None
     where = f" for {target.describe()}" if target is not None else ""
-    return errors.DataError(
-        f"invalid value for {'Param ' + label if not label.startswith('$') else 'value ' + label}"
-        f"{where}: expected {refused.args[0]}, got {type(value).__name__}",
-        dialect=NAME,
-    )
+    name = f"Param {label}" if not label.startswith("$") else f"value {label}"
+    return f"invalid value for {name}{where}"
 
 
 #: The thread-side function of each single-statement operation of ``Driver.run``.
