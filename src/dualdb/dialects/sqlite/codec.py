@@ -339,6 +339,22 @@ def _bind_json(value: Any) -> Any:
     raise Refused("a JSON value (dict, list, str, int, float, bool or Json(...))")
 
 
+def _numeric_affinity(declared: str) -> Callable[[Any], Any]:
+    """A decimal column whose declared type (``NUMERIC(20,2)``) gives it SQLite's NUMERIC
+    affinity, which turns decimal text into an INTEGER or REAL: 9.00 would be stored as 9,
+    and a larger number keep 15 digits. No value is stored to come back changed."""
+
+    def bind(value: Any) -> Any:
+        raise errors.DataError(
+            f"the column's declared type {declared} has NUMERIC affinity on SQLite, which "
+            "would store 9.00 as 9 and keep only 15 digits; declare it DECIMAL TEXT (the "
+            "logical type decimal: {decimal} in typed_sql) to keep every digit",
+            dialect=NAME,
+        )
+
+    return bind
+
+
 def binder_for(declared: str) -> Callable[[Any], Any] | None:
     """The encoder for a value meeting a column of this declared type, as PostgreSQL
     would take it; None for a type dualdb does not know (values bound as they are)."""
@@ -354,6 +370,8 @@ def binder_for(declared: str) -> Callable[[Any], Any] | None:
     if "JSON" in kind:
         return _bind_json
     if "DECIMAL" in kind or "NUMERIC" in kind:
+        if not any(word in kind for word in ("CHAR", "CLOB", "TEXT", "INT")):
+            return _numeric_affinity(declared)
         return _bind_decimal
     if "BIGINT" in kind or "INT8" in kind:
         return _INT64

@@ -19,6 +19,7 @@ from pypika import Table, terms
 from pypika import functions as fn
 from pypika.queries import AliasedQuery, QueryBuilder, _SetOperation
 
+from dualdb import errors
 from dualdb.dialects.sqlite.codec import Binds, binder_for, decoder_for, encode_value, to_bool
 from dualdb.records import Record, record_class
 from dualdb.sql._target import Target
@@ -167,13 +168,26 @@ class Plan:
             return list(map(cls, raw))
         decoders = self.decoders
         out = []
-        for row in raw:
-            values = list(row)
-            for index, decode in decoders:
-                value = values[index]
-                if value is not None:
-                    values[index] = decode(value)
-            out.append(cls(values))
+        index = 0
+        try:
+            for row in raw:
+                values = list(row)
+                for index, decode in decoders:
+                    value = values[index]
+                    if value is not None:
+                        values[index] = decode(value)
+                out.append(cls(values))
+        except (ValueError, ArithmeticError, TypeError) as exc:
+            # A value another tool stored ('yesterday' in a TIMESTAMPTZ column): say which
+            # column, not the value (it may be a secret).
+            name: tuple[str, ...] = cls.__dict__.get("_keys", ())
+            column = name[index] if index < len(name) else f"#{index + 1}"
+            reason = exc.message if isinstance(exc, errors.DatabaseError) else type(exc).__name__
+            raise errors.DataError(
+                f"column {column} holds a value its declared type cannot read ({reason}); "
+                "it was stored without dualdb's checks",
+                dialect="sqlite",
+            ) from None
         return out
 
 
