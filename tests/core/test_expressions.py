@@ -70,3 +70,27 @@ async def test_order_may_be_given_as_asc_or_desc_text(nums: dualdb.Database, spe
 async def test_any_other_order_is_a_query_error(nums: dualdb.Database, order: Any) -> None:
     with pytest.raises(dualdb.QueryError, match="order"):
         await nums.fetch_all(Query.from_(T).select(T.id).orderby(T.a, order=order))
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        lambda: T.a / 0,
+        lambda: T.a / (T.id - 1),  # id is 1
+        lambda: (T.a * 1.5) / (T.id - 1),
+        lambda: T.a % (T.id - 1),
+    ],
+    ids=["by a literal", "by an expression", "float", "remainder"],
+)
+async def test_division_by_zero_is_a_data_error_on_both(
+    nums: dualdb.Database, expression: Any
+) -> None:
+    query = Query.from_(T).select(expression().as_("r")).where(T.id == 1)
+    with pytest.raises(dualdb.DataError, match="division by zero"):
+        await nums.fetch_val(query)
+    assert await nums.fetch_val(Query.from_(T).select((T.a / 2).as_("r")).where(T.id == 1)) == 2
+
+
+async def test_division_of_nulls_is_null_on_both(nums: dualdb.Database) -> None:
+    query = Query.from_(T).select((T.a / T.a).as_("r")).where(T.id == 2)  # a is NULL
+    assert await nums.fetch_val(query) is None

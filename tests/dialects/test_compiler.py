@@ -103,7 +103,9 @@ def test_builders_made_with_plain_pypika_render_through_the_same_compiler() -> N
 
 def test_overriding_modulo_changes_how_percent_renders() -> None:
     query = Query.from_(users).select(users.n % 2)
-    assert compile_query(query, get_dialect("sqlite")).sql == "SELECT (`n` % ?) FROM `users`"
+    assert compile_query(query, get_dialect("sqlite")).sql == (
+        "SELECT (`n` % dualdb_nonzero(?)) FROM `users`"
+    )
     assert compile_query(query, _ModFunctionSQLite()).sql == "SELECT MOD(`n`,?) FROM `users`"
 
 

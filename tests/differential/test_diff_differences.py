@@ -44,17 +44,6 @@ def _by_backend(backend: str, sqlite: Any, postgresql: Any) -> Any:
 # ---------------------------------------------------------------------------- arithmetic
 
 
-async def test_division_by_zero_is_null_on_sqlite_and_an_error_on_postgresql(
-    t: dualdb.Database, backend: str
-) -> None:
-    q = Query.from_(T).select(T.n / 0).where(T.id == 1)
-    if backend == "sqlite":
-        assert await t.fetch_val(q) is None
-    else:
-        with pytest.raises(dualdb.DataError, match="division by zero"):
-            await t.fetch_val(q)
-
-
 async def test_integer_overflow_becomes_a_float_on_sqlite_and_an_error_on_postgresql(
     t: dualdb.Database, backend: str
 ) -> None:

@@ -350,6 +350,11 @@ class Compiler:
         ``MOD()``, for operands already rendered."""
         return f"MOD({left},{right})"
 
+    def divisor(self, right: str) -> str | None:
+        """The divisor of a division or remainder (rendered) so that dividing by zero is
+        an error, as on PostgreSQL; None when the backend raises one already."""
+        return None
+
     def parenthesize_set_members(self, members: Sequence[Any]) -> bool:
         """Whether the SELECTs of a UNION/INTERSECT/EXCEPT (``members``, PyPika builders)
         are written in parentheses; may refuse members the bare form cannot express."""

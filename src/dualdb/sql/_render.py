@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 from pypika import terms
 from pypika.dialects import PostgreSQLQueryBuilder
-from pypika.enums import Equality, Matching, Order
+from pypika.enums import Arithmetic, Equality, Matching, Order
 from pypika.queries import QueryBuilder, _SetOperation
 from pypika.utils import format_alias_sql, format_quotes
 
@@ -248,6 +248,29 @@ def _window_orderby_sql(
 ) -> str:
     orient = _order(orient)
     return str(original(self, field, orient, **kwargs)) + binder.dialect.compiler.nulls(orient)
+
+
+class _Divisor(terms.Term):
+    """The right operand of a division, as the compiler writes a divisor."""
+
+    def __init__(self, term: Any, compiler: Compiler) -> None:
+        super().__init__()
+        self.term = term
+        self.compiler = compiler
+
+    def get_sql(self, **kwargs: Any) -> str:
+        sql = str(self.term.get_sql(**kwargs))
+        return self.compiler.divisor(sql) or sql
+
+
+@_hook(terms.ArithmeticExpression, "get_sql")
+def _arithmetic_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    compiler = binder.dialect.compiler
+    if self.operator is not Arithmetic.div or compiler.divisor("") is None:
+        return str(original(self, **kwargs))
+    divided = copy(self)
+    divided.right = _Divisor(self.right, compiler)
+    return str(original(divided, **kwargs))
 
 
 @_hook(terms.Mod, "get_function_sql")

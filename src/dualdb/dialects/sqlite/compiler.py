@@ -10,7 +10,10 @@ from pypika.enums import Matching, Order
 
 from dualdb.dialects.base import Compiler
 
-__all__ = ["SQLiteCompiler"]
+__all__ = ["NONZERO", "SQLiteCompiler"]
+
+#: The SQL function that passes a divisor through, failing on zero.
+NONZERO = "dualdb_nonzero"
 
 
 class SQLiteCompiler(Compiler):
@@ -83,7 +86,14 @@ class SQLiteCompiler(Compiler):
         # is the integer remainder that PostgreSQL's MOD() computes for integers.
         # Operands in parentheses unless they are one token: ``%`` binds tighter than
         # ``+`` but as tight as ``*``, so "(a+1) % 4" written bare would be a + (1 % 4).
-        return f"({_operand(left)} % {_operand(right)})"
+        divisor = self.divisor(right)
+        return f"({_operand(left)} % {divisor})"
+
+    def divisor(self, right: str) -> str:
+        # SQLite makes x / 0 and x % 0 NULL; this function (registered on every dualdb
+        # connection, see the driver) fails on zero, which the driver reports as
+        # PostgreSQL's "division by zero".
+        return f"{NONZERO}({right})"
 
     def parenthesize_set_members(self, members: Sequence[Any]) -> bool:
         # SQLite's grammar has no "(SELECT …) UNION (SELECT …)": the members go bare, so

@@ -12,6 +12,7 @@ import math
 import os
 import sqlite3
 from collections.abc import AsyncGenerator, Callable, Coroutine, Sequence
+from decimal import Decimal
 from typing import Any
 
 import aiosqlite
@@ -28,6 +29,7 @@ from dualdb.dialects.sqlite.codec import (
     encode_args,
     encode_many,
 )
+from dualdb.dialects.sqlite.compiler import NONZERO
 from dualdb.dialects.sqlite.dialect import NAME
 from dualdb.dialects.sqlite.errors import TRANSLATED, translate
 from dualdb.dialects.sqlite.plans import (
@@ -579,6 +581,7 @@ class SQLiteDriver(Driver):
                 "PRAGMA case_sensitive_like = ON",
             ):
                 await conn.execute(pragma)
+            await conn.create_function(NONZERO, 1, _nonzero, deterministic=True)
         except sqlite3.Error as exc:
             await conn.close()
             raise translate(exc, self.path) from exc
@@ -656,6 +659,22 @@ class SQLiteDriver(Driver):
     async def close(self) -> None:
         # Connections still in use are closed too: SQLite rolls back what they began.
         await self._pool.close(force=_close)
+
+
+def _nonzero(value: Any) -> Any:
+    """The divisor of a division (see ``SQLiteCompiler.divisor``): as it is, or an error
+    for zero, which ``errors.translate`` reports as "division by zero"."""
+    if isinstance(value, int | float):
+        if value == 0:
+            raise ZeroDivisionError
+    elif isinstance(value, str):  # decimal text, which SQLite divides by as a number
+        try:
+            zero = Decimal(value) == 0
+        except ArithmeticError:
+            zero = False
+        if zero:
+            raise ZeroDivisionError
+    return value
 
 
 async def _close(conn: SQLiteConnection) -> None:

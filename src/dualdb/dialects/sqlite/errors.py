@@ -60,6 +60,9 @@ def translate(exc: BaseException, path: str | None = None) -> errors.DatabaseErr
             )
         if primary == 9:  # SQLITE_INTERRUPT
             return errors.QueryTimeout(message, dialect=NAME)
+        if message == "user-defined function raised exception":
+            # dualdb registers one function on its connections, the divisor check.
+            return errors.DataError("division by zero", dialect=NAME)
         if message == "integer overflow":  # SUM() beyond 64 bits; PostgreSQL: 22003
             return errors.DataError(message, dialect=NAME)
         if primary in (8, 10, 13, 26):  # READONLY, IOERR, FULL, NOTADB
