@@ -16,6 +16,7 @@ from typing import Any
 
 import asyncpg
 
+from dualdb import errors
 from dualdb.dialects._values import (
     check_datetime,
     check_decimal,
@@ -26,22 +27,35 @@ from dualdb.dialects._values import (
 from dualdb.dialects.postgres.dialect import NAME
 from dualdb.records import Record
 
-__all__ = ["check_args", "register_codecs"]
+__all__ = ["Refused", "check_args", "register_codecs"]
 
 Record.register(asyncpg.Record)
 
 
 def check_args(args: Sequence[Any]) -> Sequence[Any]:
-    """Apply the checks both backends share; asyncpg converts the rest itself."""
-    for value in args:
+    """Apply the checks both backends share; asyncpg converts the rest itself. A value
+    refused raises :class:`Refused` with its position, for the caller to name it."""
+    for index, value in enumerate(args):
         kind = type(value)
-        if kind is datetime:
-            check_datetime(value, NAME)
-        elif kind is float:
-            check_float(value, NAME)
-        elif kind is Decimal:
-            check_decimal(value, NAME)
+        try:
+            if kind is datetime:
+                check_datetime(value, NAME)
+            elif kind is float:
+                check_float(value, NAME)
+            elif kind is Decimal:
+                check_decimal(value, NAME)
+        except errors.DataError as error:
+            raise Refused(index, error) from None
     return args
+
+
+class Refused(Exception):
+    """Argument ``index`` failed a check both backends make (``error`` says which)."""
+
+    def __init__(self, index: int, error: errors.DataError) -> None:
+        super().__init__(index, error)
+        self.index = index
+        self.error = error
 
 
 def _encode_json(value: Any) -> str:

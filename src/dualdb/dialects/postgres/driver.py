@@ -18,7 +18,11 @@ from dualdb.dialects.postgres import _asyncpg
 from dualdb.dialects.postgres._asyncpg import guarded
 from dualdb.dialects.postgres.codec import check_args, register_codecs
 from dualdb.dialects.postgres.dialect import NAME
-from dualdb.dialects.postgres.errors import TRANSLATED, connect_error, translate
+from dualdb.dialects.postgres.errors import (
+    TRANSLATED,
+    connect_error,
+    raise_translated,
+)
 from dualdb.records import Record
 from dualdb.settings import Settings
 from dualdb.sql.compile import Compiled
@@ -59,7 +63,7 @@ def _statement(
         except TRANSLATED as exc:
             if isinstance(exc, pgerr.InvalidCachedStatementError):
                 return await _reprepared(conn, exc, attempt, compiled, args)
-            raise translate(exc, compiled) from exc
+            raise_translated(exc, compiled)
 
     return statement
 
@@ -92,8 +96,8 @@ async def _reprepared(
         except pgerr.InvalidCachedStatementError as again:
             exc = again
         except TRANSLATED as other:
-            raise translate(other, compiled) from other
-    raise translate(exc, compiled) from exc
+            raise_translated(other, compiled)
+    raise_translated(exc, compiled)
 
 
 #: The single-statement operations of ``Driver.run``.
@@ -135,9 +139,9 @@ class PostgresConnection(Connection):
         return _execute(self, compiled, args)
 
     async def execute_many(self, compiled: Compiled, rows: Sequence[Sequence[Any]]) -> None:
-        for row in rows:
-            check_args(row)
         try:
+            for row in rows:
+                check_args(row)
             if compiled.bulk_target is not None:
                 table, columns = compiled.bulk_target
                 await self._con.copy_records_to_table(
@@ -148,7 +152,7 @@ class PostgresConnection(Connection):
         except TRANSLATED as exc:
             if isinstance(exc, pgerr.InvalidCachedStatementError):
                 self.forget_statements()
-            raise translate(exc, compiled) from exc
+            raise_translated(exc, compiled)
 
     def iterate(self, compiled: Compiled, args: Sequence[Any], batch_size: int) -> _Stream:
         return _Stream(self, compiled.sql, args, batch_size)
@@ -164,7 +168,7 @@ class PostgresConnection(Connection):
         try:
             await guarded(self._con.execute(sql), self)
         except TRANSLATED as exc:
-            raise translate(exc) from exc
+            raise_translated(exc)
 
     def in_transaction(self) -> bool:
         return bool(self._con.is_in_transaction())
@@ -222,7 +226,7 @@ class _Stream:
                 if self._own:
                     await con.execute("COMMIT")
         except TRANSLATED as exc:
-            raise translate(exc) from exc
+            raise_translated(exc)
         if not batch:
             raise StopAsyncIteration
         rows.extend(batch)

@@ -3,18 +3,20 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NoReturn
 
 import asyncpg.exceptions as pgerr
 
 from dualdb import errors
+from dualdb.dialects._values import MAX_JSON_DEPTH
+from dualdb.dialects.postgres.codec import Refused
 from dualdb.dialects.postgres.dialect import NAME
 from dualdb.settings import Settings
 
 if TYPE_CHECKING:
     from dualdb.sql.compile import Compiled
 
-__all__ = ["TRANSLATED", "connect_error", "translate"]
+__all__ = ["TRANSLATED", "connect_error", "raise_translated", "translate"]
 
 
 _QUOTED = re.compile(r'"[^"]*"|(?<!\w)\'[^\']*\'(?!\w)')
@@ -50,9 +52,28 @@ def _labels(compiled: Compiled) -> list[str]:
     return [f"Param {label}" if not label.startswith("$") else label for label in compiled.labels()]
 
 
+def raise_translated(exc: BaseException, compiled: Compiled | None = None) -> NoReturn:
+    """Raise :func:`translate`'s error for ``exc``, chained to it, except a data error:
+    asyncpg's own message for it quotes the offending value (a password, a token), and a
+    traceback prints the chained exception."""
+    error = translate(exc, compiled)
+    if isinstance(error, errors.DataError):
+        raise error from None
+    raise error from exc
+
+
 def translate(exc: BaseException, compiled: Compiled | None = None) -> errors.DatabaseError:
     """Map an asyncpg (or socket) error to the dualdb tree; the caller chains it.
     ``compiled`` is the statement that failed, to name an argument by its Param."""
+    if isinstance(exc, Refused):
+        return errors.DataError(
+            f"{_argument(compiled, exc.index + 1)}: {exc.error.message}", dialect=NAME
+        )
+    if isinstance(exc, RecursionError):  # asyncpg's repr of a deep value, for its message
+        return errors.DataError(
+            f"a value nested too deep to encode (JSON deeper than {MAX_JSON_DEPTH} levels)",
+            dialect=NAME,
+        )
     if isinstance(exc, errors.DatabaseError):
         if isinstance(exc, errors.DataError) and compiled is not None and compiled.slots:
             # dualdb's own check in a type codec, which asyncpg calls without saying for
@@ -158,6 +179,8 @@ _BY_CLASS: dict[str, type[errors.DatabaseError]] = {
 }
 
 TRANSLATED = (
+    Refused,
+    RecursionError,
     pgerr.PostgresError,
     pgerr.InterfaceError,
     pgerr.InternalClientError,
