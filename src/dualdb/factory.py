@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 import weakref
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from dualdb.database import Database
 from dualdb.dialects import get_dialect
+from dualdb.errors import QueryError
 from dualdb.settings import Settings, load_settings
 
 __all__ = ["close_database", "connect", "get_database"]
@@ -36,6 +37,18 @@ class _Connect:
     async def __aexit__(self, *exc: object) -> None:
         if self._db is not None:
             await self._db.close()
+
+    if not TYPE_CHECKING:  # type checkers should still see the missing attribute
+
+        def __getattr__(self, name: str) -> Any:
+            # ``db = connect(url); await db.fetch_one(…)``: a missing ``await`` otherwise
+            # surfaces as "'_Connect' object has no attribute 'fetch_one'".
+            if name.startswith("_"):
+                raise AttributeError(name)
+            raise QueryError(
+                f"connect() opens the database: write `db = await connect(...)` or "
+                f"`async with connect(...) as db:` before calling db.{name}"
+            )
 
 
 def connect(

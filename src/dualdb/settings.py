@@ -85,6 +85,8 @@ class Settings:
                 f"DB_SSLMODE must be one of {', '.join(_SSL_MODES)}; got {self.sslmode!r}",
                 variable="DB_SSLMODE",
             )
+        for name, (variable, kind, minimum) in _NUMBERS.items():
+            _check_number(name, getattr(self, name), variable, kind, minimum)
         if self.pool_min_size > self.pool_max_size:
             raise ConfigurationError(
                 f"DB_POOL_MIN_SIZE ({self.pool_min_size}) must not exceed "
@@ -138,6 +140,45 @@ class Settings:
                 variable=unknown[0],
             )
         return replace(self, **options)
+
+
+#: The numeric settings: (environment variable, int or float, minimum); the float ones
+#: that may be None ("off") are listed in ``_OPTIONAL``.
+_NUMBERS: dict[str, tuple[str, type, float]] = {
+    "port": ("DB_PORT", int, 1),
+    "pool_min_size": ("DB_POOL_MIN_SIZE", int, 0),
+    "pool_max_size": ("DB_POOL_MAX_SIZE", int, 1),
+    "pool_timeout": ("DB_POOL_TIMEOUT", float, 0.0),
+    "idle_timeout": ("DB_IDLE_TIMEOUT", float, 0.0),
+    "connect_timeout": ("DB_CONNECT_TIMEOUT", float, 0.001),
+    "statement_timeout": ("DB_STATEMENT_TIMEOUT", float, 0.0),
+    "statement_cache_size": ("DB_STATEMENT_CACHE_SIZE", int, 0),
+    "sqlite_pool_size": ("SQLITE_POOL_SIZE", int, 1),
+    "sqlite_busy_timeout": ("SQLITE_BUSY_TIMEOUT", float, 0.0),
+    "slow_query_threshold": ("DB_SLOW_QUERY_SECONDS", float, 0.0),
+}
+_OPTIONAL = frozenset({"statement_timeout", "slow_query_threshold"})
+
+
+def _check_number(name: str, value: object, variable: str, kind: type, minimum: float) -> None:
+    """Settings given as keyword options (``connect(url, pool_timeout=…)``) get the same
+    checks as the environment's: a wrong type would fail much later, inside the pool."""
+    if value is None and name in _OPTIONAL:
+        return
+    accepted = (int,) if kind is int else (int, float)
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, accepted)
+        or (isinstance(value, float) and value != value)
+    ):
+        what = "a whole number" if kind is int else "a number of seconds"
+        raise ConfigurationError(
+            f"{name} ({variable}) must be {what}; got {type(value).__name__}", variable=variable
+        )
+    if value < minimum:
+        raise ConfigurationError(
+            f"{name} ({variable}) must be ≥ {minimum}; got {value}", variable=variable
+        )
 
 
 def _number(env: Mapping[str, str], name: str, kind: Callable[[str], T], minimum: T) -> T | None:

@@ -70,6 +70,9 @@ LOGICAL_TYPES = (
     "float",
 )
 
+#: Other names of logical types.
+_TYPE_ALIASES = {"numeric": "decimal"}
+
 _MATCHING_NAMES = {
     Matching.ilike: "ILIKE",
     Matching.not_ilike: "NOT ILIKE",
@@ -291,13 +294,14 @@ class Dialect(abc.ABC):
         application's hot path never loads yoyo)."""
 
     def column_type(self, logical: str) -> str:
-        """The declared column type for a portable type name (see ``LOGICAL_TYPES``)."""
-        try:
-            return self.column_types[logical]
-        except KeyError:
-            raise ValueError(
+        """The declared column type for a portable type name (see ``LOGICAL_TYPES``;
+        ``numeric`` is another name for ``decimal``)."""
+        found = self.column_types.get(_TYPE_ALIASES.get(logical, logical))
+        if found is None:
+            raise QueryError(
                 f"unknown logical type {logical!r}; expected one of {', '.join(LOGICAL_TYPES)}"
-            ) from None
+            )
+        return found
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"

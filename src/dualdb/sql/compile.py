@@ -101,7 +101,7 @@ class Compiled:
         if pick is not None and len(values) == self._count:
             try:
                 picked = pick(values)
-            except KeyError:
+            except (KeyError, TypeError):
                 pass  # reported below with the full picture
             else:
                 return (picked,) if self._single else picked
@@ -121,7 +121,7 @@ class Compiled:
             if len(values) == count:
                 try:
                     picked = pick(values)
-                except KeyError:
+                except (KeyError, TypeError):
                     pass
                 else:
                     out.append((picked,) if single else picked)
@@ -130,6 +130,11 @@ class Compiled:
         return out
 
     def _check_names(self, values: Mapping[str, Any]) -> None:
+        if not isinstance(values, Mapping):
+            raise QueryError(
+                "values are a mapping of Param names to values (each row of execute_many a "
+                f"dict); got {type(values).__name__}"
+            )
         missing = self.param_names.difference(values)
         unexpected = set(values).difference(self.param_names)
         if missing or unexpected:

@@ -28,7 +28,7 @@ class Param(Term):
 
     def __init__(self, name: str) -> None:
         if not isinstance(name, str) or not name.isidentifier():
-            raise ValueError(f"Param name must be a Python identifier, got {name!r}")
+            raise QueryError(f"Param name must be a Python identifier, got {name!r}")
         super().__init__(alias=None)
         self.name = name
 
