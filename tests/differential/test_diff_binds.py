@@ -9,6 +9,7 @@ column): SQLite refuses, so development never accepts what production would garb
 
 from __future__ import annotations
 
+import math
 import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -102,6 +103,8 @@ async def test_a_value_meets_a_column_the_same_way_on_both(
     logical = ITEM_COLUMNS[column]
     if how == "where" and column == "doc":
         return  # jsonb = jsonb has no SQLite equivalent (a declared difference)
+    if isinstance(value, float) and value == 0 and math.copysign(1, value) < 0:
+        return  # -0.0 loses its sign on SQLite (a declared difference)
     assert sqlite == ("raises", "DataError") and _garbled_by_asyncpg(logical, value), (
         f"{logical} {how}: sqlite {sqlite}, postgresql {postgresql}"
     )
@@ -137,6 +140,8 @@ async def test_what_postgresql_refuses_sqlite_refuses_naming_the_param_and_colum
                 tx is txs[1] and "Param v)" in str(info.value)
             )
             assert str(value) not in str(info.value)
+            if f"for items.{column}" in str(info.value):
+                assert (info.value.table, info.value.column) == ("items", column)
 
 
 async def test_a_uuid_given_as_text_in_any_case_matches_on_both(pair: Pair) -> None:

@@ -40,6 +40,22 @@ def _data_message(exc: BaseException, compiled: Compiled | None = None) -> str:
     return _QUOTED.sub("<value>", message)
 
 
+def _where(compiled: Compiled | None, number: int) -> dict[str, Any]:
+    """The error's ``table`` and ``column``: those argument ``number`` meets."""
+    target = None
+    if (
+        compiled is not None
+        and compiled.targets is not None
+        and 0 < number <= len(compiled.targets)
+    ):
+        target = compiled.targets[number - 1]
+    return {
+        "dialect": NAME,
+        "table": target.table if target is not None else None,
+        "column": target.column if target is not None else None,
+    }
+
+
 def _argument(compiled: Compiled | None, number: int) -> str:
     if compiled is None or not 0 < number <= len(compiled.slots):
         return f"invalid input for query argument ${number}"
@@ -67,7 +83,8 @@ def translate(exc: BaseException, compiled: Compiled | None = None) -> errors.Da
     ``compiled`` is the statement that failed, to name an argument by its Param."""
     if isinstance(exc, Refused):
         return errors.DataError(
-            f"{_argument(compiled, exc.index + 1)}: {exc.error.message}", dialect=NAME
+            f"{_argument(compiled, exc.index + 1)}: {exc.error.message}",
+            **_where(compiled, exc.index + 1),
         )
     if isinstance(exc, RecursionError):  # asyncpg's repr of a deep value, for its message
         return errors.DataError(
@@ -113,13 +130,17 @@ def translate(exc: BaseException, compiled: Compiled | None = None) -> errors.Da
                 match = _ARGUMENT.match(str(exc))
                 if match is None or not isinstance(cause, errors.DataError):
                     return cause
+                number = int(match.group(1))
                 return errors.DataError(
-                    f"{_argument(compiled, int(match.group(1)))}: {cause.message}", dialect=NAME
+                    f"{_argument(compiled, number)}: {cause.message}", **_where(compiled, number)
                 )
             if state == "22021" and message.endswith("0x00"):
                 # The same words as SQLite's check (PostgreSQL's name the encoding).
                 return errors.DataError(_NUL_MESSAGE, **details)
             message = _data_message(exc, compiled)
+            argument = _ARGUMENT.match(getattr(exc, "message", None) or str(exc))
+            if argument is not None:
+                details.update(_where(compiled, int(argument.group(1))))
             if compiled is not None and compiled.slots and not _ARGUMENT.match(message):
                 # The server does not say which argument it refused: list the candidates.
                 message += f" (the statement's values: {', '.join(_labels(compiled))})"
@@ -129,7 +150,9 @@ def translate(exc: BaseException, compiled: Compiled | None = None) -> errors.Da
         )
         return cls(message, **details)
     if isinstance(exc, pgerr.DataError):  # client-side: an argument of the wrong type
-        return errors.DataError(_data_message(exc, compiled), dialect=NAME)
+        match = _ARGUMENT.match(str(exc))
+        number = int(match.group(1)) if match else 0
+        return errors.DataError(_data_message(exc, compiled), **_where(compiled, number))
     if isinstance(exc, pgerr.ConnectionDoesNotExistError | ConnectionError | OSError):
         return errors.ConnectionFailed(f"connection lost: {exc}", dialect=NAME)
     if isinstance(exc, pgerr.InterfaceError | pgerr.InternalClientError) and _CLOSED.search(

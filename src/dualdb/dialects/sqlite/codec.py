@@ -274,7 +274,7 @@ def _bind_decimal(value: Any) -> Any:
         check_float(value, NAME)
         if math.isinf(value):
             return "Infinity" if value > 0 else "-Infinity"
-        return str(int(value)) if value.is_integer() else _decimal(Decimal(repr(value)))
+        return _decimal(Decimal(value))  # exactly, as asyncpg converts it
     if isinstance(value, str):
         try:
             return _decimal(Decimal(value.strip()))

@@ -257,7 +257,7 @@ class SQLiteConnection(Connection):
                 raise _refused(compiled, index, refused, value) from None
             except errors.DataError as error:  # a check both backends make (NUL, NaN…)
                 raise errors.DataError(
-                    f"{_naming(compiled, index)}: {error.message}", dialect=NAME
+                    f"{_naming(compiled, index)}: {error.message}", **_where(compiled, index)
                 ) from None
         return out
 
@@ -498,8 +498,18 @@ def _refused(compiled: Compiled, index: int, refused: Refused, value: Any) -> er
     # Names the Param and the column, never the value (it may be a secret).
     return errors.DataError(
         f"{_naming(compiled, index)}: expected {refused.args[0]}, got {type(value).__name__}",
-        dialect=NAME,
+        **_where(compiled, index),
     )
+
+
+def _where(compiled: Compiled, index: int) -> dict[str, Any]:
+    """The error's ``table`` and ``column``: those the argument meets."""
+    target = compiled.targets[index] if compiled.targets is not None else None
+    return {
+        "dialect": NAME,
+        "table": target.table if target is not None else None,
+        "column": target.column if target is not None else None,
+    }
 
 
 def _naming(compiled: Compiled, index: int) -> str:
