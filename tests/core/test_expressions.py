@@ -94,3 +94,18 @@ async def test_division_by_zero_is_a_data_error_on_both(
 async def test_division_of_nulls_is_null_on_both(nums: dualdb.Database) -> None:
     query = Query.from_(T).select((T.a / T.a).as_("r")).where(T.id == 2)  # a is NULL
     assert await nums.fetch_val(query) is None
+
+
+@pytest.mark.parametrize(
+    "write",
+    [
+        lambda: Query.update(T).set(T.s, "pear").where(T.id == 1),
+        lambda: Query.from_(T).delete().where(T.id == 1),
+    ],
+    ids=["update", "delete"],
+)
+async def test_returning_the_tables_star_returns_its_row_on_both(
+    nums: dualdb.Database, write: Any
+) -> None:
+    row = await nums.fetch_one(write().returning(T.star))
+    assert row is not None and row["id"] == 1 and row["a"] == 5

@@ -364,6 +364,10 @@ class Compiler:
         are written in parentheses; may refuse members the bare form cannot express."""
         return True
 
+    def returning_star(self, sql: str) -> str:
+        """A ``table.*`` in a RETURNING clause (rendered)."""
+        return sql
+
     def for_update(self, clause: str) -> str:
         """A SELECT's locking clause as PyPika wrote it (``" FOR UPDATE …"``, or ``""``),
         as this backend writes it."""

@@ -273,6 +273,19 @@ def _arithmetic_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) 
     return str(original(divided, **kwargs))
 
 
+@_hook(PostgreSQLQueryBuilder, "_returning_sql")
+def _returning_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    # PyPika's own loop, with a qualified star as the compiler writes it.
+    compiler = binder.dialect.compiler
+    returning = []
+    for term in self._returns:
+        sql = term.get_sql(with_alias=True, **kwargs)
+        if isinstance(term, terms.Star) and term.table is not None:
+            sql = compiler.returning_star(sql)
+        returning.append(sql)
+    return " RETURNING " + ",".join(returning)
+
+
 @_hook(terms.Mod, "get_function_sql")
 def _mod_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
     # PyPika's own rendering of the operands (Function.get_function_sql).

@@ -89,6 +89,10 @@ class SQLiteCompiler(Compiler):
         divisor = self.divisor(right)
         return f"({_operand(left)} % {divisor})"
 
+    def returning_star(self, sql: str) -> str:
+        # SQLite refuses "RETURNING t.*"; a RETURNING clause has one table, so "*" is it.
+        return "*"
+
     def divisor(self, right: str) -> str:
         # SQLite makes x / 0 and x % 0 NULL; this function (registered on every dualdb
         # connection, see the driver) fails on zero, which the driver reports as
