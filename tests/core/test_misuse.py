@@ -58,3 +58,12 @@ async def test_connect_options_are_checked_like_the_environment(
 ) -> None:
     with pytest.raises(dualdb.ConfigurationError, match=next(iter(option))):
         dualdb.connect(database_url, **option)
+
+
+async def test_a_param_as_a_whole_in_list_is_a_query_error_with_the_alternative(
+    db: dualdb.Database,
+) -> None:
+    await db.execute(f"CREATE TABLE t (a {db.dialect.column_type('bigint')})")
+    with pytest.raises(dualdb.QueryError, match="one value per placeholder"):
+        await db.fetch_all(Query.from_(T).select(T.a).where(T.a.isin(Param("xs"))), xs=[1, 2])
+    assert await db.fetch_all(Query.from_(T).select(T.a).where(T.a.isin([1, 2]))) == []

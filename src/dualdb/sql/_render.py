@@ -188,6 +188,12 @@ def _contains_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) ->
     if isinstance(container, terms.Tuple) and not container.values:
         # "x IN ()" is a syntax error on PostgreSQL and false on SQLite: render its meaning.
         return "1=1" if self._is_negated else "1=0"
+    if _is_bound(container):
+        raise QueryError(
+            "IN takes one value per placeholder, so a Param cannot stand for a whole list: "
+            "write col.isin(values) with the values themselves (each is bound), or "
+            "col.isin([Param('a'), Param('b')])"
+        )
     target = _column(self.term)
     if isinstance(container, terms.Tuple):
         for value in container.values:
