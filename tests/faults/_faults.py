@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import dualdb
@@ -58,3 +61,19 @@ async def in_transaction(db: dualdb.Database) -> bool:
         except dualdb.DatabaseError:
             return True  # the table itself is uncommitted (or locked): still in a transaction
     return bool(seen != 1)
+
+
+@contextmanager
+def no_unretrieved_exceptions() -> Iterator[None]:
+    """Fail if the event loop reports an error nobody retrieved (a background task or
+    future that failed): "Task exception was never retrieved", "Future exception was never
+    retrieved"."""
+    loop = asyncio.get_running_loop()
+    reported: list[str] = []
+    previous = loop.get_exception_handler()
+    loop.set_exception_handler(lambda _loop, context: reported.append(context["message"]))
+    try:
+        yield
+    finally:
+        loop.set_exception_handler(previous)
+    assert reported == []

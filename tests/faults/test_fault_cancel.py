@@ -11,12 +11,10 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
-from _faults import in_transaction
+from _faults import in_transaction, no_unretrieved_exceptions
 
 import dualdb
 from dualdb import Param, Query, Table, fn, raw
@@ -36,21 +34,6 @@ SLOW = {
 def _one_connection(backend: str) -> dict[str, Any]:
     size = {"sqlite_pool_size": 1} if backend == "sqlite" else {"pool_max_size": 1}
     return {**size, "pool_timeout": HANG}
-
-
-@contextmanager
-def _no_unretrieved_exceptions() -> Iterator[None]:
-    """Fail if the event loop reports an error nobody retrieved (a background task or
-    future that failed), e.g. "Task exception was never retrieved"."""
-    loop = asyncio.get_running_loop()
-    reported: list[str] = []
-    previous = loop.get_exception_handler()
-    loop.set_exception_handler(lambda _loop, context: reported.append(context["message"]))
-    try:
-        yield
-    finally:
-        loop.set_exception_handler(previous)
-    assert reported == []
 
 
 async def _cancel_soon(task: asyncio.Task[Any], delay: float = 0.3) -> None:
@@ -168,7 +151,7 @@ async def test_streams_cancelled_at_random_points_leave_the_pool_usable(
             async for _row in db.iterate(Query.from_(T).select(T.id), batch_size=10):
                 await asyncio.sleep(0)
 
-        with _no_unretrieved_exceptions():
+        with no_unretrieved_exceptions():
             for _ in range(60):
                 task = asyncio.create_task(consume())
                 await asyncio.sleep(rng.uniform(0, 0.005))

@@ -15,12 +15,12 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 from typing import Any
 
 import pytest
-from _faults import in_transaction
+from _faults import in_transaction, no_unretrieved_exceptions
 
 import dualdb
 from dualdb import Param, Query, Table, fn, raw
@@ -48,21 +48,6 @@ def _pool(backend: str, size: int) -> dict[str, Any]:
     return {**sized, "pool_timeout": SETTLED}
 
 
-@contextmanager
-def _no_unretrieved_exceptions() -> Iterator[None]:
-    """Fail if the event loop reports an error nobody retrieved ("Task exception was never
-    retrieved", "Future exception was never retrieved")."""
-    loop = asyncio.get_running_loop()
-    reported: list[str] = []
-    previous = loop.get_exception_handler()
-    loop.set_exception_handler(lambda _loop, context: reported.append(context["message"]))
-    try:
-        yield
-    finally:
-        loop.set_exception_handler(previous)
-    assert reported == []
-
-
 @asynccontextmanager
 async def _accounts(database_url: str, backend: str, size: int) -> AsyncIterator[dualdb.Database]:
     async with dualdb.connect(database_url, **_pool(backend, size)) as db:
@@ -71,7 +56,7 @@ async def _accounts(database_url: str, backend: str, size: int) -> AsyncIterator
             Query.into(T).columns(T.id, T.n).insert(Param("id"), 0),
             [{"id": i} for i in range(ROWS)],
         )
-        with _no_unretrieved_exceptions():
+        with no_unretrieved_exceptions():
             yield db
 
 

@@ -40,6 +40,7 @@ __all__ = [
     "encode_args",
     "encode_many",
     "encode_value",
+    "kind_of",
     "to_bool",
 ]
 
@@ -196,25 +197,54 @@ def _to_decimal(value: Any) -> Any:
     return value
 
 
-def decoder_for(declared: str) -> Callable[[Any], Any] | None:
-    """The decoder for a column's declared type, or None to return values as stored."""
+def kind_of(declared: str) -> str | None:
+    """The kind of value a column of this declared type holds, by the words of the type
+    (as SQLite itself reads affinity), or None for a type dualdb does not know."""
     kind = declared.upper()
     if "UUID" in kind:
-        return _to_uuid
+        return "uuid"
     if "TIMESTAMP" in kind or "DATETIME" in kind:
-        return _to_datetime
+        return "timestamptz"
     if "DATE" in kind:
-        return _to_date
+        return "date"
     if "BOOL" in kind:
-        return to_bool
+        return "boolean"
     if "JSON" in kind:
-        return _to_json
+        return "json"
     if "DECIMAL" in kind or "NUMERIC" in kind:
-        return _to_decimal
-    if "INT" not in kind and ("REAL" in kind or "FLOA" in kind or "DOUB" in kind):
-        return _to_float  # SQLite's rule for REAL affinity
+        # Without TEXT (or the like) SQLite gives it NUMERIC affinity, which rounds.
+        exact = any(word in kind for word in ("CHAR", "CLOB", "TEXT", "INT"))
+        return "decimal" if exact else "numeric affinity"
+    if "BIGINT" in kind or "INT8" in kind:
+        return "bigint"
+    if "SMALLINT" in kind or "INT2" in kind:
+        return "smallint"
+    if "INT" in kind:  # INTEGER is 32 bits on PostgreSQL; other INT spellings 64
+        return "integer" if kind.strip() in ("INTEGER", "INT", "INT4") else "bigint"
+    if "REAL" in kind or "FLOA" in kind or "DOUB" in kind:
+        return "float"
+    if "CHAR" in kind or "CLOB" in kind or "TEXT" in kind:
+        return "text"
+    if "BLOB" in kind or "BYTEA" in kind:
+        return "bytes"
     return None
 
+
+_DECODERS: dict[str | None, Callable[[Any], Any]] = {
+    "uuid": _to_uuid,
+    "timestamptz": _to_datetime,
+    "date": _to_date,
+    "boolean": to_bool,
+    "json": _to_json,
+    "decimal": _to_decimal,
+    "numeric affinity": _to_decimal,
+    "float": _to_float,  # a whole REAL comes back as an integer
+}
+
+
+def decoder_for(declared: str) -> Callable[[Any], Any] | None:
+    """The decoder for a column's declared type, or None to return values as stored."""
+    return _DECODERS.get(kind_of(declared))
 
 # ---------------------------------------------------------------------------- binding
 #
@@ -358,38 +388,29 @@ def _numeric_affinity(declared: str) -> Callable[[Any], Any]:
 def binder_for(declared: str) -> Callable[[Any], Any] | None:
     """The encoder for a value meeting a column of this declared type, as PostgreSQL
     would take it; None for a type dualdb does not know (values bound as they are)."""
-    kind = declared.upper()
-    if "UUID" in kind:
-        return _bind_uuid
-    if "TIMESTAMP" in kind or "DATETIME" in kind:
-        return _bind_timestamp
-    if "DATE" in kind:
-        return _bind_date
-    if "BOOL" in kind:
-        return _bind_bool
-    if "JSON" in kind:
-        return _bind_json
-    if "DECIMAL" in kind or "NUMERIC" in kind:
-        if not any(word in kind for word in ("CHAR", "CLOB", "TEXT", "INT")):
-            return _numeric_affinity(declared)
-        return _bind_decimal
-    if "BIGINT" in kind or "INT8" in kind:
-        return _INT64
-    if "SMALLINT" in kind or "INT2" in kind:
-        return _integer(16)
-    if "INT" in kind:  # INTEGER: 32 bits on PostgreSQL
-        return _INT32 if kind.strip() in ("INTEGER", "INT", "INT4") else _INT64
-    if "REAL" in kind or "FLOA" in kind or "DOUB" in kind:
-        return _bind_float
-    if "CHAR" in kind or "CLOB" in kind or "TEXT" in kind:
-        return _bind_text
-    if "BLOB" in kind or "BYTEA" in kind:
-        return _bind_bytes
-    return None
+    kind = kind_of(declared)
+    if kind == "numeric affinity":
+        return _numeric_affinity(declared)
+    return _ENCODERS_BY_KIND.get(kind)
 
 
 _INT64 = _integer(64)
 _INT32 = _integer(32)
+
+_ENCODERS_BY_KIND: dict[str | None, Callable[[Any], Any]] = {
+    "uuid": _bind_uuid,
+    "timestamptz": _bind_timestamp,
+    "date": _bind_date,
+    "boolean": _bind_bool,
+    "json": _bind_json,
+    "decimal": _bind_decimal,
+    "bigint": _INT64,
+    "integer": _INT32,
+    "smallint": _integer(16),
+    "float": _bind_float,
+    "text": _bind_text,
+    "bytes": _bind_bytes,
+}
 
 
 def bind(encode: Callable[[Any], Any], value: Any) -> Any:
