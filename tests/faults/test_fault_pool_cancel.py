@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Coroutine
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -109,6 +109,16 @@ async def _settled_and_sound(db: dualdb.Database, process: Any = None) -> None:
     assert after.open == after.idle <= after.max_size
 
 
+async def _cancelled_each_time(
+    db: dualdb.Database, process: Any, works: list[Callable[[], Coroutine[Any, Any, None]]]
+) -> None:
+    """Run each ``work`` (which cancels itself at the step under test) as a task: it ends
+    promptly, and the pool is settled and sound before the next."""
+    for work in works:
+        await _ends_promptly(asyncio.create_task(work()))
+        await _settled_and_sound(db, process)
+
+
 async def _transfer(tx: dualdb.Transaction) -> None:
     await tx.execute(ADD, id=1, by=-1)
     await tx.execute(ADD, id=2, by=1)
@@ -152,9 +162,7 @@ async def test_a_transaction_cancelled_during_begin_leaves_a_clean_connection(
             async with db.transaction() as tx:
                 await _transfer(tx)
 
-        for _ in range(10):
-            await _ends_promptly(asyncio.create_task(work()))
-            await _settled_and_sound(db, process)
+        await _cancelled_each_time(db, process, [work] * 10)
 
 
 @pytest.mark.parametrize("step", [0, 1])
@@ -174,9 +182,7 @@ async def test_a_transaction_cancelled_during_a_statement_is_rolled_back(
                     await _cancel_itself()
                     await _transfer(tx)
 
-        for _ in range(10):
-            await _ends_promptly(asyncio.create_task(work()))
-            await _settled_and_sound(db, process)
+        await _cancelled_each_time(db, process, [work] * 10)
 
 
 async def test_a_statement_outside_a_transaction_cancelled_midway_gives_its_connection_back(
@@ -189,9 +195,7 @@ async def test_a_statement_outside_a_transaction_cancelled_midway_gives_its_conn
             await _cancel_itself()
             await db.fetch_val(SUM)
 
-        for _ in range(10):
-            await _ends_promptly(asyncio.create_task(work()))
-            await _settled_and_sound(db, process)
+        await _cancelled_each_time(db, process, [work] * 10)
 
 
 async def test_a_stream_cancelled_during_a_cursor_fetch_gives_its_connection_back(
@@ -214,9 +218,7 @@ async def test_a_stream_cancelled_during_a_cursor_fetch_gives_its_connection_bac
                     await _cancel_itself()
                 await tx.execute(ADD, id=2, by=1)
 
-        for work in (read, read_in_a_transaction) * 3:
-            await _ends_promptly(asyncio.create_task(work()))
-            await _settled_and_sound(db, process)
+        await _cancelled_each_time(db, process, [read, read_in_a_transaction] * 3)
 
 
 async def test_a_transaction_cancelled_during_commit_is_applied_whole_or_not_at_all(
@@ -230,9 +232,7 @@ async def test_a_transaction_cancelled_during_commit_is_applied_whole_or_not_at_
                 await _transfer(tx)
                 await _cancel_itself()  # delivered in COMMIT, as the block ends
 
-        for _ in range(10):
-            await _ends_promptly(asyncio.create_task(work()))
-            await _settled_and_sound(db, process)
+        await _cancelled_each_time(db, process, [work] * 10)
         moved = await db.fetch_val(Query.from_(T).select(T.n).where(T.id == 2))
         assert 0 <= moved <= 10
         assert await db.fetch_val(Query.from_(T).select(T.n).where(T.id == 1)) == -moved
