@@ -364,6 +364,11 @@ class Compiler:
         are written in parentheses; may refuse members the bare form cannot express."""
         return True
 
+    def function(self, name: str) -> str:
+        """The name to call an aggregate or scalar function ``name`` (upper case) by:
+        a backend may put its own in place of one that answers differently."""
+        return name
+
     def returning_star(self, sql: str) -> str:
         """A ``table.*`` in a RETURNING clause (rendered)."""
         return sql

@@ -244,7 +244,14 @@ def _on_conflict_action_sql(binder: Binder, original: Method, self: Any, **kwarg
 
 @_hook(terms.Function, "get_sql")
 def _function_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
-    binder.dialect.compiler.check_function(self.name)
+    compiler = binder.dialect.compiler
+    compiler.check_function(self.name)
+    name = compiler.function(self.name.upper())
+    if name != self.name.upper() and not isinstance(self, terms.AnalyticFunction):
+        # (A window function keeps the backend's own: it must be one to take OVER.)
+        renamed = copy(self)
+        renamed.name = name
+        return str(original(renamed, **kwargs))
     return str(original(self, **kwargs))
 
 

@@ -246,6 +246,7 @@ def decoder_for(declared: str) -> Callable[[Any], Any] | None:
     """The decoder for a column's declared type, or None to return values as stored."""
     return _DECODERS.get(kind_of(declared))
 
+
 # ---------------------------------------------------------------------------- binding
 #
 # Where a value meets a column (INSERT, SET, ``col = Param``, IN, BETWEEN, LIMIT), SQLite

@@ -10,10 +10,12 @@ from pypika.enums import Matching, Order
 
 from dualdb.dialects.base import Compiler
 
-__all__ = ["NONZERO", "SQLiteCompiler"]
+__all__ = ["EXACT_SUM", "NONZERO", "SQLiteCompiler"]
 
 #: The SQL function that passes a divisor through, failing on zero.
 NONZERO = "dualdb_nonzero"
+#: The SQL aggregate that sums integers, floats and decimal text exactly.
+EXACT_SUM = "dualdb_sum"
 
 
 class SQLiteCompiler(Compiler):
@@ -88,6 +90,11 @@ class SQLiteCompiler(Compiler):
         # ``+`` but as tight as ``*``, so "(a+1) % 4" written bare would be a + (1 % 4).
         divisor = self.divisor(right)
         return f"({_operand(left)} % {divisor})"
+
+    def function(self, name: str) -> str:
+        # SQLite's sum() adds decimal text as floats (money loses cents); dualdb's SUM,
+        # registered on its connections, adds it exactly.
+        return EXACT_SUM if name == "SUM" else name
 
     def returning_star(self, sql: str) -> str:
         # SQLite refuses "RETURNING t.*"; a RETURNING clause has one table, so "*" is it.

@@ -12,7 +12,7 @@ import math
 import os
 import sqlite3
 from collections.abc import AsyncGenerator, Callable, Coroutine, Sequence
-from decimal import Decimal
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
 from typing import Any
 
 import aiosqlite
@@ -29,7 +29,7 @@ from dualdb.dialects.sqlite.codec import (
     encode_args,
     encode_many,
 )
-from dualdb.dialects.sqlite.compiler import NONZERO
+from dualdb.dialects.sqlite.compiler import EXACT_SUM, NONZERO
 from dualdb.dialects.sqlite.dialect import NAME
 from dualdb.dialects.sqlite.errors import TRANSLATED, translate
 from dualdb.dialects.sqlite.plans import (
@@ -592,6 +592,8 @@ class SQLiteDriver(Driver):
             ):
                 await conn.execute(pragma)
             await conn.create_function(NONZERO, 1, _nonzero, deterministic=True)
+            db = _aiosqlite.sqlite3_connection(conn)
+            await _aiosqlite.in_thread(conn)(db.create_aggregate, EXACT_SUM, 1, _ExactSum)
         except sqlite3.Error as exc:
             await conn.close()
             raise translate(exc, self.path) from exc
@@ -685,6 +687,54 @@ def _nonzero(value: Any) -> Any:
         if zero:
             raise ZeroDivisionError
     return value
+
+
+#: Decimal arithmetic wide enough for any value PostgreSQL's numeric holds.
+_EXACT = Context(prec=131072 + 16383, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
+class _ExactSum:
+    """SUM as PostgreSQL computes it (see ``SQLiteCompiler.function``): decimal text is
+    added exactly and comes back as text (decoded as a Decimal), integers as an integer
+    (a total beyond 64 bits is an error, as SQLite's own sum() makes it), floats as a
+    float; NULLs are skipped and no value at all is NULL."""
+
+    __slots__ = ("exact", "floats", "integers", "seen")
+
+    def __init__(self) -> None:
+        self.integers = 0
+        self.floats = 0.0
+        self.exact: Decimal | None = None
+        self.seen = False
+
+    def step(self, value: Any) -> None:
+        if value is None:
+            return
+        self.seen = True
+        if isinstance(value, int):
+            self.integers += value
+        elif isinstance(value, float):
+            self.floats += value
+        else:
+            try:
+                number = Decimal(value if isinstance(value, str) else value.decode())
+            except (ArithmeticError, UnicodeDecodeError):
+                number = Decimal(0)  # as SQLite's sum() reads text that is no number
+            self.exact = number if self.exact is None else _EXACT.add(self.exact, number)
+
+    def finalize(self) -> Any:
+        if not self.seen:
+            return None
+        if self.exact is not None:
+            total = _EXACT.add(self.exact, self.integers)
+            if self.floats:
+                total = _EXACT.add(total, Decimal(self.floats))
+            return format(total.copy_abs() if total.is_zero() else total, "f")
+        if self.floats:
+            return self.floats + self.integers
+        if not -(2**63) <= self.integers < 2**63:
+            raise ArithmeticError("integer overflow")  # reported as SQLite's own
+        return self.integers
 
 
 async def _close(conn: SQLiteConnection) -> None:

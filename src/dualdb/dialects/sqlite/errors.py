@@ -63,8 +63,9 @@ def translate(exc: BaseException, path: str | None = None) -> errors.DatabaseErr
         if message == "user-defined function raised exception":
             # dualdb registers one function on its connections, the divisor check.
             return errors.DataError("division by zero", dialect=NAME)
-        if message == "integer overflow":  # SUM() beyond 64 bits; PostgreSQL: 22003
-            return errors.DataError(message, dialect=NAME)
+        if message == "integer overflow" or message.startswith("user-defined aggregate"):
+            # SUM() beyond 64 bits (dualdb's exact SUM fails on nothing else); PG: 22003
+            return errors.DataError("integer overflow", dialect=NAME)
         if primary in (8, 10, 13, 26):  # READONLY, IOERR, FULL, NOTADB
             return errors.OperationalError(
                 f"{message} (database {path!r})" if path else message, dialect=NAME

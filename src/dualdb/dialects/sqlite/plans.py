@@ -37,8 +37,8 @@ __all__ = [
     "sources_of",
 ]
 
-#: Functions whose result has the type of their first argument.
-_PASSTHROUGH_FUNCTIONS = frozenset({"MIN", "MAX", "COALESCE", "IFNULL"})
+#: Functions whose result has the type of their first argument (SUM: dualdb's exact one).
+_PASSTHROUGH_FUNCTIONS = frozenset({"MIN", "MAX", "COALESCE", "IFNULL", "SUM"})
 
 
 @dataclass(frozen=True, slots=True)
