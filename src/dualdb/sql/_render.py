@@ -11,8 +11,13 @@ outside dualdb renders as PyPika does). With one active:
 - ``x IN ()`` (an empty list) renders as a false condition, which PostgreSQL would reject;
 - every LIKE gets ``ESCAPE '\\'``, so both backends escape alike;
 - LIMIT/OFFSET accept only a non-negative ``int`` or a Param: PyPika pastes them into the text;
+- every bound value that meets a column (INSERT, SET, an upsert, ``col op value``, IN,
+  BETWEEN, LIMIT) is noted with that column (``Binder.expect``), so a dialect can check it
+  as the column's type takes it and every error can name the Param and the column;
+- ``orderby(order=)`` takes an Order or "asc"/"desc", nothing else;
 - the dialect's :class:`~dualdb.dialects.base.Compiler` writes what backends spell
-  differently (where NULLs sort, OFFSET without LIMIT, ``%``, set operations, FOR UPDATE)
+  differently (where NULLs sort, OFFSET without LIMIT, ``%``, a divisor, functions it
+  computes its own way, ``RETURNING t.*``, set operations, FOR UPDATE)
   and refuses, with :class:`~dualdb.errors.UnsupportedFeature`, constructs its backend
   lacks (ILIKE, regex, DISTINCT ON, functions) before anything runs.
 
