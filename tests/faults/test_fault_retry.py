@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
-from typing import Any
+from typing import Any, cast
 
 import pytest
 
@@ -22,6 +22,7 @@ from dualdb.retry import RETRYABLE_ERRORS, backoff_delay, run_in_transaction
 COUNTERS = Table("counters")
 READ = Query.from_(COUNTERS).select(COUNTERS.n).where(COUNTERS.id == Param("id"))
 WRITE = Query.update(COUNTERS).set(COUNTERS.n, Param("n")).where(COUNTERS.id == Param("id"))
+READ_LOCKED = cast(Any, READ).for_update()
 HANG = 60.0
 
 
@@ -31,9 +32,10 @@ async def _counters(db: dualdb.Database, *ids: int) -> None:
         await db.execute(Query.into(COUNTERS).columns(COUNTERS.id, COUNTERS.n).insert(id_, 0))
 
 
-async def _read_then_write(tx: dualdb.Transaction, id_: int = 1) -> int:
-    """The lost-update pattern: read, compute in Python, write back."""
-    n = await tx.fetch_val(READ, id=id_)
+async def _read_then_write(tx: dualdb.Transaction, id_: int = 1, *, locked: bool = False) -> int:
+    """The lost-update pattern: read, compute in Python, write back (``locked``: the
+    read locks the row, SELECT … FOR UPDATE)."""
+    n = await tx.fetch_val(READ_LOCKED if locked else READ, id=id_)
     await tx.execute(WRITE, n=n + 1, id=id_)
     return int(n) + 1
 
@@ -198,7 +200,11 @@ async def test_a_real_deadlock_is_retried_until_both_transactions_commit(
 ) -> None:
     """Two transactions lock rows 1 and 2 in opposite orders; PostgreSQL aborts one with
     DeadlockDetected (after deadlock_timeout, set to 100 ms here), the helper reruns it.
-    SQLite cannot deadlock: dualdb takes its one write lock at BEGIN (IMMEDIATE)."""
+    SQLite cannot deadlock: dualdb takes its one write lock at BEGIN (IMMEDIATE).
+
+    Each row is locked as it is read (FOR UPDATE): under read committed, a plain read
+    then write loses an update when the rerun reads a row before the surviving
+    transaction has committed it."""
     async with dualdb.connect(f"{database_url}?deadlock_timeout=100ms", pool_max_size=4) as db:
         await _counters(db, 1, 2)
         first_locks = asyncio.Barrier(2)
@@ -207,10 +213,10 @@ async def test_a_real_deadlock_is_retried_until_both_transactions_commit(
         def transfer(first: int, second: int) -> Any:
             async def run(tx: dualdb.Transaction) -> None:
                 attempts.append(first)
-                await _read_then_write(tx, first)
+                await _read_then_write(tx, first, locked=True)
                 if len(attempts) <= 2:
                     await first_locks.wait()
-                await _read_then_write(tx, second)
+                await _read_then_write(tx, second, locked=True)
 
             return run
 
