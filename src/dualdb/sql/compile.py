@@ -37,7 +37,7 @@ from pypika.queries import (
     _SetOperation,
 )
 
-from dualdb.errors import QueryError
+from dualdb.errors import DataError, QueryError
 from dualdb.query import _Builder
 from dualdb.sql import _render
 from dualdb.sql._target import Target
@@ -149,6 +149,23 @@ class Compiled:
     def labels(self) -> list[str]:
         """A name per argument for logs: the Param name, or ``$n`` for a literal."""
         return [s.name or f"${i}" for i, s in enumerate(self.slots, 1)]
+
+    def argument_names(self) -> list[str]:
+        """A name per argument for errors: ``Param name``, or ``value $n`` for a literal."""
+        return [f"Param {s.name}" if s.name else f"value ${i}" for i, s in enumerate(self.slots, 1)]
+
+    def refused(self, index: int, reason: str, dialect: str) -> DataError:
+        """The error for argument ``index`` (from 0), refused for ``reason``: it names the
+        argument and the column it meets (also as ``table``/``column``), never its value,
+        which may be a secret."""
+        target = self.targets[index] if self.targets is not None else None
+        where = f" for {target.describe()}" if target is not None else ""
+        return DataError(
+            f"invalid value for {self.argument_names()[index]}{where}: {reason}",
+            dialect=dialect,
+            table=target.table if target is not None else None,
+            column=target.column if target is not None else None,
+        )
 
 
 class Binder:

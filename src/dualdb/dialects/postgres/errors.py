@@ -23,49 +23,34 @@ _QUOTED = re.compile(r'"[^"]*"|(?<!\w)\'[^\']*\'(?!\w)')
 _ARGUMENT = re.compile(r"^invalid input for query argument \$(\d+)")
 
 
-def _data_message(exc: BaseException, compiled: Compiled | None = None) -> str:
-    """A data error's message without the offending value, which may be a secret.
+def _data_error(exc: BaseException, compiled: Compiled | None, **details: Any) -> errors.DataError:
+    """A data error without the offending value, which may be a secret.
 
     asyncpg writes the value after the argument number ("…argument $1: 'tok' (…)") and
     keeps the encoder's own error as ``__cause__``; the server quotes values. The
-    argument is named as the query names it: its Param, and the column it meets.
+    argument is named as the query names it: its Param, and the column it meets; the
+    server names none, so its error lists the statement's arguments.
     """
     # A server error's primary message only: its DETAIL may quote the value.
     message = getattr(exc, "message", None) or str(exc)
     match = _ARGUMENT.match(message)
     if match:
         cause = exc.__cause__
-        reason = f" ({_QUOTED.sub('<value>', str(cause))})" if cause is not None else ""
-        return _argument(compiled, int(match.group(1))) + reason
-    return _QUOTED.sub("<value>", message)
+        reason = _QUOTED.sub("<value>", str(cause)) if cause is not None else "refused"
+        return _refused(compiled, int(match.group(1)), reason)
+    message = _QUOTED.sub("<value>", message)
+    if compiled is not None and compiled.slots:
+        message += f" (the statement's values: {', '.join(compiled.argument_names())})"
+    return errors.DataError(message, **{"dialect": NAME, **details})
 
 
-def _where(compiled: Compiled | None, number: int) -> dict[str, Any]:
-    """The error's ``table`` and ``column``: those argument ``number`` meets."""
-    target = None
-    if (
-        compiled is not None
-        and compiled.targets is not None
-        and 0 < number <= len(compiled.targets)
-    ):
-        target = compiled.targets[number - 1]
-    return {
-        "dialect": NAME,
-        "table": target.table if target is not None else None,
-        "column": target.column if target is not None else None,
-    }
-
-
-def _argument(compiled: Compiled | None, number: int) -> str:
+def _refused(compiled: Compiled | None, number: int, reason: str) -> errors.DataError:
+    """The error for argument ``$number``, named as the query names it where known."""
     if compiled is None or not 0 < number <= len(compiled.slots):
-        return f"invalid input for query argument ${number}"
-    name = _labels(compiled)[number - 1]
-    target = compiled.targets[number - 1] if compiled.targets is not None else None
-    return f"invalid value for {name}" + (f" for {target.describe()}" if target else "")
-
-
-def _labels(compiled: Compiled) -> list[str]:
-    return [f"Param {label}" if not label.startswith("$") else label for label in compiled.labels()]
+        return errors.DataError(
+            f"invalid input for query argument ${number} ({reason})", dialect=NAME
+        )
+    return compiled.refused(number - 1, reason, NAME)
 
 
 def raise_translated(exc: BaseException, compiled: Compiled | None = None) -> NoReturn:
@@ -82,10 +67,7 @@ def translate(exc: BaseException, compiled: Compiled | None = None) -> errors.Da
     """Map an asyncpg (or socket) error to the dualdb tree; the caller chains it.
     ``compiled`` is the statement that failed, to name an argument by its Param."""
     if isinstance(exc, Refused):
-        return errors.DataError(
-            f"{_argument(compiled, exc.index + 1)}: {exc.error.message}",
-            **_where(compiled, exc.index + 1),
-        )
+        return _refused(compiled, exc.index + 1, exc.error.message)
     if isinstance(exc, RecursionError):  # asyncpg's repr of a deep value, for its message
         return errors.DataError(
             f"a value nested too deep to encode (JSON deeper than {MAX_JSON_DEPTH} levels)",
@@ -96,7 +78,7 @@ def translate(exc: BaseException, compiled: Compiled | None = None) -> errors.Da
             # dualdb's own check in a type codec, which asyncpg calls without saying for
             # which argument: list the candidates.
             return errors.DataError(
-                f"{exc.message} (the statement's values: {', '.join(_labels(compiled))})",
+                f"{exc.message} (the statement's values: {', '.join(compiled.argument_names())})",
                 dialect=NAME,
             )
         return exc
@@ -130,29 +112,17 @@ def translate(exc: BaseException, compiled: Compiled | None = None) -> errors.Da
                 match = _ARGUMENT.match(str(exc))
                 if match is None or not isinstance(cause, errors.DataError):
                     return cause
-                number = int(match.group(1))
-                return errors.DataError(
-                    f"{_argument(compiled, number)}: {cause.message}", **_where(compiled, number)
-                )
+                return _refused(compiled, int(match.group(1)), cause.message)
             if state == "22021" and message.endswith("0x00"):
                 # The same words as SQLite's check (PostgreSQL's name the encoding).
                 return errors.DataError(_NUL_MESSAGE, **details)
-            message = _data_message(exc, compiled)
-            argument = _ARGUMENT.match(getattr(exc, "message", None) or str(exc))
-            if argument is not None:
-                details.update(_where(compiled, int(argument.group(1))))
-            if compiled is not None and compiled.slots and not _ARGUMENT.match(message):
-                # The server does not say which argument it refused: list the candidates.
-                message += f" (the statement's values: {', '.join(_labels(compiled))})"
-            return errors.DataError(message, **details)
+            return _data_error(exc, compiled, **details)
         cls: type[errors.DatabaseError] = _BY_STATE.get(state) or _BY_CLASS.get(
             state[:2], errors.DatabaseError
         )
         return cls(message, **details)
     if isinstance(exc, pgerr.DataError):  # client-side: an argument of the wrong type
-        match = _ARGUMENT.match(str(exc))
-        number = int(match.group(1)) if match else 0
-        return errors.DataError(_data_message(exc, compiled), **_where(compiled, number))
+        return _data_error(exc, compiled)
     if isinstance(exc, pgerr.ConnectionDoesNotExistError | ConnectionError | OSError):
         return errors.ConnectionFailed(f"connection lost: {exc}", dialect=NAME)
     if isinstance(exc, pgerr.InterfaceError | pgerr.InternalClientError) and _CLOSED.search(

@@ -256,9 +256,7 @@ class SQLiteConnection(Connection):
             except Refused as refused:
                 raise _refused(compiled, index, refused, value) from None
             except errors.DataError as error:  # a check both backends make (NUL, NaN…)
-                raise errors.DataError(
-                    f"{_naming(compiled, index)}: {error.message}", **_where(compiled, index)
-                ) from None
+                raise compiled.refused(index, error.message, NAME) from None
         return out
 
     def _bound_rows(self, compiled: Compiled, rows: Sequence[Sequence[Any]]) -> list[Any]:
@@ -495,30 +493,7 @@ def _encoded(compiled: Compiled, args: Sequence[Any]) -> Sequence[Any]:
 
 
 def _refused(compiled: Compiled, index: int, refused: Refused, value: Any) -> errors.DataError:
-    # Names the Param and the column, never the value (it may be a secret).
-    return errors.DataError(
-        f"{_naming(compiled, index)}: expected {refused.args[0]}, got {type(value).__name__}",
-        **_where(compiled, index),
-    )
-
-
-def _where(compiled: Compiled, index: int) -> dict[str, Any]:
-    """The error's ``table`` and ``column``: those the argument meets."""
-    target = compiled.targets[index] if compiled.targets is not None else None
-    return {
-        "dialect": NAME,
-        "table": target.table if target is not None else None,
-        "column": target.column if target is not None else None,
-    }
-
-
-def _naming(compiled: Compiled, index: int) -> str:
-    label = compiled.labels()[index]
-    targets = compiled.targets
-    target = targets[index] if targets is not None else None
-    where = f" for {target.describe()}" if target is not None else ""
-    name = f"Param {label}" if not label.startswith("$") else f"value {label}"
-    return f"invalid value for {name}{where}"
+    return compiled.refused(index, f"expected {refused.args[0]}, got {type(value).__name__}", NAME)
 
 
 #: The thread-side function of each single-statement operation of ``Driver.run``.
