@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 __all__ = [
     "ISOLATION_LEVELS",
     "LOGICAL_TYPES",
+    "LOGICAL_TYPE_ALIASES",
     "Compiler",
     "Connection",
     "Dialect",
@@ -70,8 +71,8 @@ LOGICAL_TYPES = (
     "float",
 )
 
-#: Other names of logical types.
-_TYPE_ALIASES = {"numeric": "decimal"}
+#: Other spellings of logical types (lower case, single spaces).
+LOGICAL_TYPE_ALIASES = {"numeric": "decimal", "timestamp with time zone": "timestamptz"}
 
 _MATCHING_NAMES = {
     Matching.ilike: "ILIKE",
@@ -294,9 +295,9 @@ class Dialect(abc.ABC):
         application's hot path never loads yoyo)."""
 
     def column_type(self, logical: str) -> str:
-        """The declared column type for a portable type name (see ``LOGICAL_TYPES``;
-        ``numeric`` is another name for ``decimal``)."""
-        found = self.column_types.get(_TYPE_ALIASES.get(logical, logical))
+        """The declared column type for a portable type name (see ``LOGICAL_TYPES``, and
+        ``LOGICAL_TYPE_ALIASES``: ``numeric`` is another name for ``decimal``)."""
+        found = self.column_types.get(LOGICAL_TYPE_ALIASES.get(logical, logical))
         if found is None:
             raise QueryError(
                 f"unknown logical type {logical!r}; expected one of {', '.join(LOGICAL_TYPES)}"

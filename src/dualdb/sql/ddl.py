@@ -28,19 +28,15 @@ from pypika.queries import (
 )
 from pypika.utils import format_quotes
 
-from dualdb.dialects.base import LOGICAL_TYPES
+from dualdb.dialects.base import LOGICAL_TYPE_ALIASES, LOGICAL_TYPES
 from dualdb.errors import QueryError
 from dualdb.sql.compile import Binder
 
 if TYPE_CHECKING:
     from dualdb.dialects.base import Dialect
 
-__all__ = ["DDL_BUILDERS", "literal_binder", "render_ddl"]
+__all__ = ["literal_binder", "render_ddl"]
 
-DDL_BUILDERS = (CreateQueryBuilder, DropQueryBuilder, CreateIndexBuilder)
-
-#: Spellings of logical types that are not the logical name itself.
-_ALIASES = {"numeric": "decimal", "timestamp with time zone": "timestamptz"}
 
 #: A type name, with an optional length/precision and array suffix: ``VARCHAR(20)``,
 #: ``NUMERIC(20, 2)``, ``DOUBLE PRECISION``, ``TEXT[]``.
@@ -90,7 +86,7 @@ def _column_type(declared: Any, dialect: Dialect) -> Any:
     if not isinstance(declared, str):
         raise QueryError(f"a column type must be a str; got {type(declared).__name__}")
     name = " ".join(declared.split()).lower()
-    logical = _ALIASES.get(name, name)
+    logical = LOGICAL_TYPE_ALIASES.get(name, name)
     if logical in LOGICAL_TYPES:
         return dialect.column_type(logical)
     if not _TYPE_NAME.fullmatch(declared.strip()):
