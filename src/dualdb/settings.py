@@ -328,19 +328,9 @@ def load_settings(
     if env.get("DB_SSLMODE", "").strip() and "sslmode" not in values:
         values["sslmode"] = env["DB_SSLMODE"].strip().lower()
 
-    numeric: tuple[tuple[str, str, Callable[[str], Any], Any], ...] = (
-        ("DB_POOL_MIN_SIZE", "pool_min_size", int, 0),
-        ("DB_POOL_MAX_SIZE", "pool_max_size", int, 1),
-        ("DB_POOL_TIMEOUT", "pool_timeout", float, 0.0),
-        ("DB_IDLE_TIMEOUT", "idle_timeout", float, 0.0),
-        ("DB_CONNECT_TIMEOUT", "connect_timeout", float, 0.001),
-        ("DB_STATEMENT_TIMEOUT", "statement_timeout", float, 0.0),
-        ("DB_STATEMENT_CACHE_SIZE", "statement_cache_size", int, 0),
-        ("SQLITE_POOL_SIZE", "sqlite_pool_size", int, 1),
-        ("SQLITE_BUSY_TIMEOUT", "sqlite_busy_timeout", float, 0.0),
-        ("DB_SLOW_QUERY_SECONDS", "slow_query_threshold", float, 0.0),
-    )
-    for variable, key, kind, minimum in numeric:
+    for key, (variable, kind, minimum) in _NUMBERS.items():
+        if key == "port":
+            continue  # PostgreSQL's own, read above with its range
         value = _number(env, variable, kind, minimum)
         if value is not None:
             values[key] = value
