@@ -284,6 +284,8 @@ class _Divisor(terms.Term):
 @_hook(terms.ArithmeticExpression, "get_sql")
 def _arithmetic_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
     compiler = binder.dialect.compiler
+    # Left alone where the compiler keeps divisors as they are: PyPika parenthesizes a
+    # compound right operand itself ("a/(b+c)"), which it cannot see inside a _Divisor.
     if self.operator is not Arithmetic.div or compiler.divisor("") is None:
         return str(original(self, **kwargs))
     divided = copy(self)
