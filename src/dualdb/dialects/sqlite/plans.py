@@ -82,6 +82,7 @@ class Sources:
         tables: tuple[str, ...],
         stars: tuple[str | Spread, ...] = (),
         names: dict[str, Callable[[Any], Any]] | None = None,
+        column_type: Callable[[str], str] | None = None,
     ) -> None:
         self.origins = origins
         self.tables = tables
@@ -91,7 +92,8 @@ class Sources:
         self.plans: dict[SchemaVersion, Plan] = {}
         #: Per schema version, an encoder per argument (see ``make_binds``).
         self.binds: dict[SchemaVersion, Binds] = {}
-        self.column_type: Callable[[str], str] = str
+        #: Logical type → declared type, for an argument that meets a logical type (LIMIT).
+        self.column_type = column_type
 
 
 def sources_of(query: Any, column_type: Callable[[str], str]) -> Sources:
@@ -111,9 +113,7 @@ def sources_of(query: Any, column_type: Callable[[str], str]) -> Sources:
     if isinstance(query, _SetOperation):
         # Its columns are those of its first SELECT.
         query = query.base_query
-    sources = Sources(_origins(query), _tables(query), _stars(query))
-    sources.column_type = column_type
-    return sources
+    return Sources(_origins(query), _tables(query), _stars(query), column_type=column_type)
 
 
 def make_binds(
@@ -130,6 +130,7 @@ def make_binds(
         if target is None:
             pass
         elif target.column is None:
+            assert sources.column_type is not None, "a builder's Sources carry it"
             declared = sources.column_type(str(target.logical))
         else:
             table = target.table
