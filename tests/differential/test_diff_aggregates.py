@@ -1,8 +1,8 @@
 """Aggregates over the same rows agree on both backends.
 
 SUM over a decimal column keeps every digit on SQLite as on PostgreSQL (SQLite's own
-sum() adds decimal text as floats). What still differs (SUM of a bigint column is a
-Decimal on PostgreSQL, AVG's type) is pinned in test_diff_differences.py.
+sum() adds decimal text as floats). The types of SUM and AVG over every kind of number,
+and the order of decimals, are in test_diff_numbers.py.
 """
 
 from __future__ import annotations

@@ -331,6 +331,10 @@ class Compiler:
     #: Constructs, by the names the renderer checks ("DISTINCT ON", "ORDER BY/LIMIT
     #: inside a UNION member"), this backend does not have, with a hint for each.
     unsupported_constructs: ClassVar[dict[str, str]] = {}
+    #: Whether the renderer marks the places whose SQL depends on a column's type
+    #: (:class:`~dualdb.sql._target.Spot`), for the driver to write once it knows the
+    #: types: a backend that types values by their column, as PostgreSQL does, needs none.
+    typed_spots: ClassVar[bool] = False
 
     def __init__(self, dialect: str) -> None:
         #: The dialect's name, for the errors the checks raise.

@@ -42,7 +42,7 @@ from pypika.queries import QueryBuilder, _SetOperation
 from pypika.utils import format_alias_sql, format_quotes
 
 from dualdb.errors import QueryError
-from dualdb.sql._target import Target
+from dualdb.sql._target import Operand, Spot, Target
 
 if TYPE_CHECKING:
     from dualdb.dialects.base import Compiler
@@ -169,6 +169,10 @@ def _criterion_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -
         quote = kwargs.get("quote_char", binder.dialect.quote_char)
         sql: str = subject.get_sql(quote_char=quote, **_without(kwargs))
         return sql + test
+    if isinstance(comparator, Equality) and binder.dialect.compiler.typed_spots:
+        spotted = _spotted_operand(binder, self)
+        if spotted is not None:
+            return str(original(spotted, **kwargs))
     if isinstance(comparator, Matching):
         binder.dialect.compiler.check_matching(comparator)
         if comparator in (Matching.like, Matching.not_like):
@@ -180,6 +184,39 @@ def _criterion_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -
                 )
             return sql
     return str(original(self, **kwargs))
+
+
+class _Spotted(terms.Term):
+    """A column followed by the mark of a spot (see ``Binder.spot``)."""
+
+    def __init__(self, term: Any, binder: Binder, target: Target, kind: str) -> None:
+        super().__init__(alias=getattr(term, "alias", None))
+        self.term = term
+        self.binder = binder
+        self.target = target
+        self.kind = kind
+
+    def get_sql(self, **kwargs: Any) -> str:
+        return str(self.term.get_sql(**kwargs)) + self.binder.spot(self.target, self.kind)
+
+
+def _spot(binder: Binder, term: Any, kind: str = "order") -> Any:
+    """``term`` marked as a spot of ``kind`` if it is a column (and the compiler asks)."""
+    target = _column(term) if binder.dialect.compiler.typed_spots else None
+    return term if target is None else _Spotted(term, binder, target, kind)
+
+
+def _spotted_operand(binder: Binder, criterion: Any) -> Any:
+    """A copy of a comparison with its column operand marked (the left one if both are
+    columns: SQLite compares with the left operand's collation), or None."""
+    for side in ("left", "right"):
+        term = getattr(criterion, side)
+        spotted = _spot(binder, term)
+        if spotted is not term:
+            criterion = copy(criterion)
+            setattr(criterion, side, spotted)
+            return criterion
+    return None
 
 
 def _without(kwargs: dict[str, Any], *names: str) -> dict[str, Any]:
@@ -203,6 +240,10 @@ def _contains_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) ->
     if isinstance(container, terms.Tuple):
         for value in container.values:
             _meets(binder, value, target)
+    spotted = _spot(binder, self.term)
+    if spotted is not self.term:
+        self = copy(self)
+        self.term = spotted
     return str(original(self, **kwargs))
 
 
@@ -211,6 +252,10 @@ def _between_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> 
     target = _column(self.term)
     _meets(binder, self.start, target)
     _meets(binder, self.end, target)
+    spotted = _spot(binder, self.term)
+    if spotted is not self.term:
+        self = copy(self)
+        self.term = spotted
     return str(original(self, **kwargs))
 
 
@@ -252,6 +297,12 @@ def _function_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) ->
     compiler = binder.dialect.compiler
     compiler.check_function(self.name)
     name = compiler.function(self.name.upper())
+    if name in ("MIN", "MAX") and len(self.args) == 1:
+        # The smallest decimal by value, not by text.
+        spotted = _spot(binder, self.args[0])
+        if spotted is not self.args[0]:
+            self = copy(self)
+            self.args = [spotted]
     if name != self.name.upper() and not isinstance(self, terms.AnalyticFunction):
         # (A window function keeps the backend's own: it must be one to take OVER.)
         renamed = copy(self)
@@ -282,15 +333,66 @@ class _Divisor(terms.Term):
 
 
 @_hook(terms.ArithmeticExpression, "get_sql")
-def _arithmetic_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+def _arithmetic_sql(
+    binder: Binder, original: Method, self: Any, with_alias: bool = False, **kwargs: Any
+) -> str:
+    """PyPika's ``ArithmeticExpression.get_sql``, with two changes: a compound right
+    operand is always in parentheses (PyPika writes ``0 + (0 + price)`` as ``0+0+price``,
+    where PostgreSQL cannot type the two parameters added first); and, where the compiler
+    asks (``typed_spots``), the expression is marked as a spot in three parts (before,
+    the operator, after) for the driver to write by its operands' types."""
     compiler = binder.dialect.compiler
-    # Left alone where the compiler keeps divisors as they are: PyPika parenthesizes a
-    # compound right operand itself ("a/(b+c)"), which it cannot see inside a _Divisor.
-    if self.operator is not Arithmetic.div or compiler.divisor("") is None:
-        return str(original(self, **kwargs))
-    divided = copy(self)
-    divided.right = _Divisor(self.right, compiler)
-    return str(original(divided, **kwargs))
+    typed = compiler.typed_spots
+    index = binder.reserve(self) if typed else 0
+
+    def typed_as(term: Any) -> Target | None:
+        if isinstance(term, terms.ArithmeticExpression):
+            return Target(None, None, expression=binder.reserve(term) if typed else -1)
+        return _column(term)
+
+    # A bound operand takes the other operand's type, as PostgreSQL types a parameter.
+    _meets(binder, self.right, typed_as(self.left))
+    _meets(binder, self.left, typed_as(self.right))
+    operator = self.operator
+    right = self.right
+    if operator is Arithmetic.div and compiler.divisor("") is not None:
+        right = _Divisor(right, compiler)
+    left_sql = str(self.left.get_sql(**kwargs))
+    right_sql = str(right.get_sql(**kwargs))
+    if self.left_needs_parens(operator, getattr(self.left, "operator", None)):
+        left_sql = f"({left_sql})"
+    if getattr(self.right, "operator", None) is not None and not (
+        operator is Arithmetic.div and compiler.divisor("") is not None
+    ):
+        right_sql = f"({right_sql})"
+    if typed:
+        operands = tuple(_operand(binder, term) for term in (self.left, self.right))
+        binder.fill(index, Spot("arithmetic", operator=operator.value, operands=operands))
+        sql = (
+            binder.mark(index, "open")
+            + left_sql
+            + binder.mark(index, "op")
+            + right_sql
+            + binder.mark(index, "close")
+        )
+    else:
+        sql = f"{left_sql}{operator.value}{right_sql}"
+    if with_alias:
+        return format_alias_sql(sql, self.alias, **kwargs)
+    return sql
+
+
+def _operand(binder: Binder, term: Any) -> Operand:
+    """What an arithmetic operand is (see ``Operand``); its SQL is rendered already."""
+    target = _column(term)
+    if target is not None:
+        return target
+    nested = binder.spot_of.get(id(term))
+    if nested is not None:
+        return nested
+    if _is_bound(term):
+        return "value"
+    return None
 
 
 @_hook(PostgreSQLQueryBuilder, "_returning_sql")
@@ -309,7 +411,10 @@ def _returning_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -
 @_hook(terms.Mod, "get_function_sql")
 def _mod_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
     # PyPika's own rendering of the operands (Function.get_function_sql).
-    left, right = (arg.get_sql(with_alias=False, subquery=True, **kwargs) for arg in self.args)
+    left, right = (
+        _spot(binder, arg, "no decimal").get_sql(with_alias=False, subquery=True, **kwargs)
+        for arg in self.args
+    )
     return binder.dialect.compiler.modulo(left, right)
 
 
@@ -356,6 +461,11 @@ def _orderby_clauses(
             term = format_quotes(field.alias, alias_quote_char or quote_char)
         else:
             term = field.get_sql(quote_char=quote_char, alias_quote_char=alias_quote_char, **kwargs)
+            binder = active()
+            target = _column(field) if binder is not None else None
+            if target is not None:
+                assert binder is not None
+                term += binder.spot(target, "order")
         order = _order(order)
         direction = f" {order.value}" if order is not None else ""
         clauses.append(f"{term}{direction}{compiler.nulls(order)}")
@@ -453,6 +563,18 @@ def _set_orderby_sql(
     binder: Binder, original: Method, self: Any, quote_char: str | None = None, **kwargs: Any
 ) -> str:
     return set_orderby_sql(binder.dialect.compiler, self, quote_char, **kwargs)
+
+
+@_hook(QueryBuilder, "_group_sql")
+def _group_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    # PyPika's own, with each column grouped by marked (``_spot``): decimals that are
+    # equal by value (9.0, 9.00) are one group, as on PostgreSQL.
+    spotted = [_spot(binder, field) for field in self._groupbys]
+    if all(new is old for new, old in zip(spotted, self._groupbys, strict=True)):
+        return str(original(self, **kwargs))
+    grouped = copy(self)
+    grouped._groupbys = spotted
+    return str(original(grouped, **kwargs))
 
 
 @_hook(QueryBuilder, "_limit_sql", builder=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Target"]
+__all__ = ["Spot", "Target"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,8 +17,34 @@ class Target:
     table: str | None
     column: str | None
     logical: str | None = None
+    #: An arithmetic expression's spot (see :class:`Spot`; -1 where the dialect marks
+    #: none): the value is the other operand, and takes the expression's type.
+    expression: int | None = None
 
     def describe(self) -> str:
+        if self.expression is not None:
+            return "an expression"
         if self.column is None:
             return str(self.logical)
         return f"{self.table}.{self.column}" if self.table else self.column
+
+
+#: What an arithmetic operand is, for the driver to work out the expression's type: a
+#: column, the spot of a nested arithmetic expression (its index), a bound value (it takes
+#: the other operand's type, as PostgreSQL types a parameter), or None (anything else).
+Operand = Target | int | str | None
+
+
+@dataclass(frozen=True, slots=True)
+class Spot:
+    """A place in a statement's text whose SQL depends on column types, which a dialect
+    that stores values loosely (SQLite) learns only from the database: a column compared
+    or sorted (``"order"``: decimal text must compare as numbers), a column that must not
+    be a decimal (``"no decimal"``), or an arithmetic expression (``"arithmetic"``, with
+    its ``operator`` and ``operands``: computed exactly for decimals, checked for
+    overflow for integers)."""
+
+    kind: str
+    target: Target | None = None
+    operator: str = ""
+    operands: tuple[Operand, ...] = ()

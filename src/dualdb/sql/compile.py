@@ -18,10 +18,12 @@ Literal values inside the query are part of the query object and are cached with
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import Enum
 from operator import itemgetter
+from secrets import token_hex
 from typing import TYPE_CHECKING, Any
 from weakref import ref
 
@@ -40,7 +42,7 @@ from pypika.queries import (
 from dualdb.errors import DataError, QueryError
 from dualdb.query import _Builder
 from dualdb.sql import _render
-from dualdb.sql._target import Target
+from dualdb.sql._target import Spot, Target
 from dualdb.sql.terms import Param, Raw
 
 if TYPE_CHECKING:
@@ -80,6 +82,11 @@ class Compiled:
     targets: tuple[Target | None, ...] | None = None
     #: What the dialect's driver keeps about this statement (``Dialect.statement_state``).
     state: Any = field(default=None, compare=False, repr=False)
+    #: The places whose SQL depends on a column's declared type (``Compiler.typed_spots``),
+    #: in ``template`` order; None when there are none, and ``sql`` is the statement.
+    spots: tuple[Spot, ...] | None = None
+    #: ``sql`` with each spot marked as ``\x00<nonce>:<index>:<part>\x00`` (see ``write``).
+    template: str | None = field(default=None, compare=False, repr=False)
 
     #: ``values -> arguments`` when every slot is a Param: one C-level call per statement.
     _pick: Callable[[Mapping[str, Any]], Any] | None = field(
@@ -146,6 +153,18 @@ class Compiled:
             expected = ", ".join(sorted(self.param_names)) or "none"
             raise QueryError(f"{'; '.join(parts)} (the query's Params: {expected})")
 
+    def write(self, spot_sql: Callable[[int, str], str]) -> str:
+        """The statement with each spot written as ``spot_sql(index, part)`` says; a spot
+        is marked where its SQL goes, in parts: ``after`` a column, or an arithmetic
+        expression's ``open``, ``op`` (its operator) and ``close``. (A NUL cannot occur in
+        the SQL otherwise, see ``_check_text``.)"""
+        assert self.template is not None
+        pieces = self.template.split("\x00")
+        for at in range(1, len(pieces), 2):
+            _, index, part = pieces[at].split(":")
+            pieces[at] = spot_sql(int(index), part)
+        return "".join(pieces)
+
     def labels(self) -> list[str]:
         """A name per argument for logs: the Param name, or ``$n`` for a literal."""
         return [s.name or f"${i}" for i, s in enumerate(self.slots, 1)]
@@ -171,7 +190,16 @@ class Compiled:
 class Binder:
     """Collects placeholders while PyPika renders one query for one dialect."""
 
-    __slots__ = ("_by_name", "_expected", "dialect", "slots", "targets")
+    __slots__ = (
+        "_by_name",
+        "_expected",
+        "_nonce",
+        "dialect",
+        "slots",
+        "spot_of",
+        "spots",
+        "targets",
+    )
 
     def __init__(self, dialect: Dialect) -> None:
         self.dialect = dialect
@@ -180,6 +208,37 @@ class Binder:
         self.targets: list[Target | None] = []
         self._by_name: dict[str, str] = {}
         self._expected: dict[int, Target] = {}
+        #: The places whose SQL waits for column types (see ``spot``).
+        self.spots: list[Spot] = []
+        #: The spot of each arithmetic term rendered, by id (see ``reserve``).
+        self.spot_of: dict[int, int] = {}
+        #: Part of every spot's mark, so that no name or text in the query can forge one.
+        self._nonce = ""
+
+    def spot(self, target: Target, kind: str) -> str:
+        """The mark of a place whose SQL depends on ``target``'s declared type, where the
+        dialect's compiler asks for them (``typed_spots``), else nothing."""
+        if not self.dialect.compiler.typed_spots:
+            return ""
+        self.spots.append(Spot(kind, target))
+        return self.mark(len(self.spots) - 1, "after")
+
+    def reserve(self, term: Any) -> int:
+        """The index of ``term``'s spot, taken before its parts are rendered (``fill``
+        says what it is later): a value beside the expression refers to it."""
+        index = self.spot_of.get(id(term))
+        if index is None:
+            self.spots.append(Spot("reserved"))
+            index = self.spot_of[id(term)] = len(self.spots) - 1
+        return index
+
+    def fill(self, index: int, spot: Spot) -> None:
+        self.spots[index] = spot
+
+    def mark(self, index: int, part: str) -> str:
+        if not self._nonce:
+            self._nonce = token_hex(8)
+        return f"\x00{self._nonce}:{index}:{part}\x00"
 
     def expect(self, term: Any, target: Target) -> None:
         """Note that ``term``, if it is bound, meets ``target``."""
@@ -311,6 +370,14 @@ def _compile(query: Any, dialect: Dialect) -> Compiled:
         sql = query.get_sql(quote_char=dialect.quote_char)
     finally:
         _render.set_active(previous)
+    template = spots = None
+    if binder.spots:
+        template, spots = sql, tuple(binder.spots)
+        sql = re.sub(
+            f"\x00{binder._nonce}:(\\d+):(\\w+)\x00",
+            lambda m: spots[int(m[1])].operator if m[2] == "op" else "",
+            template,
+        )
     _check_text(sql)
     slots = tuple(binder.slots)
     names = tuple(s.name for s in slots if s.name is not None)
@@ -326,6 +393,8 @@ def _compile(query: Any, dialect: Dialect) -> Compiled:
         bulk_target=_bulk_target(query, slots),
         targets=targets,
         state=dialect.statement_state(query),
+        spots=spots,
+        template=template,
     )
 
 

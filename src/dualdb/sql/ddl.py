@@ -30,6 +30,7 @@ from pypika.utils import format_quotes
 
 from dualdb.dialects.base import LOGICAL_TYPE_ALIASES, LOGICAL_TYPES
 from dualdb.errors import QueryError
+from dualdb.sql._target import Target
 from dualdb.sql.compile import Binder
 
 if TYPE_CHECKING:
@@ -58,6 +59,11 @@ class _Literals(Binder):
 
     def bind_value(self, value: Any, term: Any = None) -> str:
         return _literal(value)
+
+    def spot(self, target: Target, kind: str) -> str:
+        # What a schema stores (an index's WHERE) must read alike in every tool: no
+        # collation of dualdb's, which only its own connections have.
+        return ""
 
 
 def _literal(value: Any) -> str:

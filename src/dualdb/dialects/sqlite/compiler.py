@@ -10,12 +10,29 @@ from pypika.enums import Matching, Order
 
 from dualdb.dialects.base import Compiler
 
-__all__ = ["EXACT_SUM", "NONZERO", "SQLiteCompiler"]
+__all__ = [
+    "DECIMAL_ARITHMETIC",
+    "DECIMAL_ORDER",
+    "EXACT_AVG",
+    "EXACT_SUM",
+    "INTEGER_RANGE",
+    "NONZERO",
+    "SQLiteCompiler",
+]
 
 #: The SQL function that passes a divisor through, failing on zero.
 NONZERO = "dualdb_nonzero"
 #: The SQL aggregate that sums integers, floats and decimal text exactly.
 EXACT_SUM = "dualdb_sum"
+#: The SQL aggregate that averages as PostgreSQL does (a Decimal for integers and decimals).
+EXACT_AVG = "dualdb_avg"
+#: The collation that orders decimal text by value ('9.00' < '10.00').
+DECIMAL_ORDER = "dualdb_decimal"
+#: The SQL function that computes ``a <op> b`` over decimals exactly, as decimal text.
+DECIMAL_ARITHMETIC = "dualdb_numeric"
+#: The SQL function that passes an integer result through, failing where PostgreSQL's
+#: integer type of that width would overflow.
+INTEGER_RANGE = "dualdb_integer"
 
 
 class SQLiteCompiler(Compiler):
@@ -74,6 +91,12 @@ class SQLiteCompiler(Compiler):
         "ORDER BY/LIMIT inside a UNION member": "order and limit the whole UNION instead",
     }
 
+    # A decimal column holds text on SQLite (its REAL would round): where one is compared
+    # or sorted the driver adds a collation that orders it by value, and arithmetic on one
+    # is computed exactly by a function of dualdb's; integer arithmetic is checked for
+    # overflow, which SQLite turns into a float (see plans.typed_sql).
+    typed_spots: ClassVar[bool] = True
+
     def nulls(self, order: Order | None) -> str:
         # SQLite sorts NULLs first ascending; PostgreSQL (production) sorts them last.
         return " NULLS FIRST" if order is Order.desc else " NULLS LAST"
@@ -92,9 +115,10 @@ class SQLiteCompiler(Compiler):
         return f"({_operand(left)} % {divisor})"
 
     def function(self, name: str) -> str:
-        # SQLite's sum() adds decimal text as floats (money loses cents); dualdb's SUM,
-        # registered on its connections, adds it exactly.
-        return EXACT_SUM if name == "SUM" else name
+        # SQLite's sum() and avg() add decimal text as floats (money loses cents), and its
+        # avg() of integers is a float; dualdb's, registered on its connections, compute
+        # them exactly and with PostgreSQL's types.
+        return _EXACT.get(name, name)
 
     def returning_star(self, sql: str) -> str:
         # SQLite refuses "RETURNING t.*"; a RETURNING clause has one table, so "*" is it.
@@ -119,8 +143,14 @@ class SQLiteCompiler(Compiler):
         return ""
 
 
+_EXACT = {"SUM": EXACT_SUM, "AVG": EXACT_AVG}
+
 _TOKEN = re.compile(r"[\w.`\"$?]+")
 
 
+#: The mark of a spot (``Binder.spot``), which the driver writes per schema.
+_SPOT = re.compile("\x00[^\x00]*\x00")
+
+
 def _operand(sql: str) -> str:
-    return sql if _TOKEN.fullmatch(sql) else f"({sql})"
+    return sql if _TOKEN.fullmatch(_SPOT.sub("", sql)) else f"({sql})"

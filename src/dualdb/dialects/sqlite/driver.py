@@ -12,7 +12,6 @@ import math
 import os
 import sqlite3
 from collections.abc import AsyncGenerator, Callable, Coroutine, Sequence
-from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
 from typing import Any
 
 import aiosqlite
@@ -29,9 +28,25 @@ from dualdb.dialects.sqlite.codec import (
     encode_args,
     encode_many,
 )
-from dualdb.dialects.sqlite.compiler import EXACT_SUM, NONZERO
+from dualdb.dialects.sqlite.compiler import (
+    DECIMAL_ARITHMETIC,
+    DECIMAL_ORDER,
+    EXACT_AVG,
+    EXACT_SUM,
+    INTEGER_RANGE,
+    NONZERO,
+)
 from dualdb.dialects.sqlite.dialect import NAME
 from dualdb.dialects.sqlite.errors import TRANSLATED, translate
+from dualdb.dialects.sqlite.functions import (
+    ExactAvg,
+    ExactSum,
+    decimal_arithmetic,
+    decimal_order,
+    integer_range,
+    nonzero,
+    take_failure,
+)
 from dualdb.dialects.sqlite.plans import (
     Moved,
     NewPlan,
@@ -40,6 +55,7 @@ from dualdb.dialects.sqlite.plans import (
     SchemaVersion,
     make_binds,
     make_plan,
+    typed_sql,
 )
 from dualdb.records import Record, record_class
 from dualdb.settings import Settings
@@ -154,6 +170,11 @@ class SQLiteConnection(Connection):
         self._busy = True
         try:
             return fn(*args)
+        except sqlite3.OperationalError as exc:
+            reason = take_failure()  # why one of dualdb's SQL functions failed, if one did
+            if reason is not None:
+                exc.dualdb_reason = reason  # type: ignore[attr-defined]
+            raise
         finally:
             self._busy = False
 
@@ -237,14 +258,33 @@ class SQLiteConnection(Connection):
         encoders: Binds | None = state.binds.get(key)
         if encoders is None:
             try:
-                encoders = make_binds(self._db, key, state, compiled.targets or ())
+                encoders = make_binds(self._db, key, state, compiled)
             except Moved:  # changed as we read it: read it again
                 key = self._seen = self._schema_now()
-                encoders = make_binds(self._db, key, state, compiled.targets or ())
+                encoders = make_binds(self._db, key, state, compiled)
             if len(state.binds) > 4:
                 state.binds.clear()
             state.binds[key] = encoders
         return encoders
+
+    def _typed(self, compiled: Compiled) -> str:
+        """The statement's text for the column types of the schema this connection last
+        read (see ``plans.typed_sql``; the same schema as ``_encoders``)."""
+        key = self._seen
+        if key is None:
+            key = self._seen = self._schema_now()
+        state = compiled.state
+        sql: str | None = state.sqls.get(key)
+        if sql is None:
+            try:
+                sql = typed_sql(self._db, key, state, compiled)
+            except Moved:
+                key = self._seen = self._schema_now()
+                sql = typed_sql(self._db, key, state, compiled)
+            if len(state.sqls) > 4:
+                state.sqls.clear()
+            state.sqls[key] = sql
+        return sql
 
     @staticmethod
     def _bound_slowly(compiled: Compiled, binds: Binds, args: Sequence[Any]) -> list[Any]:
@@ -305,7 +345,8 @@ class SQLiteConnection(Connection):
     def _fetch_all(self, compiled: Compiled, args: Sequence[Any]) -> list[Record]:
         if compiled.targets is not None:
             args = self._bound(compiled, args)
-        cursor = self._db.execute(compiled.sql, args)
+        sql = compiled.sql if compiled.spots is None else self._typed(compiled)
+        cursor = self._db.execute(sql, args)
         if compiled.is_ddl:
             self._ran_ddl()
         plan = self._plan_for(compiled, cursor)
@@ -317,7 +358,8 @@ class SQLiteConnection(Connection):
     def _fetch_one(self, compiled: Compiled, args: Sequence[Any]) -> Record | None:
         if compiled.targets is not None:
             args = self._bound(compiled, args)
-        cursor = self._db.execute(compiled.sql, args)
+        sql = compiled.sql if compiled.spots is None else self._typed(compiled)
+        cursor = self._db.execute(sql, args)
         try:
             if compiled.is_ddl:
                 self._ran_ddl()
@@ -338,7 +380,8 @@ class SQLiteConnection(Connection):
     def _execute(self, compiled: Compiled, args: Sequence[Any]) -> int:
         if compiled.targets is not None:
             args = self._bound(compiled, args)
-        cursor = self._db.execute(compiled.sql, args)
+        sql = compiled.sql if compiled.spots is None else self._typed(compiled)
+        cursor = self._db.execute(sql, args)
         rows = cursor.fetchall()
         count = cursor.rowcount
         cursor.close()
@@ -349,7 +392,8 @@ class SQLiteConnection(Connection):
     def _execute_many(self, compiled: Compiled, rows: Sequence[Sequence[Any]]) -> None:
         if compiled.targets is not None:
             rows = [self._bound(compiled, row) for row in rows]
-        self._atomically(self._db.executemany, compiled.sql, rows)
+        sql = compiled.sql if compiled.spots is None else self._typed(compiled)
+        self._atomically(self._db.executemany, sql, rows)
         if compiled.is_ddl:
             self._ran_ddl()
 
@@ -451,7 +495,8 @@ class SQLiteConnection(Connection):
     ) -> None:
         if compiled.targets is not None:
             args = self._bound(compiled, args)
-        opened.append(self._db.execute(compiled.sql, args))
+        sql = compiled.sql if compiled.spots is None else self._typed(compiled)
+        opened.append(self._db.execute(sql, args))
 
     @staticmethod
     def _close_cursors(opened: list[sqlite3.Cursor]) -> None:
@@ -566,9 +611,16 @@ class SQLiteDriver(Driver):
                 "PRAGMA case_sensitive_like = ON",
             ):
                 await conn.execute(pragma)
-            await conn.create_function(NONZERO, 1, _nonzero, deterministic=True)
+            await conn.create_function(NONZERO, 1, nonzero, deterministic=True)
+            await conn.create_function(INTEGER_RANGE, 2, integer_range, deterministic=True)
+            await conn.create_function(
+                DECIMAL_ARITHMETIC, 3, decimal_arithmetic, deterministic=True
+            )
             db = _aiosqlite.sqlite3_connection(conn)
-            await _aiosqlite.in_thread(conn)(db.create_aggregate, EXACT_SUM, 1, _ExactSum)
+            in_thread = _aiosqlite.in_thread(conn)
+            await in_thread(db.create_aggregate, EXACT_SUM, 1, ExactSum)
+            await in_thread(db.create_aggregate, EXACT_AVG, 1, ExactAvg)
+            await in_thread(db.create_collation, DECIMAL_ORDER, decimal_order)
         except sqlite3.Error as exc:
             await conn.close()
             raise translate(exc, self.path) from exc
@@ -646,70 +698,6 @@ class SQLiteDriver(Driver):
     async def close(self) -> None:
         # Connections still in use are closed too: SQLite rolls back what they began.
         await self._pool.close(force=_close)
-
-
-def _nonzero(value: Any) -> Any:
-    """The divisor of a division (see ``SQLiteCompiler.divisor``): as it is, or an error
-    for zero, which ``errors.translate`` reports as "division by zero"."""
-    if isinstance(value, int | float):
-        if value == 0:
-            raise ZeroDivisionError
-    elif isinstance(value, str):  # decimal text, which SQLite divides by as a number
-        try:
-            zero = Decimal(value) == 0
-        except ArithmeticError:
-            zero = False
-        if zero:
-            raise ZeroDivisionError
-    return value
-
-
-#: Decimal arithmetic wide enough for any value PostgreSQL's numeric holds.
-_EXACT = Context(prec=131072 + 16383, Emax=MAX_EMAX, Emin=MIN_EMIN)
-
-
-class _ExactSum:
-    """SUM as PostgreSQL computes it (see ``SQLiteCompiler.function``): decimal text is
-    added exactly and comes back as text (decoded as a Decimal), integers as an integer
-    (a total beyond 64 bits is an error, as SQLite's own sum() makes it), floats as a
-    float; NULLs are skipped and no value at all is NULL."""
-
-    __slots__ = ("exact", "floats", "integers", "seen")
-
-    def __init__(self) -> None:
-        self.integers = 0
-        self.floats = 0.0
-        self.exact: Decimal | None = None
-        self.seen = False
-
-    def step(self, value: Any) -> None:
-        if value is None:
-            return
-        self.seen = True
-        if isinstance(value, int):
-            self.integers += value
-        elif isinstance(value, float):
-            self.floats += value
-        else:
-            try:
-                number = Decimal(value if isinstance(value, str) else value.decode())
-            except (ArithmeticError, UnicodeDecodeError):
-                number = Decimal(0)  # as SQLite's sum() reads text that is no number
-            self.exact = number if self.exact is None else _EXACT.add(self.exact, number)
-
-    def finalize(self) -> Any:
-        if not self.seen:
-            return None
-        if self.exact is not None:
-            total = _EXACT.add(self.exact, self.integers)
-            if self.floats:
-                total = _EXACT.add(total, Decimal(self.floats))
-            return format(total.copy_abs() if total.is_zero() else total, "f")
-        if self.floats:
-            return self.floats + self.integers
-        if not -(2**63) <= self.integers < 2**63:
-            raise ArithmeticError("integer overflow")  # reported as SQLite's own
-        return self.integers
 
 
 async def _close(conn: SQLiteConnection) -> None:

@@ -61,11 +61,12 @@ def translate(exc: BaseException, path: str | None = None) -> errors.DatabaseErr
         if primary == 9:  # SQLITE_INTERRUPT
             return errors.QueryTimeout(message, dialect=NAME)
         if message == "user-defined function raised exception":
-            # dualdb registers one function on its connections, the divisor check.
-            return errors.DataError("division by zero", dialect=NAME)
-        if message == "integer overflow" or message.startswith("user-defined aggregate"):
-            # SUM() beyond 64 bits (dualdb's exact SUM fails on nothing else); PG: 22003
-            return errors.DataError("integer overflow", dialect=NAME)
+            # One of the functions dualdb registers on its connections, which said why
+            # (functions.take_failure), in PostgreSQL's words.
+            reason = getattr(exc, "dualdb_reason", None) or "invalid value"
+            return errors.DataError(reason, dialect=NAME)
+        if message == "integer overflow":  # SQLite's own sum() beyond 64 bits
+            return errors.DataError("bigint out of range", dialect=NAME)
         if primary in (8, 10, 13, 26):  # READONLY, IOERR, FULL, NOTADB
             return errors.OperationalError(
                 f"{message} (database {path!r})" if path else message, dialect=NAME

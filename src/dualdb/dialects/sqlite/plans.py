@@ -13,17 +13,29 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
 
 from pypika import Table, terms
 from pypika import functions as fn
 from pypika.queries import AliasedQuery, QueryBuilder, _SetOperation
 
 from dualdb import errors
-from dualdb.dialects.sqlite.codec import Binds, binder_for, decoder_for, encode_value, to_bool
+from dualdb.dialects.sqlite.codec import (
+    Binds,
+    binder_for,
+    decoder_for,
+    encode_value,
+    kind_of,
+    to_bool,
+)
+from dualdb.dialects.sqlite.compiler import DECIMAL_ARITHMETIC, DECIMAL_ORDER, INTEGER_RANGE
 from dualdb.records import Record, record_class
-from dualdb.sql._target import Target
-from dualdb.sql.terms import Raw
+from dualdb.sql._target import Spot, Target
+from dualdb.sql.terms import Param, Raw
+
+if TYPE_CHECKING:
+    from dualdb.sql.compile import Compiled
 
 __all__ = [
     "Moved",
@@ -35,10 +47,13 @@ __all__ = [
     "make_binds",
     "make_plan",
     "sources_of",
+    "typed_sql",
 ]
 
-#: Functions whose result has the type of their first argument (SUM: dualdb's exact one).
-_PASSTHROUGH_FUNCTIONS = frozenset({"MIN", "MAX", "COALESCE", "IFNULL", "SUM"})
+#: Functions whose result has the type of their first argument.
+_PASSTHROUGH_FUNCTIONS = frozenset({"MIN", "MAX", "COALESCE", "IFNULL"})
+#: Aggregates whose result type PostgreSQL derives from their argument's (see ``Summary``).
+_SUMMARIES = frozenset({"SUM", "AVG"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +79,33 @@ class Spread:
     origins: tuple[Origin, ...]
 
 
-Origin = ResultColumn | Fixed | Spread | None
+@dataclass(frozen=True, slots=True)
+class Summary:
+    """SUM or AVG (``name``) of ``origin``: computed by dualdb's exact aggregates, and
+    typed as PostgreSQL types them for the argument's type (see ``_summary_decoder``)."""
+
+    name: str
+    origin: Origin
+
+
+@dataclass(frozen=True, slots=True)
+class Computed:
+    """An arithmetic expression, whose type follows from its operands' (see
+    ``_combined``): each a table column, another expression, a bound value (``"value"``)
+    or None (anything else)."""
+
+    operands: tuple[ResultColumn | Computed | str | None, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Summarized:
+    """A :class:`Summary` whose argument's kind is known, for this schema (see ``_Kind``)."""
+
+    name: str
+    kind: _Kind
+
+
+Origin = ResultColumn | Fixed | Spread | Summary | Computed | None
 
 
 class Sources:
@@ -74,7 +115,7 @@ class Sources:
     schema version. ``names`` maps result column names to decoders instead, for raw SQL
     given ``types=``."""
 
-    __slots__ = ("binds", "column_type", "names", "origins", "plans", "stars", "tables")
+    __slots__ = ("binds", "column_type", "names", "origins", "plans", "sqls", "stars", "tables")
 
     def __init__(
         self,
@@ -92,6 +133,8 @@ class Sources:
         self.plans: dict[SchemaVersion, Plan] = {}
         #: Per schema version, an encoder per argument (see ``make_binds``).
         self.binds: dict[SchemaVersion, Binds] = {}
+        #: Per schema version, the statement's text (see ``typed_sql``).
+        self.sqls: dict[SchemaVersion, str] = {}
         #: Logical type → declared type, for an argument that meets a logical type (LIMIT).
         self.column_type = column_type
 
@@ -117,34 +160,152 @@ def sources_of(query: Any, column_type: Callable[[str], str]) -> Sources:
 
 
 def make_binds(
-    conn: sqlite3.Connection,
-    schema: SchemaVersion,
-    sources: Sources,
-    targets: Sequence[Target | None],
+    conn: sqlite3.Connection, schema: SchemaVersion, sources: Sources, compiled: Compiled
 ) -> Binds:
     """An encoder per argument, from the declared type of the column it meets (where it
     meets none, or one whose type dualdb does not know: the encoding of any value)."""
+    types = _Types(conn, schema, sources, compiled.spots or ())
     out: list[Callable[[Any], Any]] = []
-    for target in targets:
-        declared: str | None = None
-        if target is None:
-            pass
-        elif target.column is None:
-            assert sources.column_type is not None, "a builder's Sources carry it"
-            declared = sources.column_type(str(target.logical))
-        else:
-            table = target.table
-            if table is None:
-                table = next(
-                    (t for t in sources.tables if target.column in schema.columns(conn, t)), None
-                )
-            if table is not None:
-                declared = schema.columns(conn, table).get(target.column)
-                if declared is None:
-                    declared = schema.columns(conn, table, refresh=True).get(target.column)
+    for target in compiled.targets or ():
+        declared = None if target is None else types.declared(target)
         encoder = binder_for(declared) if declared else None
         out.append(encode_value if encoder is None else encoder)
     return Binds(out)
+
+
+def typed_sql(
+    conn: sqlite3.Connection, schema: SchemaVersion, sources: Sources, compiled: Compiled
+) -> str:
+    """The statement as it runs with this schema's column types (``Compiled.spots``), as
+    PostgreSQL would type it: a decimal column compared or sorted gets the collation that
+    orders it by value; arithmetic over decimals is computed exactly (SQLite would use
+    binary floating point), and over integers checked for overflow (SQLite would make it
+    a float) at the width PostgreSQL computes it in."""
+    spots = compiled.spots
+    assert spots is not None
+    types = _Types(conn, schema, sources, spots)
+
+    def write(index: int, part: str) -> str:
+        spot = spots[index]
+        if spot.kind == "arithmetic":
+            kind = types.kind(index)
+            if kind == "decimal":
+                return {
+                    "open": f"CAST({DECIMAL_ARITHMETIC}('{spot.operator}', ",
+                    "op": ", ",
+                    "close": f") AS TEXT) COLLATE {DECIMAL_ORDER}",
+                }[part]
+            if isinstance(kind, int):
+                wrap = {"open": f"{INTEGER_RANGE}({kind}, ", "op": spot.operator, "close": ")"}
+                return wrap[part]
+            return spot.operator if part == "op" else ""
+        assert spot.target is not None
+        if types.column(spot.target) != "decimal":
+            return ""
+        if spot.kind == "order":
+            return f" COLLATE {DECIMAL_ORDER}"
+        raise errors.UnsupportedFeature(
+            f"% on the decimal column {spot.target.describe()}",
+            "sqlite",
+            "write it in Python with Decimal, or keep the value as integer cents",
+        )
+
+    return compiled.write(write)
+
+
+class _Types:
+    """The types of one statement's columns and arithmetic expressions in one schema."""
+
+    def __init__(
+        self,
+        conn: sqlite3.Connection,
+        schema: SchemaVersion,
+        sources: Sources,
+        spots: Sequence[Spot],
+    ) -> None:
+        self.conn, self.schema, self.sources, self.spots = conn, schema, sources, spots
+        self.kinds: dict[int, _Kind] = {}
+
+    def declared(self, target: Target) -> str | None:
+        """The declared type of what ``target`` names (an expression: the type of a
+        column holding what it computes)."""
+        if target.expression is None:
+            return _declared(self.conn, self.schema, self.sources, target)
+        logical = _LOGICAL.get(self.kind(target.expression))
+        column_type = self.sources.column_type
+        return column_type(logical) if logical and column_type else None
+
+    def column(self, target: Target) -> _Kind:
+        declared = _declared(self.conn, self.schema, self.sources, target)
+        return _NUMBER_KINDS.get(kind_of(declared) or "") if declared else None
+
+    def kind(self, index: int) -> _Kind:
+        """The kind of number the arithmetic expression of spot ``index`` computes."""
+        if index not in self.kinds:
+            found = [
+                self.column(o)
+                if isinstance(o, Target)
+                else self.kind(o)
+                if isinstance(o, int)
+                else o
+                for o in self.spots[index].operands
+            ]
+            self.kinds[index] = _combined(*found) if len(found) == 2 else None
+        return self.kinds[index]
+
+
+#: What an arithmetic operand holds, as its expression's type follows from it: a
+#: decimal, a float, an integer of so many bits, a bound value (which takes the other
+#: operand's type, as PostgreSQL types a parameter), or None (unknown: left to SQLite).
+_Kind = str | int | None
+
+_NUMBER_KINDS: dict[str, _Kind] = {
+    "decimal": "decimal",
+    "float": "float",
+    "bigint": 64,
+    "integer": 32,
+    "smallint": 16,
+}
+
+
+#: The logical type of a column holding a kind of number.
+_LOGICAL: dict[_Kind, str] = {kind: name for name, kind in _NUMBER_KINDS.items()}
+
+
+def _combined(left: _Kind, right: _Kind) -> _Kind:
+    """The type of ``left <op> right`` as PostgreSQL resolves it."""
+    if left is None or right is None or left == right == "value":
+        return None
+    if left == "value":
+        left = right
+    elif right == "value":
+        right = left
+    if "float" in (left, right):
+        return "float"
+    if "decimal" in (left, right):
+        return "decimal"
+    if isinstance(left, int) and isinstance(right, int):
+        return max(left, right)
+    return None
+
+
+def _declared(
+    conn: sqlite3.Connection, schema: SchemaVersion, sources: Sources, target: Target
+) -> str | None:
+    """The declared type of what ``target`` names: a logical type, or a column (of the
+    table it names, or of the first table the statement reads that has it)."""
+    if target.column is None:
+        assert sources.column_type is not None, "a builder's Sources carry it"
+        return sources.column_type(str(target.logical))
+    table = target.table
+    if table is None:
+        table = next((t for t in sources.tables if target.column in schema.columns(conn, t)), None)
+    if table is None:
+        return None
+    declared = schema.columns(conn, table).get(target.column)
+    if declared is None:
+        declared = schema.columns(conn, table, refresh=True).get(target.column)
+    return declared
 
 
 class Plan:
@@ -178,6 +339,8 @@ class Plan:
                     if value is not None:
                         values[index] = decode(value)
                 out.append(cls(values))
+        except _OutOfRange as exc:
+            raise errors.DataError(str(exc), dialect="sqlite") from None
         except (ValueError, ArithmeticError, TypeError) as exc:
             # A value another tool stored ('yesterday' in a TIMESTAMPTZ column): say which
             # column, not the value (it may be a secret).
@@ -290,7 +453,7 @@ def make_plan(
     origins = sources.origins
     if origins is None:
         return Plan(cls, ())
-    expanded: list[tuple[str | None, str | None] | Fixed] = []
+    expanded: list[tuple[str | None, str | None] | Fixed | _Summarized] = []
     _expand(conn, schema, sources, origins, expanded)
     if len(expanded) != len(names):
         return Plan(cls, ())  # a shape we cannot map column-for-column: values as stored
@@ -298,6 +461,9 @@ def make_plan(
     for index, source in enumerate(expanded):
         if isinstance(source, Fixed):
             decoders.append((index, source.decode))
+            continue
+        if isinstance(source, _Summarized):
+            decoders.append((index, _summary_decoder(source.name, source.kind)))
             continue
         table, column = source
         if table is None or column is None:
@@ -316,13 +482,18 @@ def _expand(
     schema: SchemaVersion,
     sources: Sources,
     origins: Sequence[Origin],
-    out: list[tuple[str | None, str | None] | Fixed],
+    out: list[tuple[str | None, str | None] | Fixed | _Summarized],
 ) -> None:
     for origin in origins:
         if origin is None:
             out.append((None, None))
         elif isinstance(origin, Fixed):
             out.append(origin)
+        elif isinstance(origin, Summary):
+            kind = _kind(conn, schema, sources, origin.origin)
+            out.append(_Summarized(origin.name, None if kind == "value" else kind))
+        elif isinstance(origin, Computed):
+            out.append(_EXACT_TEXT)
         elif isinstance(origin, Spread):
             _expand(conn, schema, sources, origin.origins, out)
         elif origin.column is not None:
@@ -335,6 +506,20 @@ def _expand(
                     _expand(conn, schema, sources, star.origins, out)
                 else:
                     out.extend((star, c) for c in schema.columns(conn, star))
+
+
+def _kind(conn: sqlite3.Connection, schema: SchemaVersion, sources: Sources, origin: Any) -> _Kind:
+    """The kind of number an expression holds, for this schema (see ``_Kind``)."""
+    if isinstance(origin, ResultColumn):
+        if origin.column is None:
+            return None
+        table = _table_of(conn, schema, sources, origin)
+        declared = _declared(conn, schema, sources, Target(table, origin.column))
+        return _NUMBER_KINDS.get(kind_of(declared) or "") if declared else None
+    if isinstance(origin, Computed) and len(origin.operands) == 2:
+        left, right = (_kind(conn, schema, sources, o) for o in origin.operands)
+        return _combined(left, right)
+    return "value" if origin == "value" else None
 
 
 def _table_of(
@@ -446,13 +631,59 @@ def _origin(term: Any, scope: Any) -> Origin:
     if isinstance(term, QueryBuilder):  # a scalar subquery
         origins = _origins(term)
         return origins[0] if origins else None
-    if (
-        isinstance(term, terms.Function)
-        and term.args
-        and (term.name.upper() in _PASSTHROUGH_FUNCTIONS or isinstance(term, fn.Coalesce))
-    ):
-        return _origin(term.args[0], scope)
+    if isinstance(term, terms.ArithmeticExpression):
+        return Computed(tuple(_operand_origin(t, scope) for t in (term.left, term.right)))
+    if isinstance(term, terms.Function) and term.args:
+        name = term.name.upper()
+        if name in _SUMMARIES and not isinstance(term, terms.AnalyticFunction):
+            return Summary(name, _origin(term.args[0], scope))
+        if name in _PASSTHROUGH_FUNCTIONS or isinstance(term, fn.Coalesce):
+            return _origin(term.args[0], scope)
     return None
+
+
+def _operand_origin(term: Any, scope: Any) -> ResultColumn | Computed | str | None:
+    if isinstance(term, terms.Field | terms.ArithmeticExpression):
+        origin = _origin(term, scope)
+        return origin if isinstance(origin, ResultColumn | Computed) else None
+    if isinstance(term, Param) or (
+        type(term) is terms.ValueWrapper and not isinstance(term.value, terms.Term)
+    ):
+        return "value"
+    return None
+
+
+class _OutOfRange(Exception):
+    """A value the result column's type cannot hold (see ``Plan.rows``)."""
+
+
+def _summary_decoder(name: str, kind: _Kind) -> Callable[[Any], Any]:
+    """How a SUM or AVG comes back, as PostgreSQL types it: SUM of a bigint is a numeric
+    (a Decimal), of a smaller integer a bigint (an int; beyond 64 bits an error, as
+    there), of a float a float; AVG of integers or decimals a numeric. dualdb's
+    aggregates return decimal text for what is exact (``functions.ExactSum``)."""
+    if name == "SUM" and kind == 64:
+        return _to_decimal
+    if name == "SUM" and kind in (32, 16):
+        return _to_bigint
+    return _exact_text
+
+
+def _exact_text(value: Any) -> Any:
+    return Decimal(value) if isinstance(value, str) else value
+
+
+_EXACT_TEXT = Fixed(_exact_text)
+
+
+def _to_decimal(value: Any) -> Any:
+    return Decimal(value) if isinstance(value, str | int) else value
+
+
+def _to_bigint(value: Any) -> Any:
+    if isinstance(value, str):
+        raise _OutOfRange("bigint out of range")
+    return value
 
 
 def _column_of(query: Any, name: str) -> Origin:

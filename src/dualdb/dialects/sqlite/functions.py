@@ -1,0 +1,241 @@
+"""The SQL functions, aggregates and collation dualdb registers on every SQLite connection,
+so that SQLite answers as PostgreSQL does where its own functions would not.
+
+Each is named in :mod:`~dualdb.dialects.sqlite.compiler`, which writes them into the SQL;
+values come back as SQLite can return them (an int, a float, or decimal text), and the
+decoding plans (:mod:`~dualdb.dialects.sqlite.plans`) give them PostgreSQL's types.
+"""
+
+from __future__ import annotations
+
+import threading
+from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
+from typing import Any
+
+__all__ = [
+    "ExactAvg",
+    "ExactSum",
+    "decimal_arithmetic",
+    "decimal_order",
+    "integer_range",
+    "nonzero",
+    "postgres_quotient",
+    "take_failure",
+]
+
+#: Decimal arithmetic wide enough for any value PostgreSQL's numeric holds.
+_EXACT = Context(prec=131072 + 16383, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
+# sqlite3 reports any exception of a function as "user-defined function raised
+# exception": each function says why here first, in the connection's own thread, for the
+# driver to take (``take_failure``) before the error leaves that thread.
+_failures = threading.local()
+
+
+def _fail(reason: str) -> ArithmeticError:
+    _failures.reason = reason
+    return ArithmeticError(reason)
+
+
+def take_failure() -> str | None:
+    """Why a function of this module failed in this thread's last statement, if one did."""
+    reason: str | None = getattr(_failures, "reason", None)
+    _failures.reason = None
+    return reason
+
+
+def nonzero(value: Any) -> Any:
+    """The divisor of a division (see ``SQLiteCompiler.divisor``): as it is, or
+    PostgreSQL's "division by zero" for zero."""
+    if isinstance(value, int | float):
+        if value == 0:
+            raise _fail("division by zero")
+    elif isinstance(value, str):  # decimal text, which SQLite divides by as a number
+        try:
+            zero = Decimal(value) == 0
+        except ArithmeticError:
+            zero = False
+        if zero:
+            raise _fail("division by zero")
+    return value
+
+
+_INTEGER_NAMES = {16: "smallint", 32: "integer", 64: "bigint"}
+
+
+def integer_range(bits: int, value: Any) -> Any:
+    """An integer expression's result (see ``plans.typed_sql``), or the error PostgreSQL
+    raises where its type of ``bits`` bits overflows. SQLite computes in 64 bits and
+    makes an overflow a float, which no small float from a bound value can be mistaken
+    for."""
+    limit = 2 ** (bits - 1)
+    if isinstance(value, int) and not -limit <= value < limit:
+        raise _fail(f"{_INTEGER_NAMES[bits]} out of range")
+    if isinstance(value, float) and abs(value) >= 2.0**63:
+        raise _fail(f"{_INTEGER_NAMES[bits]} out of range")
+    return value
+
+
+def decimal_arithmetic(operator: str, left: Any, right: Any) -> Any:
+    """``left <operator> right`` over decimals as PostgreSQL's numeric computes it (exact;
+    a quotient to :func:`postgres_quotient`'s digits), as decimal text."""
+    if left is None or right is None:
+        return None
+    a, b = _number(left), _number(right)
+    if operator == "+":
+        result = _EXACT.add(a, b)
+    elif operator == "-":
+        result = _EXACT.subtract(a, b)
+    elif operator == "*":
+        result = _EXACT.multiply(a, b)
+    else:
+        if b.is_zero():
+            raise _fail("division by zero")
+        result = postgres_quotient(a, b)
+    return _returned(result)
+
+
+def _number(value: Any) -> Decimal:
+    if isinstance(value, int):
+        return Decimal(value)
+    if isinstance(value, float):
+        return Decimal(repr(value))
+    try:
+        return Decimal(value if isinstance(value, str) else bytes(value).decode())
+    except (ArithmeticError, UnicodeDecodeError, TypeError):
+        raise _fail("invalid input syntax for type numeric") from None
+
+
+class ExactSum:
+    """SUM as PostgreSQL computes it (see ``SQLiteCompiler.function``): decimal text is
+    added exactly and comes back as text, integers as an integer (as decimal text beyond
+    64 bits, where PostgreSQL's numeric goes on), floats as a float; NULLs are skipped
+    and no value at all is NULL."""
+
+    __slots__ = ("count", "exact", "floats", "integers")
+
+    def __init__(self) -> None:
+        self.integers = 0
+        #: The sum of the floats, None before the first (0.0 is a float sum).
+        self.floats: float | None = None
+        self.exact: Decimal | None = None
+        self.count = 0
+
+    def step(self, value: Any) -> None:
+        if value is None:
+            return
+        self.count += 1
+        if isinstance(value, int):
+            self.integers += value
+        elif isinstance(value, float):
+            self.floats = value if self.floats is None else self.floats + value
+        else:
+            try:
+                number = Decimal(value if isinstance(value, str) else value.decode())
+            except (ArithmeticError, UnicodeDecodeError):
+                number = Decimal(0)  # as SQLite's sum() reads text that is no number
+            self.exact = number if self.exact is None else _EXACT.add(self.exact, number)
+
+    def total(self) -> int | float | Decimal:
+        if self.exact is not None:
+            total = _EXACT.add(self.exact, self.integers)
+            if self.floats is not None:
+                total = _EXACT.add(total, Decimal(self.floats))
+            return total
+        if self.floats is not None:
+            return self.floats + self.integers
+        return self.integers
+
+    def finalize(self) -> Any:
+        if not self.count:
+            return None
+        return _returned(self.total())
+
+
+class ExactAvg(ExactSum):
+    """AVG as PostgreSQL computes it: of integers and decimals, the exact quotient
+    rounded as its numeric division rounds it (:func:`postgres_quotient`); of floats, a
+    float."""
+
+    __slots__ = ()
+
+    def finalize(self) -> Any:
+        if not self.count:
+            return None
+        total = self.total()
+        if isinstance(total, float):
+            return total / self.count
+        return _returned(postgres_quotient(Decimal(total), self.count))
+
+
+def _returned(value: int | float | Decimal) -> Any:
+    """``value`` as SQLite can return it: decimal text for what a 64-bit int cannot hold."""
+    if isinstance(value, Decimal):
+        return format(value.copy_abs() if value.is_zero() else value, "f")
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        return str(value)
+    return value
+
+
+def postgres_quotient(dividend: Decimal, divisor: Decimal | int) -> Decimal:
+    """``dividend / divisor`` with the digits PostgreSQL's numeric division gives it
+    (``select_div_scale`` in its numeric.c: at least 16 significant digits, and no fewer
+    decimals than either operand has), rounded half away from zero."""
+    divisor = Decimal(divisor)
+    if not dividend.is_finite() or not divisor.is_finite():
+        return _EXACT.divide(dividend, divisor)
+    sign1, coefficient1, exponent1 = _parts(dividend)
+    sign2, coefficient2, exponent2 = _parts(divisor)
+    weight1, first1 = _weight_and_first(coefficient1, exponent1)
+    weight2, first2 = _weight_and_first(coefficient2, exponent2)
+    quotient_weight = weight1 - weight2 - (1 if first1 <= first2 else 0)
+    scale = max(16 - 4 * quotient_weight, -exponent1, -exponent2, 0)
+    scale = min(scale, 1000)
+    # |dividend / divisor| * 10**scale = c1 * 10**(e1 - e2 + scale) / c2
+    shift = exponent1 - exponent2 + scale
+    numerator, denominator = coefficient1, coefficient2
+    if shift >= 0:
+        numerator *= 10**shift
+    else:
+        denominator *= 10**-shift
+    quotient, remainder = divmod(numerator, denominator)
+    if 2 * remainder >= denominator:
+        quotient += 1
+    sign = (sign1 ^ sign2) if quotient else 0
+    return Decimal((sign, tuple(map(int, str(quotient))), -scale))
+
+
+def _parts(value: Decimal) -> tuple[int, int, int]:
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    return sign, int("".join(map(str, digits)) or "0"), exponent
+
+
+def _weight_and_first(coefficient: int, exponent: int) -> tuple[int, int]:
+    """PostgreSQL's numeric digits are base 10000: the position (weight) of the first
+    non-zero one of ``coefficient * 10**exponent``, and its value (0, 0 for zero)."""
+    if coefficient == 0:
+        return 0, 0
+    weight = (len(str(coefficient)) - 1 + exponent) // 4
+    shift = exponent - 4 * weight
+    first = coefficient * 10**shift if shift >= 0 else coefficient // 10**-shift
+    return weight, first
+
+
+def decimal_order(left: str, right: str) -> int:
+    """The collation of decimal columns: decimal text by value (``'9.00' < '10.00'``,
+    ``'9.0' = '9.00'``), NaN above every number as in PostgreSQL; text that is no number
+    (another tool's) after both, by code point."""
+    a, b = _decimal_key(left), _decimal_key(right)
+    return (a > b) - (a < b)
+
+
+def _decimal_key(text: str) -> tuple[int, Decimal, str]:
+    try:
+        number = Decimal(text)
+    except ArithmeticError:
+        return (2, Decimal(0), text)
+    if number.is_nan():
+        return (1, Decimal(0), "")
+    return (0, number, "")
