@@ -3,8 +3,10 @@ back identically, or refused with DataError on both.
 
 Hypothesis binds values of every Python type dualdb takes to every column type, as an
 INSERT, an UPDATE's SET, and a comparison in WHERE. The one allowed divergence is where
-asyncpg is looser than PostgreSQL's own types (it truncates 2.7 or a UUID into an integer
-column): SQLite refuses, so development never accepts what production would garble.
+asyncpg is looser than PostgreSQL's own types (it converts a UUID into an integer column
+through its 128-bit value, which fits 64 bits only for UUIDs as small as UUID(int=5)):
+SQLite refuses, so development never accepts what production would garble. (A fractional
+float or Decimal, which asyncpg would truncate, dualdb refuses on both.)
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import dualdb
-from dualdb import Json, Param, Query
+from dualdb import Json, Param, Query, fn
 
 pytestmark = pytest.mark.postgresql
 
@@ -52,13 +54,8 @@ values = st.one_of(
 
 
 def _garbled_by_asyncpg(logical: str, value: Any) -> bool:
-    """asyncpg converts these into an integer column through ``int()``, losing digits or
-    meaning; SQLite refuses them."""
-    if logical not in ("bigint", "integer"):
-        return False
-    if isinstance(value, uuid.UUID):
-        return True
-    return isinstance(value, float | Decimal) and value % 1 != 0
+    """asyncpg converts a UUID into an integer column through ``int()``; SQLite refuses it."""
+    return logical in ("bigint", "integer") and isinstance(value, uuid.UUID)
 
 
 def _outcome(result: Any) -> Any:
@@ -179,3 +176,49 @@ async def test_a_limit_given_as_text_is_refused_on_both(pair: Pair) -> None:
             await on_both(txs, lambda db: db.fetch_all(query, n="10"))
             == [("raises", "DataError")] * 2
         )
+
+
+@pytest.mark.parametrize("value", [2.7, Decimal("2.5"), -0.5, float("inf")])
+@pytest.mark.parametrize("how", ["insert", "update", "where", "arithmetic", "expression"])
+async def test_a_fractional_number_meeting_an_integer_column_is_refused_on_both(
+    pair: Pair, value: Any, how: str
+) -> None:
+    """asyncpg would truncate it to fit (``qty = 7.5`` would match 7); dualdb refuses it
+    on both, naming the Param and the column. Round explicitly, or CAST the column."""
+    queries = {
+        "insert": Query.into(ITEMS).columns(ITEMS.id, ITEMS.qty).insert(2, Param("v")),
+        "update": Query.update(ITEMS).set(ITEMS.qty, Param("v")),
+        "where": Query.from_(ITEMS).select(ITEMS.id).where(ITEMS.qty == Param("v")),
+        "arithmetic": Query.from_(ITEMS).select((ITEMS.qty + Param("v")).as_("x")),
+        "expression": Query.from_(ITEMS).select((Param("v") * (ITEMS.qty + 1)).as_("x")),
+    }
+    async with scratch(pair) as txs:
+        for tx in txs:
+            await tx.execute(Query.into(ITEMS).columns(ITEMS.id, ITEMS.qty).insert(1, 7))
+            with pytest.raises(dualdb.DataError) as info:
+                async with tx.transaction() as savepoint:
+                    await savepoint.fetch_all(queries[how], v=value)
+            message = str(info.value)
+            assert "invalid value for Param v for " in message
+            assert f"expected an int, got {type(value).__name__}" in message
+            assert str(value) not in message
+
+
+async def test_a_whole_float_meeting_an_integer_column_is_that_integer_on_both(
+    pair: Pair,
+) -> None:
+    query = Query.from_(ITEMS).select(ITEMS.qty).where(ITEMS.qty == Param("v"))
+    async with scratch(pair) as txs:
+        for tx in txs:
+            await tx.execute(Query.into(ITEMS).columns(ITEMS.id, ITEMS.qty).insert(1, 7))
+        got = await on_both(txs, lambda db: db.fetch_val(query, v=7.0))
+    assert [canon(v) for v in got] == [canon(7)] * 2
+    portable = (
+        Query.from_(ITEMS)
+        .select(ITEMS.id)
+        .where(fn.Cast(ITEMS.qty, "DOUBLE PRECISION") == Param("v"))
+    )
+    async with scratch(pair) as txs:
+        for tx in txs:
+            await tx.execute(Query.into(ITEMS).columns(ITEMS.id, ITEMS.qty).insert(1, 7))
+            assert await tx.fetch_all(portable, v=7.5) == []

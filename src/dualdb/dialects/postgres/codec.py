@@ -34,7 +34,12 @@ Record.register(asyncpg.Record)
 
 def check_args(args: Sequence[Any]) -> Sequence[Any]:
     """Apply the checks both backends share; asyncpg converts the rest itself. A value
-    refused raises :class:`Refused` with its position, for the caller to name it."""
+    refused raises :class:`Refused` with its position, for the caller to name it.
+
+    A float or Decimal with a fractional part is passed on marked (``_FractionalFloat``):
+    asyncpg would truncate it to fit an integer parameter, which dualdb refuses instead,
+    as its SQLite connections do."""
+    out: list[Any] | None = None
     for index, value in enumerate(args):
         kind = type(value)
         try:
@@ -42,11 +47,36 @@ def check_args(args: Sequence[Any]) -> Sequence[Any]:
                 check_datetime(value, NAME)
             elif kind is float:
                 check_float(value, NAME)
+                if not value.is_integer():
+                    out = list(args) if out is None else out
+                    out[index] = _FractionalFloat(value)
             elif kind is Decimal:
                 check_decimal(value, NAME)
+                if value.is_finite() and value != value.to_integral_value():
+                    out = list(args) if out is None else out
+                    out[index] = _FractionalDecimal(value)
         except errors.DataError as error:
             raise Refused(index, error) from None
-    return args
+    return args if out is None else out
+
+
+# asyncpg's integer encoders convert any other number with int(); these refuse to be,
+# and asyncpg reports the error as invalid input for the argument (which dualdb names).
+# Every other encoder (float, numeric, JSON, text) takes them as the number they are.
+
+
+class _FractionalFloat(float):
+    __slots__ = ()
+
+    def __int__(self) -> int:
+        raise ValueError("expected an int, got float")
+
+
+class _FractionalDecimal(Decimal):
+    __slots__ = ()
+
+    def __int__(self) -> int:
+        raise ValueError("expected an int, got Decimal")
 
 
 class Refused(Exception):

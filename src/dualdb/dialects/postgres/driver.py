@@ -140,8 +140,7 @@ class PostgresConnection(Connection):
 
     async def execute_many(self, compiled: Compiled, rows: Sequence[Sequence[Any]]) -> None:
         try:
-            for row in rows:
-                check_args(row)
+            rows = [check_args(row) for row in rows]
             if compiled.bulk_target is not None:
                 table, columns = compiled.bulk_target
                 await self._con.copy_records_to_table(
