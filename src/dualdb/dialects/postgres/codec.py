@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
@@ -36,9 +37,9 @@ def check_args(args: Sequence[Any]) -> Sequence[Any]:
     """Apply the checks both backends share; asyncpg converts the rest itself. A value
     refused raises :class:`Refused` with its position, for the caller to name it.
 
-    A float or Decimal with a fractional part is passed on marked (``_FractionalFloat``):
-    asyncpg would truncate it to fit an integer parameter, which dualdb refuses instead,
-    as its SQLite connections do."""
+    A float or Decimal with a fractional part (or a UUID small enough) is passed on marked
+    (``_FractionalFloat``): asyncpg would truncate it to fit an integer parameter, which
+    dualdb refuses instead, as its SQLite connections do."""
     out: list[Any] | None = None
     for index, value in enumerate(args):
         kind = type(value)
@@ -55,9 +56,17 @@ def check_args(args: Sequence[Any]) -> Sequence[Any]:
                 if value.is_finite() and value != value.to_integral_value():
                     out = list(args) if out is None else out
                     out[index] = _FractionalDecimal(value)
+            elif kind is UUID and value.int < _SMALL_UUID:
+                # asyncpg takes a UUID for an integer through its 128-bit value, which fits
+                # 64 bits only for such a UUID (UUID(int=5) would match 5).
+                out = list(args) if out is None else out
+                out[index] = _uuid_argument(value)
         except errors.DataError as error:
             raise Refused(index, error) from None
     return args if out is None else out
+
+
+_SMALL_UUID = 2**63
 
 
 # asyncpg's integer encoders convert any other number with int(); these refuse to be,
@@ -77,6 +86,21 @@ class _FractionalDecimal(Decimal):
 
     def __int__(self) -> int:
         raise ValueError("expected an int, got Decimal")
+
+
+class _UuidArgument(UUID):
+    __slots__ = ()
+
+    def __int__(self) -> int:
+        raise ValueError("expected an int, got UUID")
+
+
+def _uuid_argument(value: UUID) -> UUID:
+    # UUID's own __init__ parses; its fields are all there is to copy.
+    argument = object.__new__(_UuidArgument)
+    object.__setattr__(argument, "int", value.int)
+    object.__setattr__(argument, "is_safe", value.is_safe)
+    return argument
 
 
 class Refused(Exception):
