@@ -265,12 +265,14 @@ def test_window_order_by_sorts_nulls_as_postgresql_does_on_both(dialect: str) ->
 def test_offset_without_limit_gets_an_unbounded_limit_on_sqlite(dialect: str) -> None:
     q = Query.from_(users).select(users.id).offset(cast(Any, Param("skip")))
     expected = {
-        "sqlite": "SELECT `id` FROM `users` LIMIT -1 OFFSET ?",
+        # (dualdb_offset: the bound count checked as PostgreSQL checks it, see
+        # test_diff_refusals.py)
+        "sqlite": "SELECT `id` FROM `users` LIMIT -1 OFFSET dualdb_offset(?)",
         "postgresql": 'SELECT "id" FROM "users" OFFSET $1',
     }
     assert sql_of(q, dialect) == expected[dialect]
     assert sql_of(q.limit(5), dialect).endswith(
-        " LIMIT 5 OFFSET " + get_dialect(dialect).placeholder(1)
+        " LIMIT 5 OFFSET " + {"sqlite": "dualdb_offset(?)", "postgresql": "$1"}[dialect]
     )
 
 
@@ -317,16 +319,23 @@ def test_set_operation_members_are_bare_on_sqlite(dialect: str) -> None:
     )
 
 
-def test_order_by_inside_a_union_member_is_refused_on_sqlite() -> None:
+def test_a_union_member_with_its_own_order_and_limit_is_selected_from_on_sqlite() -> None:
+    """SQLite's grammar has no parenthesised UNION members, and a bare one cannot have an
+    ORDER BY or LIMIT: such a member is selected from as a subquery there."""
     q = (
         Query.from_(users)
         .select(users.id)
         .orderby(users.id)
+        .limit(1)
         .union(Query.from_(members).select(members.id))
     )
-    with pytest.raises(UnsupportedFeature, match="inside a UNION member"):
-        sql_of(q, "sqlite")
-    assert sql_of(q, "postgresql").startswith('(SELECT "id" FROM "users" ORDER BY "id") UNION')
+    assert sql_of(q, "sqlite") == (
+        "SELECT * FROM (SELECT `id` FROM `users` ORDER BY `id` NULLS LAST LIMIT 1) "
+        "UNION SELECT `id` FROM `members`"
+    )
+    assert sql_of(q, "postgresql").startswith(
+        '(SELECT "id" FROM "users" ORDER BY "id" LIMIT 1) UNION'
+    )
 
 
 def test_rendered_outside_dualdb_a_query_is_pypikas_text() -> None:

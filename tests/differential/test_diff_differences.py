@@ -124,45 +124,6 @@ async def test_lower_and_upper_fold_only_ascii_on_sqlite(t: dualdb.Database, bac
     assert await t.fetch_val(q.limit(1)) == _by_backend(backend, "Émile", "émile")
 
 
-async def test_like_pattern_ending_in_the_escape_character_fails_on_postgresql_only(
-    t: dualdb.Database, backend: str
-) -> None:
-    """``escape_like`` never produces such a pattern; a hand-written one differs."""
-    await t.execute(Query.update(T).set(T.s, "x\\"))
-    q = Query.from_(T).select(T.id).where(T.s.like("x\\"))
-    if backend == "sqlite":
-        assert await t.fetch_all(q) == []
-    else:
-        with pytest.raises(dualdb.DataError, match="escape"):
-            await t.fetch_all(q)
-
-
-async def test_min_and_max_of_uuid_exist_on_sqlite_only(t: dualdb.Database, backend: str) -> None:
-    await t.execute(Query.update(T).set(T.u, uuid.UUID(int=5)))
-    q = Query.from_(T).select(fn.Min(T.u))
-    if backend == "sqlite":
-        assert await t.fetch_val(q) == uuid.UUID(int=5)
-    else:
-        with pytest.raises(dualdb.ProgrammingError, match="min\\(uuid\\)"):
-            await t.fetch_val(q)
-
-
-async def test_concat_exists_on_postgresql_only(t: dualdb.Database, backend: str) -> None:
-    """SQLite 3.40 has no CONCAT(); and PyPika's ``+`` on text is arithmetic (SQLite: 0,
-    PostgreSQL: no such operator). Portable concatenation is ``||``, in raw SQL."""
-    q = Query.from_(T).select(fn.Concat(T.s, T.s)).where(T.id == 1)
-    plus = Query.from_(T).select(T.s + T.s).where(T.id == 1)
-    if backend == "sqlite":
-        with pytest.raises(dualdb.ProgrammingError, match="CONCAT"):
-            await t.fetch_val(q)
-        assert await t.fetch_val(plus) == 0
-    else:
-        assert await t.fetch_val(q) == "xx"
-        with pytest.raises(dualdb.ProgrammingError, match="operator"):
-            await t.fetch_val(plus)
-    assert await t.fetch_val(raw("SELECT s || s FROM t WHERE id = 1")) == "xx"
-
-
 async def test_a_literal_repeated_in_group_by_needs_a_param_on_postgresql(
     t: dualdb.Database, backend: str
 ) -> None:
@@ -251,37 +212,6 @@ async def test_raw_sql_without_types_comes_back_as_stored_on_sqlite(
     assert value == _by_backend(backend, str(uuid.UUID(int=1)), uuid.UUID(int=1))
 
 
-async def test_a_negative_limit_or_offset_param_means_none_on_sqlite_and_fails_on_postgresql(
-    t: dualdb.Database, backend: str
-) -> None:
-    """A literal negative LIMIT/OFFSET is refused on both when the query is compiled; a
-    Param's value is only seen by the database."""
-    q = Query.from_(T).select(T.id).orderby(T.id).limit(cast(int, Param("n")))
-    if backend == "sqlite":
-        assert [r["id"] for r in await t.fetch_all(q, n=-1)] == [1, 2]
-    else:
-        with pytest.raises(dualdb.DataError, match="must not be negative"):
-            await t.fetch_all(q, n=-1)
-    with pytest.raises(dualdb.QueryError, match="must not be negative"):
-        await t.fetch_all(Query.from_(T).select(T.id).limit(-1))
-
-
-async def test_order_by_inside_a_union_member_is_refused_on_sqlite(
-    t: dualdb.Database, backend: str
-) -> None:
-    """SQLite's grammar has no parenthesised UNION members, so a member cannot carry its
-    own ORDER BY/LIMIT; order and limit the whole UNION instead (works on both)."""
-    member = Query.from_(T).select(T.id).orderby(T.id).limit(1)
-    union = member.union(Query.from_(T).select(T.id).where(T.id == 2))
-    if backend == "sqlite":
-        with pytest.raises(dualdb.UnsupportedFeature, match="UNION"):
-            await t.fetch_all(union)
-    else:
-        assert sorted(r["id"] for r in await t.fetch_all(union)) == [1, 2]
-    whole = Query.from_(T).select(T.id).union(Query.from_(T).select(T.id)).orderby(T.id).limit(1)
-    assert [r["id"] for r in await t.fetch_all(whole)] == [1]
-
-
 async def test_statement_timeout_applies_to_postgresql_only(
     database_url: str, backend: str
 ) -> None:
@@ -296,17 +226,3 @@ async def test_statement_timeout_applies_to_postgresql_only(
         else:
             with pytest.raises(dualdb.QueryTimeout):
                 await db.fetch_val(raw(slow))
-
-
-async def test_readonly_transaction_refuses_writes_on_postgresql_only(
-    t: dualdb.Database, backend: str
-) -> None:
-    """On SQLite ``readonly=True`` only starts the transaction without the write lock."""
-    write = Query.update(T).set(T.s, "w").where(T.id == 1)
-    if backend == "sqlite":
-        async with t.transaction(readonly=True) as tx:
-            assert await tx.execute(write) == 1
-    else:
-        with pytest.raises(dualdb.ProgrammingError, match="read-only"):
-            async with t.transaction(readonly=True) as tx:
-                await tx.execute(write)

@@ -396,3 +396,42 @@ async def test_set_operations_are_the_same_on_both(
     combined = combined.orderby(ITEMS.qty)
     sqlite, postgresql = await _both(pair, rows, combined)
     assert sqlite == postgresql
+
+
+@settings(max_examples=examples(300))
+@given(
+    rows=pool_rows,
+    first=filters,
+    second=filters,
+    operation=st.sampled_from(["union", "union_all", "intersect", "except_of"]),
+    order=st.sampled_from([Order.asc, Order.desc]),
+    limit=st.integers(0, 4),
+    offset=st.integers(0, 2),
+)
+async def test_set_operation_members_with_their_own_order_and_limit_are_the_same_on_both(
+    pair: Pair,
+    rows: list[dict[str, Any]],
+    first: Criterion,
+    second: Criterion,
+    operation: str,
+    order: Order,
+    limit: int,
+    offset: int,
+) -> None:
+    """A member's own ORDER BY/LIMIT/OFFSET picks its rows on both (SQLite's grammar has
+    no parenthesised members: dualdb selects from such a member as a subquery there)."""
+    left = (
+        Query.from_(ITEMS)
+        .select(ITEMS.name, ITEMS.qty)
+        .where(first)
+        .orderby(ITEMS.qty, order=order)
+        .orderby(ITEMS.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    right = Query.from_(ITEMS).select(ITEMS.name, ITEMS.qty).where(second)
+    if limit % 2:
+        right = right.orderby(ITEMS.id, order=Order.desc).limit(limit)
+    combined = getattr(left, operation)(right).orderby(ITEMS.name).orderby(ITEMS.qty)
+    sqlite, postgresql = await _both(pair, rows, combined)
+    assert sqlite == postgresql

@@ -328,8 +328,8 @@ class Compiler:
     #: Upper-case function names this backend does not have, with a hint for each
     #: ("" for none).
     unsupported_functions: ClassVar[dict[str, str]] = {}
-    #: Constructs, by the names the renderer checks ("DISTINCT ON", "ORDER BY/LIMIT
-    #: inside a UNION member"), this backend does not have, with a hint for each.
+    #: Constructs, by the names the renderer checks ("DISTINCT ON"), this backend does
+    #: not have, with a hint for each.
     unsupported_constructs: ClassVar[dict[str, str]] = {}
     #: Whether the renderer marks the places whose SQL depends on a column's type
     #: (:class:`~dualdb.sql._target.Spot`), for the driver to write once it knows the
@@ -368,6 +368,11 @@ class Compiler:
         """Whether the SELECTs of a UNION/INTERSECT/EXCEPT (``members``, PyPika builders)
         are written in parentheses; may refuse members the bare form cannot express."""
         return True
+
+    def bare_set_member(self, member: Any) -> Any:
+        """A member of a set operation written without parentheses (a PyPika builder):
+        as it is, or a query the bare form can express that gives its rows."""
+        return member
 
     def function(self, name: str) -> str:
         """The name to call an aggregate or scalar function ``name`` (upper case) by:

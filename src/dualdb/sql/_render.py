@@ -42,7 +42,7 @@ from pypika.queries import QueryBuilder, _SetOperation
 from pypika.utils import format_alias_sql, format_quotes
 
 from dualdb.errors import QueryError
-from dualdb.sql._target import Operand, Spot, Target
+from dualdb.sql._target import LIKE_PATTERN, Operand, Spot, Target
 
 if TYPE_CHECKING:
     from dualdb.dialects.base import Compiler
@@ -176,6 +176,7 @@ def _criterion_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -
     if isinstance(comparator, Matching):
         binder.dialect.compiler.check_matching(comparator)
         if comparator in (Matching.like, Matching.not_like):
+            _meets(binder, self.right, LIKE_PATTERN)
             # ESCAPE belongs to the comparison, before any alias ("x LIKE ? ESCAPE '\\' v").
             sql = str(original(self, **{**kwargs, "with_alias": False})) + " ESCAPE '\\'"
             if kwargs.get("with_alias") and self.alias:
@@ -298,8 +299,8 @@ def _function_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) ->
     compiler.check_function(self.name)
     name = compiler.function(self.name.upper())
     if name in ("MIN", "MAX") and len(self.args) == 1:
-        # The smallest decimal by value, not by text.
-        spotted = _spot(binder, self.args[0])
+        # The smallest decimal by value, not by text (and no MIN of a type without one).
+        spotted = _spot(binder, self.args[0], "extreme")
         if spotted is not self.args[0]:
             self = copy(self)
             self.args = [spotted]
@@ -524,8 +525,9 @@ def set_operation_sql(compiler: Compiler, query: Any, render: Callable[[Any], st
         return render(query)
     # Render a copy whose first query asks for unparenthesized members.
     bare = copy(query)
-    bare.base_query = copy(query.base_query)
+    bare.base_query = copy(compiler.bare_set_member(query.base_query))
     bare.base_query.wrap_set_operation_queries = False
+    bare._set_operation = [(op, compiler.bare_set_member(m)) for op, m in query._set_operation]
     return render(bare)
 
 

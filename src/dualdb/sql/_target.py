@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["Spot", "Target"]
+__all__ = ["LIKE_PATTERN", "Spot", "Target"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,6 +29,11 @@ class Target:
         return f"{self.table}.{self.column}" if self.table else self.column
 
 
+#: What the pattern of a LIKE meets: text in which a trailing backslash (the escape
+#: character dualdb gives every LIKE) is an error, as PostgreSQL makes it.
+LIKE_PATTERN = Target(None, None, "LIKE pattern")
+
+
 #: What an arithmetic operand is, for the driver to work out the expression's type: a
 #: column, the spot of a nested arithmetic expression (its index), a bound value (it takes
 #: the other operand's type, as PostgreSQL types a parameter), or None (anything else).
@@ -39,8 +44,10 @@ Operand = Target | int | str | None
 class Spot:
     """A place in a statement's text whose SQL depends on column types, which a dialect
     that stores values loosely (SQLite) learns only from the database: a column compared
-    or sorted (``"order"``: decimal text must compare as numbers), a column that must not
-    be a decimal (``"no decimal"``), or an arithmetic expression (``"arithmetic"``, with
+    or sorted (``"order"``: decimal text must compare as numbers), the argument of MIN or
+    MAX (``"extreme"``: the same, and PostgreSQL has them for ordered types only), a
+    column that must not be a decimal (``"no decimal"``), or an arithmetic expression
+    (``"arithmetic"``, with
     its ``operator`` and ``operands``: computed exactly for decimals, checked for
     overflow for integers)."""
 

@@ -34,6 +34,7 @@ __all__ = [
     "Binds",
     "Refused",
     "bind",
+    "bind_like_pattern",
     "bind_rows",
     "binder_for",
     "decoder_for",
@@ -318,6 +319,16 @@ def _bind_text(value: Any) -> Any:
     if isinstance(value, str):
         return _text(str(value))
     raise Refused("a str")
+
+
+def bind_like_pattern(value: Any) -> Any:
+    """A LIKE pattern (``ESCAPE '\\'``, which dualdb gives every LIKE): text, not ending
+    in an escape character that escapes nothing, which PostgreSQL refuses."""
+    if not isinstance(value, str):
+        raise Refused("a str")
+    if (len(value) - len(value.rstrip("\\"))) % 2:
+        raise errors.DataError("LIKE pattern must not end with escape character", dialect=NAME)
+    return _text(str(value))
 
 
 def _bind_bytes(value: Any) -> Any:

@@ -16,12 +16,17 @@ __all__ = [
     "EXACT_AVG",
     "EXACT_SUM",
     "INTEGER_RANGE",
+    "LIMIT_COUNT",
     "NONZERO",
+    "OFFSET_COUNT",
     "SQLiteCompiler",
 ]
 
 #: The SQL function that passes a divisor through, failing on zero.
 NONZERO = "dualdb_nonzero"
+#: The SQL functions that pass a bound LIMIT or OFFSET through, failing if negative.
+LIMIT_COUNT = "dualdb_limit"
+OFFSET_COUNT = "dualdb_offset"
 #: The SQL aggregate that sums integers, floats and decimal text exactly.
 EXACT_SUM = "dualdb_sum"
 #: The SQL aggregate that averages as PostgreSQL does (a Decimal for integers and decimals).
@@ -86,9 +91,9 @@ class SQLiteCompiler(Compiler):
             "UNNEST",
         )
     }
+    unsupported_functions["CONCAT"] = "SQLite 3.40 has none: concatenate with || in raw SQL"
     unsupported_constructs: ClassVar[dict[str, str]] = {
         "DISTINCT ON": "use GROUP BY, or a window function in raw SQL",
-        "ORDER BY/LIMIT inside a UNION member": "order and limit the whole UNION instead",
     }
 
     # A decimal column holds text on SQLite (its REAL would round): where one is compared
@@ -101,8 +106,15 @@ class SQLiteCompiler(Compiler):
         # SQLite sorts NULLs first ascending; PostgreSQL (production) sorts them last.
         return " NULLS FIRST" if order is Order.desc else " NULLS LAST"
 
+    def limit(self, count: str) -> str:
+        # A negative bound LIMIT means "no limit" on SQLite and is an error on PostgreSQL;
+        # this function (see the driver) makes it the error on both.
+        return super().limit(count if count.isdigit() else f"{LIMIT_COUNT}({count})")
+
     def offset(self, count: str, *, limited: bool) -> str:
         # SQLite's grammar has OFFSET only after a LIMIT; a negative LIMIT means none.
+        if not count.isdigit():
+            count = f"{OFFSET_COUNT}({count})"
         clause = super().offset(count, limited=limited)
         return clause if limited else " LIMIT -1" + clause
 
@@ -131,16 +143,35 @@ class SQLiteCompiler(Compiler):
         return f"{NONZERO}({right})"
 
     def parenthesize_set_members(self, members: Sequence[Any]) -> bool:
-        # SQLite's grammar has no "(SELECT …) UNION (SELECT …)": the members go bare, so
-        # none can have an ORDER BY or LIMIT of its own.
-        if any(m._orderbys or m._limit is not None or m._offset for m in members):
-            self.check_construct("ORDER BY/LIMIT inside a UNION member")
+        # SQLite's grammar has no "(SELECT …) UNION (SELECT …)": the members go bare.
         return False
+
+    def bare_set_member(self, member: Any) -> Any:
+        # A bare member cannot have an ORDER BY or LIMIT of its own: one that has is
+        # selected from as a subquery, which can ("SELECT * FROM (… LIMIT 1) sq0").
+        if not (member._orderbys or member._limit is not None or member._offset):
+            return member
+        return _SelectedFrom(member)
 
     def for_update(self, clause: str) -> str:
         # SQLite locks the whole database for a write transaction (dualdb begins them
         # IMMEDIATE), which already gives FOR UPDATE's guarantee; the clause is dropped.
         return ""
+
+
+class _SelectedFrom:
+    """A set operation's member as ``SELECT * FROM (member)``, with what PyPika's
+    ``_SetOperation`` reads of a member (its select list, to count and name columns)."""
+
+    def __init__(self, member: Any) -> None:
+        self.member = member
+        self._selects = member._selects
+        self.dialect = member.dialect
+        self.QUOTE_CHAR = member.QUOTE_CHAR
+        self.wrap_set_operation_queries = False
+
+    def get_sql(self, subquery: bool = False, **kwargs: Any) -> str:
+        return f"SELECT * FROM {self.member.get_sql(subquery=True, **kwargs)}"
 
 
 _EXACT = {"SUM": EXACT_SUM, "AVG": EXACT_AVG}

@@ -34,17 +34,21 @@ from dualdb.dialects.sqlite.compiler import (
     EXACT_AVG,
     EXACT_SUM,
     INTEGER_RANGE,
+    LIMIT_COUNT,
     NONZERO,
+    OFFSET_COUNT,
 )
 from dualdb.dialects.sqlite.dialect import NAME
-from dualdb.dialects.sqlite.errors import TRANSLATED, translate
+from dualdb.dialects.sqlite.errors import READ_ONLY, TRANSLATED, translate
 from dualdb.dialects.sqlite.functions import (
     ExactAvg,
     ExactSum,
     decimal_arithmetic,
     decimal_order,
     integer_range,
+    limit_count,
     nonzero,
+    offset_count,
     take_failure,
 )
 from dualdb.dialects.sqlite.plans import (
@@ -64,6 +68,8 @@ from dualdb.sql.compile import Compiled
 __all__ = ["SQLiteConnection", "SQLiteDriver"]
 
 _MEMORY = ":memory:"
+#: How a read-only transaction begins (see ``begin``; told apart by identity).
+_BEGIN_READ_ONLY = "BEGIN DEFERRED"
 
 
 def _group(width: int) -> str:
@@ -89,6 +95,7 @@ class SQLiteConnection(Connection):
         "_issued",
         "_own_schema",
         "_pending",
+        "_query_only",
         "_seen",
         "_started",
         "_version_cursor",
@@ -111,6 +118,8 @@ class SQLiteConnection(Connection):
         self._issued = self._started = self._abandoned = 0
         #: The BEGIN of a transaction, sent with its first statement (see ``begin``).
         self._pending: str | None = None
+        #: While a read-only transaction holds ``PRAGMA query_only`` on (set in the thread).
+        self._query_only = False
         #: Reads ``PRAGMA schema_version`` (made in the connection's thread).
         self._version_cursor: sqlite3.Cursor | None = None
         #: The schema version this connection last read (see ``_bound``).
@@ -172,6 +181,8 @@ class SQLiteConnection(Connection):
             return fn(*args)
         except sqlite3.OperationalError as exc:
             reason = take_failure()  # why one of dualdb's SQL functions failed, if one did
+            if reason is None and self._query_only and exc.sqlite_errorcode & 0xFF == 8:
+                reason = READ_ONLY  # SQLITE_READONLY: a write in a read-only transaction
             if reason is not None:
                 exc.dualdb_reason = reason  # type: ignore[attr-defined]
             raise
@@ -195,11 +206,26 @@ class SQLiteConnection(Connection):
 
     def _begin_then(self, begin: str, fn: Callable[..., Any], *args: Any) -> Any:
         self._db.execute(begin)
+        if begin is _BEGIN_READ_ONLY:
+            # Writes then fail, as in PostgreSQL's READ ONLY transaction; set after BEGIN,
+            # so that a BEGIN that fails leaves nothing to undo.
+            self._query_only = True
+            self._db.execute("PRAGMA query_only = ON")
         return fn(*args)
+
+    def _commit(self) -> None:
+        self._db.execute("COMMIT")
+        self._writable()
 
     def _end_transaction(self) -> None:
         if self._db.in_transaction:
             self._db.execute("ROLLBACK")
+        self._writable()
+
+    def _writable(self) -> None:
+        if self._query_only:
+            self._db.execute("PRAGMA query_only = OFF")
+            self._query_only = False
 
     def _settled(self) -> None:
         self._absorb()
@@ -343,9 +369,9 @@ class SQLiteConnection(Connection):
     # loop waits for each, so they are kept as short as the ones aiosqlite runs itself.
 
     def _fetch_all(self, compiled: Compiled, args: Sequence[Any]) -> list[Record]:
+        sql = compiled.sql if compiled.spots is None else self._typed(compiled)
         if compiled.targets is not None:
             args = self._bound(compiled, args)
-        sql = compiled.sql if compiled.spots is None else self._typed(compiled)
         cursor = self._db.execute(sql, args)
         if compiled.is_ddl:
             self._ran_ddl()
@@ -356,9 +382,9 @@ class SQLiteConnection(Connection):
         return plan.rows(rows)
 
     def _fetch_one(self, compiled: Compiled, args: Sequence[Any]) -> Record | None:
+        sql = compiled.sql if compiled.spots is None else self._typed(compiled)
         if compiled.targets is not None:
             args = self._bound(compiled, args)
-        sql = compiled.sql if compiled.spots is None else self._typed(compiled)
         cursor = self._db.execute(sql, args)
         try:
             if compiled.is_ddl:
@@ -378,9 +404,9 @@ class SQLiteConnection(Connection):
         return None if row is None else row[0]
 
     def _execute(self, compiled: Compiled, args: Sequence[Any]) -> int:
+        sql = compiled.sql if compiled.spots is None else self._typed(compiled)
         if compiled.targets is not None:
             args = self._bound(compiled, args)
-        sql = compiled.sql if compiled.spots is None else self._typed(compiled)
         cursor = self._db.execute(sql, args)
         rows = cursor.fetchall()
         count = cursor.rowcount
@@ -390,9 +416,9 @@ class SQLiteConnection(Connection):
         return count if count >= 0 else len(rows)
 
     def _execute_many(self, compiled: Compiled, rows: Sequence[Sequence[Any]]) -> None:
+        sql = compiled.sql if compiled.spots is None else self._typed(compiled)
         if compiled.targets is not None:
             rows = [self._bound(compiled, row) for row in rows]
-        sql = compiled.sql if compiled.spots is None else self._typed(compiled)
         self._atomically(self._db.executemany, sql, rows)
         if compiled.is_ddl:
             self._ran_ddl()
@@ -493,9 +519,9 @@ class SQLiteConnection(Connection):
     def _open_cursor(
         self, opened: list[sqlite3.Cursor], compiled: Compiled, args: Sequence[Any]
     ) -> None:
+        sql = compiled.sql if compiled.spots is None else self._typed(compiled)
         if compiled.targets is not None:
             args = self._bound(compiled, args)
-        sql = compiled.sql if compiled.spots is None else self._typed(compiled)
         opened.append(self._db.execute(sql, args))
 
     @staticmethod
@@ -509,13 +535,13 @@ class SQLiteConnection(Connection):
         # lock is taken at that statement rather than at ``async with``.) IMMEDIATE takes
         # the write lock up front, so a transaction that reads and then writes cannot
         # fail half-way with SQLITE_BUSY; every level runs serializable.
-        self._pending = "BEGIN DEFERRED" if readonly else "BEGIN IMMEDIATE"
+        self._pending = _BEGIN_READ_ONLY if readonly else "BEGIN IMMEDIATE"
 
     async def commit(self) -> None:
         if self._pending is not None:
             self._pending = None  # no statement ran, so nothing began: nothing to end
             return
-        await self._call(self._db.execute, "COMMIT")
+        await self._call(self._commit)
 
     async def rollback(self) -> None:
         if self._pending is not None:
@@ -613,6 +639,8 @@ class SQLiteDriver(Driver):
                 await conn.execute(pragma)
             await conn.create_function(NONZERO, 1, nonzero, deterministic=True)
             await conn.create_function(INTEGER_RANGE, 2, integer_range, deterministic=True)
+            await conn.create_function(LIMIT_COUNT, 1, limit_count, deterministic=True)
+            await conn.create_function(OFFSET_COUNT, 1, offset_count, deterministic=True)
             await conn.create_function(
                 DECIMAL_ARITHMETIC, 3, decimal_arithmetic, deterministic=True
             )

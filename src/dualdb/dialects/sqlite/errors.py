@@ -8,7 +8,10 @@ import sqlite3
 from dualdb import errors
 from dualdb.dialects.sqlite.dialect import NAME
 
-__all__ = ["TRANSLATED", "translate"]
+__all__ = ["READ_ONLY", "TRANSLATED", "translate"]
+
+#: PostgreSQL's words for a write in a read-only transaction (SQLite's are about the file).
+READ_ONLY = "cannot write in a read-only transaction"
 
 # ---------------------------------------------------------------------------- errors
 
@@ -67,6 +70,8 @@ def translate(exc: BaseException, path: str | None = None) -> errors.DatabaseErr
             return errors.DataError(reason, dialect=NAME)
         if message == "integer overflow":  # SQLite's own sum() beyond 64 bits
             return errors.DataError("bigint out of range", dialect=NAME)
+        if getattr(exc, "dualdb_reason", None) == READ_ONLY:
+            return errors.ProgrammingError(READ_ONLY, dialect=NAME)
         if primary in (8, 10, 13, 26):  # READONLY, IOERR, FULL, NOTADB
             return errors.OperationalError(
                 f"{message} (database {path!r})" if path else message, dialect=NAME

@@ -18,7 +18,9 @@ __all__ = [
     "decimal_arithmetic",
     "decimal_order",
     "integer_range",
+    "limit_count",
     "nonzero",
+    "offset_count",
     "postgres_quotient",
     "take_failure",
 ]
@@ -58,6 +60,25 @@ def nonzero(value: Any) -> Any:
             zero = False
         if zero:
             raise _fail("division by zero")
+    return value
+
+
+def limit_count(value: Any) -> Any:
+    """A bound LIMIT (see ``SQLiteCompiler.limit``) as PostgreSQL reads it: NULL is no
+    limit, a negative count an error."""
+    if value is None:
+        return -1
+    if isinstance(value, int) and value < 0:
+        raise _fail("LIMIT must not be negative")
+    return value
+
+
+def offset_count(value: Any) -> Any:
+    """A bound OFFSET, as :func:`limit_count` (NULL is no offset)."""
+    if value is None:
+        return 0
+    if isinstance(value, int) and value < 0:
+        raise _fail("OFFSET must not be negative")
     return value
 
 

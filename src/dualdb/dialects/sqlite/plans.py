@@ -23,6 +23,7 @@ from pypika.queries import AliasedQuery, QueryBuilder, _SetOperation
 from dualdb import errors
 from dualdb.dialects.sqlite.codec import (
     Binds,
+    bind_like_pattern,
     binder_for,
     decoder_for,
     encode_value,
@@ -31,7 +32,7 @@ from dualdb.dialects.sqlite.codec import (
 )
 from dualdb.dialects.sqlite.compiler import DECIMAL_ARITHMETIC, DECIMAL_ORDER, INTEGER_RANGE
 from dualdb.records import Record, record_class
-from dualdb.sql._target import Spot, Target
+from dualdb.sql._target import LIKE_PATTERN, Spot, Target
 from dualdb.sql.terms import Param, Raw
 
 if TYPE_CHECKING:
@@ -167,6 +168,9 @@ def make_binds(
     types = _Types(conn, schema, sources, compiled.spots or ())
     out: list[Callable[[Any], Any]] = []
     for target in compiled.targets or ():
+        if target == LIKE_PATTERN:
+            out.append(bind_like_pattern)
+            continue
         declared = None if target is None else types.declared(target)
         encoder = binder_for(declared) if declared else None
         out.append(encode_value if encoder is None else encoder)
@@ -200,9 +204,16 @@ def typed_sql(
                 return wrap[part]
             return spot.operator if part == "op" else ""
         assert spot.target is not None
+        if spot.kind == "extreme" and types.logical(spot.target) in _UNORDERED:
+            raise errors.UnsupportedFeature(
+                f"MIN/MAX of the {types.logical(spot.target)} column {spot.target.describe()}",
+                "sqlite",
+                "PostgreSQL has no MIN or MAX of this type: ORDER BY the column with "
+                "LIMIT 1 (for a boolean: MAX(CAST(col AS INTEGER)))",
+            )
         if types.column(spot.target) != "decimal":
             return ""
-        if spot.kind == "order":
+        if spot.kind in ("order", "extreme"):
             return f" COLLATE {DECIMAL_ORDER}"
         raise errors.UnsupportedFeature(
             f"% on the decimal column {spot.target.describe()}",
@@ -235,23 +246,50 @@ class _Types:
         column_type = self.sources.column_type
         return column_type(logical) if logical and column_type else None
 
-    def column(self, target: Target) -> _Kind:
+    def logical(self, target: Target) -> str | None:
+        """The kind of value the column ``target`` names holds (``codec.kind_of``)."""
         declared = _declared(self.conn, self.schema, self.sources, target)
-        return _NUMBER_KINDS.get(kind_of(declared) or "") if declared else None
+        return kind_of(declared) if declared else None
+
+    def column(self, target: Target) -> _Kind:
+        return _NUMBER_KINDS.get(self.logical(target) or "")
 
     def kind(self, index: int) -> _Kind:
         """The kind of number the arithmetic expression of spot ``index`` computes."""
         if index not in self.kinds:
-            found = [
-                self.column(o)
-                if isinstance(o, Target)
-                else self.kind(o)
-                if isinstance(o, int)
-                else o
-                for o in self.spots[index].operands
-            ]
+            spot = self.spots[index]
+            found: list[_Kind] = []
+            for operand in spot.operands:
+                if isinstance(operand, Target):
+                    logical = self.logical(operand)
+                    if logical in _NO_ARITHMETIC:
+                        raise errors.UnsupportedFeature(
+                            f"{spot.operator} on the {logical} column {operand.describe()}",
+                            "sqlite",
+                            _NO_ARITHMETIC[logical],
+                        )
+                    found.append(_NUMBER_KINDS.get(logical or ""))
+                else:
+                    found.append(self.kind(operand) if isinstance(operand, int) else operand)
             self.kinds[index] = _combined(*found) if len(found) == 2 else None
         return self.kinds[index]
+
+
+#: The kinds of column PostgreSQL has no MIN or MAX of (SQLite compares anything).
+_UNORDERED = frozenset({"uuid", "boolean", "json", "bytes"})
+
+#: The kinds of column whose arithmetic SQLite would do with numbers it reads from their
+#: text, where PostgreSQL has no such operator or computes dates: the hint for each.
+_NO_ARITHMETIC = {
+    "text": "PostgreSQL has no arithmetic on text (SQLite would read '12abc' as 12): "
+    "concatenate with || in raw SQL",
+    "uuid": "PostgreSQL has no arithmetic on uuid",
+    "boolean": "PostgreSQL has no arithmetic on boolean: CAST(col AS INTEGER) first",
+    "json": "PostgreSQL has no arithmetic on json",
+    "bytes": "PostgreSQL has no arithmetic on bytea",
+    "date": "date arithmetic differs between the backends: compute the date in Python",
+    "timestamptz": "timestamp arithmetic differs between the backends: compute it in Python",
+}
 
 
 #: What an arithmetic operand holds, as its expression's type follows from it: a
