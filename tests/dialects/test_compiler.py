@@ -83,9 +83,9 @@ def test_overriding_nulls_changes_every_order_by_the_dialect_renders() -> None:
 
     union = Query.from_(users).select(users.id) + Query.from_(users).select(users.id)
     assert compile_query(union.orderby(users.id), _NullsFirstSQLite()).sql.endswith("ORDER BY `id`")
-    window = Query.from_(users).select(an.RowNumber().orderby(users.id))
+    window = Query.from_(users).select(an.RowNumber().orderby(users.id).as_("r"))
     assert compile_query(window, _NullsFirstSQLite()).sql == (
-        "SELECT ROW_NUMBER() OVER(ORDER BY `id`) FROM `users`"
+        'SELECT ROW_NUMBER() OVER(ORDER BY `id`) "r" FROM `users`'
     )
 
 
@@ -102,11 +102,11 @@ def test_builders_made_with_plain_pypika_render_through_the_same_compiler() -> N
 
 
 def test_overriding_modulo_changes_how_percent_renders() -> None:
-    query = Query.from_(users).select(users.n % 2)
+    query = Query.from_(users).select((users.n % 2).as_("r"))
     assert compile_query(query, get_dialect("sqlite")).sql == (
-        "SELECT (`n` % dualdb_nonzero(?)) FROM `users`"
+        'SELECT (`n` % dualdb_nonzero(?)) "r" FROM `users`'
     )
-    assert compile_query(query, _ModFunctionSQLite()).sql == "SELECT MOD(`n`,?) FROM `users`"
+    assert compile_query(query, _ModFunctionSQLite()).sql == 'SELECT MOD(`n`,?) "r" FROM `users`'
 
 
 def test_a_construct_the_compiler_lists_is_refused_naming_its_dialect() -> None:

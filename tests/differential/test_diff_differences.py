@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 import pytest
-from pypika.terms import ValueWrapper
 
 import dualdb
 from dualdb import Json, Param, Query, Table, fn, raw
@@ -107,50 +106,6 @@ async def test_json_text_given_as_str_is_normalised_by_postgresql_only(
 
 
 # ---------------------------------------------------------------------------- expressions
-
-
-async def test_unaliased_expressions_are_named_differently(
-    t: dualdb.Database, backend: str
-) -> None:
-    row = await t.fetch_one(Query.from_(T).select(fn.Count("*"), fn.Max(T.n)))
-    assert row is not None
-    assert list(row.keys()) == _by_backend(backend, ["COUNT(*)", "MAX(`n`)"], ["count", "max"])
-    aliased = await t.fetch_one(Query.from_(T).select(fn.Count("*").as_("rows")))
-    assert aliased is not None and list(aliased.keys()) == ["rows"]
-
-
-async def test_lower_and_upper_fold_only_ascii_on_sqlite(t: dualdb.Database, backend: str) -> None:
-    q = Query.from_(T).select(fn.Lower(ValueWrapper("ÉMILE")).as_("v"))
-    assert await t.fetch_val(q.limit(1)) == _by_backend(backend, "Émile", "émile")
-
-
-async def test_a_literal_repeated_in_group_by_needs_a_param_on_postgresql(
-    t: dualdb.Database, backend: str
-) -> None:
-    """Each literal is its own placeholder; PostgreSQL matches a GROUP BY expression to
-    the select list only if they share one, which a named Param does."""
-    literal = Query.from_(T).select((T.n % 3).as_("r")).groupby(T.n % 3)
-    if backend == "sqlite":
-        assert [r["r"] for r in await t.fetch_all(literal)] == [1]
-    else:
-        with pytest.raises(dualdb.ProgrammingError, match="GROUP BY"):
-            await t.fetch_all(literal)
-    bucket = T.n % Param("m")
-    portable = Query.from_(T).select(bucket.as_("r")).groupby(bucket)
-    assert [r["r"] for r in await t.fetch_all(portable, m=3)] == [1]
-
-
-async def test_an_upsert_touching_one_row_twice_fails_on_postgresql_only(
-    t: dualdb.Database, backend: str
-) -> None:
-    q = cast(Any, Query.into(T)).columns(T.id, T.s).insert((5, "a"), (5, "b")).on_conflict(T.id)
-    q = q.do_update(T.s)
-    if backend == "sqlite":
-        assert await t.execute(q) == 2
-        assert await t.fetch_val(Query.from_(T).select(T.s).where(T.id == 5)) == "b"
-    else:
-        with pytest.raises(dualdb.DatabaseError, match="cannot affect row a second time"):
-            await t.execute(q)
 
 
 async def test_float_to_text_is_formatted_differently(t: dualdb.Database, backend: str) -> None:

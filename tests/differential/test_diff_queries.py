@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from _differential import (
     INSERT_ITEM,
     ITEM_COLUMNS,
@@ -435,3 +436,36 @@ async def test_set_operation_members_with_their_own_order_and_limit_are_the_same
     combined = getattr(left, operation)(right).orderby(ITEMS.name).orderby(ITEMS.qty)
     sqlite, postgresql = await _both(pair, rows, combined)
     assert sqlite == postgresql
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        Query.from_(ITEMS).select((ITEMS.qty % 3).as_("r")).groupby(ITEMS.qty % 3),
+        Query.from_(ITEMS).select(ITEMS.qty % 3).groupby(ITEMS.qty % 3).orderby(ITEMS.qty % 3),
+        Query.from_(ITEMS)
+        .select((ITEMS.qty % 3).as_("qty"), fn.Count("*").as_("n"))
+        .groupby(ITEMS.qty % 3)
+        .orderby(ITEMS.qty % 3),
+        Query.from_(ITEMS)
+        .select(fn.Coalesce(ITEMS.name, "none").as_("g"), fn.Count("*").as_("n"))
+        .groupby(fn.Coalesce(ITEMS.name, "none"))
+        .orderby(fn.Coalesce(ITEMS.name, "none")),
+    ],
+    ids=["aliased", "unaliased, ordered", "aliased as a column's name", "a function"],
+)
+async def test_an_expression_with_literals_in_select_and_group_by_runs_on_both(
+    pair: Pair, query: Any
+) -> None:
+    """Each literal is bound; PostgreSQL matches a GROUP BY (or ORDER BY) expression to the
+    select list by its text, placeholders included: dualdb renders an expression written
+    twice from the select list's objects, so both share their placeholders. (Grouped by
+    the expression, not by a column that its alias names.)"""
+    rows: list[dict[str, Any]] = [
+        {"qty": 1, "name": None},
+        {"qty": 4, "name": "a"},
+        {"qty": 2, "name": "a"},
+    ]
+    [sqlite], [postgresql] = await _both(pair, rows, query)
+    assert sorted(sqlite) == sorted(postgresql)
+    assert len(sqlite) == 2

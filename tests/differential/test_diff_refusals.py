@@ -149,3 +149,30 @@ async def test_a_like_pattern_ending_in_the_escape_character_is_a_data_error_on_
         escaped = dualdb.escape_like(pattern) + "%"
         found = await on_both(txs, lambda db: db.fetch_all(query, p=escaped))
     assert [[r["id"] for r in rows] for rows in found] == [[1], [1]]
+
+
+@pytest.mark.parametrize(
+    "rows",
+    [[(5, "a"), (5, "b")], [(5, "a"), (6, "b"), (5, "c")]],
+    ids=["two rows", "apart"],
+)
+async def test_an_upsert_changing_one_row_twice_is_refused_on_both(
+    pair: Pair, rows: list[tuple[int, str]]
+) -> None:
+    """PostgreSQL refuses it; SQLite would apply both, in order."""
+    upsert = cast(Any, Query.into(ITEMS)).columns(ITEMS.id, ITEMS.name).insert(*rows)
+    upsert = upsert.on_conflict(ITEMS.id).do_update(ITEMS.name)
+    for db in pair:
+        with pytest.raises(dualdb.ProgrammingError, match="cannot affect row a second time"):
+            await db.execute(upsert)
+        assert await db.fetch_val(Query.from_(ITEMS).select(fn.Count("*"))) == 0
+
+
+async def test_an_upsert_of_distinct_keys_or_with_null_keys_runs_on_both(pair: Pair) -> None:
+    upsert = cast(Any, Query.into(ITEMS)).columns(ITEMS.id, ITEMS.name)
+    upsert = upsert.insert((1, "a"), (Param("id"), "b")).on_conflict(ITEMS.id).do_update(ITEMS.name)
+    async with scratch(pair) as txs:
+        counts = await on_both(txs, lambda db: db.execute(upsert, id=2))
+        assert counts == [2, 2]
+        refused = await on_both(txs, lambda db: db.execute(upsert, id=1))
+        assert refused == [("raises", "ProgrammingError")] * 2

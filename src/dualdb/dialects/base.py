@@ -335,6 +335,10 @@ class Compiler:
     #: (:class:`~dualdb.sql._target.Spot`), for the driver to write once it knows the
     #: types: a backend that types values by their column, as PostgreSQL does, needs none.
     typed_spots: ClassVar[bool] = False
+    #: Whether the renderer aliases each unaliased expression of a select list (or a
+    #: RETURNING clause) with the name PostgreSQL gives it ("count", "?column?"): a
+    #: backend that names an expression by its text, as SQLite does, needs it.
+    names_expressions: ClassVar[bool] = False
 
     def __init__(self, dialect: str) -> None:
         #: The dialect's name, for the errors the checks raise.

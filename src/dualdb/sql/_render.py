@@ -31,10 +31,11 @@ so every builder gets the same checked LIMIT/OFFSET and the same SQL.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from copy import copy
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from pypika import functions as fn
 from pypika import terms
 from pypika.dialects import PostgreSQLQueryBuilder
 from pypika.enums import Arithmetic, Equality, Matching, Order
@@ -276,6 +277,17 @@ def _values_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> s
     for row in self._values:
         for target, value in zip(columns, row, strict=False):
             _meets(binder, value, target)
+    if len(self._values) > 1 and getattr(self, "_on_conflict_do_updates", None):
+        # PostgreSQL refuses an upsert whose rows share a conflict key; note the keys.
+        names = [getattr(c, "name", c) for c in self._columns]
+        key = [getattr(f, "name", f) for f in getattr(self, "_on_conflict_fields", ())]
+        if key and all(k in names for k in key):
+            for number, row in enumerate(self._values):
+                for k in key:
+                    value = row[names.index(k)] if names.index(k) < len(row) else None
+                    if type(value) is terms.ValueWrapper and isinstance(value.value, terms.Term):
+                        value = value.value
+                    binder.key(value, number, len(key))
     return str(original(self, **kwargs))
 
 
@@ -396,12 +408,101 @@ def _operand(binder: Binder, term: Any) -> Operand:
     return None
 
 
+@_hook(QueryBuilder, "_select_sql")
+def _select_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    if not binder.dialect.compiler.names_expressions:
+        return str(original(self, **kwargs))
+    named = copy(self)
+    named._selects = [_named(term) for term in self._selects]
+    return str(original(named, **kwargs))
+
+
+def _named(term: Any) -> Any:
+    """``term``, aliased with the name PostgreSQL gives it if it has none and is an
+    expression whose name the backend would write differently."""
+    if term.alias is not None or isinstance(term, terms.Field | terms.Star):
+        return term
+    name = postgres_name(term)
+    if name is None:
+        return term
+    named = copy(term)
+    named.alias = name
+    return named
+
+
+def postgres_name(term: Any) -> str | None:
+    """The name PostgreSQL gives a select-list term without an alias (its parser's
+    ``FigureColname``), or None where dualdb does not know it."""
+    name, _ = _figure_name(term)
+    return name
+
+
+def _figure_name(term: Any) -> tuple[str | None, int]:
+    """(name, strength), as ``FigureColnameInternal``: 2 for a column's or function's
+    name, 1 for a fallback ("case", a type name), 0 for "?column?"."""
+    if term.alias is not None:
+        return term.alias, 2
+    if isinstance(term, terms.Field):
+        return term.name, 2
+    if isinstance(term, fn.Cast):
+        name, strength = _figure_name(term.args[0]) if term.args else (None, 0)
+        if strength > 1:
+            return name, strength
+        return _TYPE_NAMES.get(str(term.as_type).lower().split("(")[0].strip()), 1
+    if isinstance(term, terms.Case):
+        name, strength = (None, 0) if term._else is None else _figure_name(term._else)
+        return (name, strength) if strength > 1 else ("case", 1)
+    if isinstance(term, terms.ExistsCriterion):
+        return "exists", 2
+    if isinstance(term, terms.Function):
+        return term.name.lower(), 2
+    if isinstance(term, QueryBuilder):  # a scalar subquery: its column's name
+        return _figure_name(term._selects[0]) if len(term._selects) == 1 else (None, 0)
+    if isinstance(term, terms.Term):
+        return "?column?", 0
+    return None, 0
+
+
+#: PostgreSQL's own names of the types a CAST is written with (a cast's column name).
+_TYPE_NAMES = {
+    "bigint": "int8",
+    "int8": "int8",
+    "integer": "int4",
+    "int": "int4",
+    "int4": "int4",
+    "smallint": "int2",
+    "int2": "int2",
+    "double precision": "float8",
+    "float8": "float8",
+    "float": "float8",
+    "real": "float4",
+    "float4": "float4",
+    "numeric": "numeric",
+    "decimal": "numeric",
+    "boolean": "bool",
+    "bool": "bool",
+    "text": "text",
+    "varchar": "varchar",
+    "character varying": "varchar",
+    "uuid": "uuid",
+    "date": "date",
+    "timestamptz": "timestamptz",
+    "timestamp with time zone": "timestamptz",
+    "timestamp": "timestamp",
+    "json": "json",
+    "jsonb": "jsonb",
+    "bytea": "bytea",
+}
+
+
 @_hook(PostgreSQLQueryBuilder, "_returning_sql")
 def _returning_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
     # PyPika's own loop, with a qualified star as the compiler writes it.
     compiler = binder.dialect.compiler
     returning = []
     for term in self._returns:
+        if compiler.names_expressions:
+            term = _named(term)
         sql = term.get_sql(with_alias=True, **kwargs)
         if isinstance(term, terms.Star) and term.table is not None:
             sql = compiler.returning_star(sql)
@@ -433,8 +534,9 @@ def orderby_sql(
 ) -> str:
     """A SELECT's ORDER BY clause (``QueryBuilder._orderby_sql``)."""
     aliases = {s.alias for s in query._selects}
+    orderbys = [(_twin(term, query._selects), order) for term, order in query._orderbys]
     return _orderby_clauses(
-        compiler, query._orderbys, aliases, quote_char, alias_quote_char, orderby_alias, **kwargs
+        compiler, orderbys, aliases, quote_char, alias_quote_char, orderby_alias, **kwargs
     )
 
 
@@ -570,13 +672,47 @@ def _set_orderby_sql(
 @_hook(QueryBuilder, "_group_sql")
 def _group_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
     # PyPika's own, with each column grouped by marked (``_spot``): decimals that are
-    # equal by value (9.0, 9.00) are one group, as on PostgreSQL.
-    spotted = [_spot(binder, field) for field in self._groupbys]
-    if all(new is old for new, old in zip(spotted, self._groupbys, strict=True)):
+    # equal by value (9.0, 9.00) are one group, as on PostgreSQL; and each expression
+    # written as one of the select list's is that one (``_twin``).
+    grouped_by = [_spot(binder, _twin(term, self._selects)) for term in self._groupbys]
+    if all(new is old for new, old in zip(grouped_by, self._groupbys, strict=True)):
         return str(original(self, **kwargs))
     grouped = copy(self)
-    grouped._groupbys = spotted
+    grouped._groupbys = grouped_by
     return str(original(grouped, **kwargs))
+
+
+def _twin(term: Any, selects: Sequence[Any]) -> Any:
+    """The select list's expression written as ``term`` is (another object with the
+    same text, without its alias), or ``term``: rendered from the same objects, both
+    share their placeholders, and PostgreSQL, which matches a GROUP BY or ORDER BY
+    expression to the select list by its text, sees one expression."""
+    if isinstance(term, terms.Field | terms.Star) or not selects:
+        return term
+    text = _plain_sql(term)
+    for selected in selects:
+        if selected is term:
+            return term
+        if isinstance(selected, terms.Field | terms.Star):
+            continue
+        if _plain_sql(selected) == text:
+            if selected.alias is None:
+                return selected
+            # (Not by its alias: PostgreSQL reads a GROUP BY name as a column first.)
+            twin = copy(selected)
+            twin.alias = None
+            return twin
+    return term
+
+
+def _plain_sql(term: Any) -> str:
+    """``term`` as PyPika writes it, values inline: its text, to compare."""
+    previous = active()
+    set_active(None)
+    try:
+        return str(term.get_sql(quote_char='"', with_alias=False))
+    finally:
+        set_active(previous)
 
 
 @_hook(QueryBuilder, "_limit_sql", builder=True)

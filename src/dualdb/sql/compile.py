@@ -82,6 +82,10 @@ class Compiled:
     targets: tuple[Target | None, ...] | None = None
     #: What the dialect's driver keeps about this statement (``Dialect.statement_state``).
     state: Any = field(default=None, compare=False, repr=False)
+    #: For an upsert (``ON CONFLICT (…) DO UPDATE``) of several VALUES rows: each row's
+    #: conflict key, as argument positions, for a dialect that must refuse two rows with
+    #: one key as PostgreSQL does; None otherwise.
+    upsert_keys: tuple[tuple[int, ...], ...] | None = None
     #: The places whose SQL depends on a column's declared type (``Compiler.typed_spots``),
     #: in ``template`` order; None when there are none, and ``sql`` is the statement.
     spots: tuple[Spot, ...] | None = None
@@ -192,13 +196,18 @@ class Binder:
 
     __slots__ = (
         "_by_name",
+        "_by_term",
         "_expected",
+        "_keys",
         "_nonce",
+        "_terms",
         "dialect",
+        "key_widths",
         "slots",
         "spot_of",
         "spots",
         "targets",
+        "upsert_keys",
     )
 
     def __init__(self, dialect: Dialect) -> None:
@@ -207,6 +216,14 @@ class Binder:
         #: What each slot's value meets, where the query says (see ``expect``).
         self.targets: list[Target | None] = []
         self._by_name: dict[str, str] = {}
+        #: Upsert conflict keys (see ``key``): the row of each key term, by id, and the
+        #: argument positions found for each row.
+        self._keys: dict[int, tuple[int, int]] = {}
+        self.upsert_keys: dict[int, list[int]] = {}
+        self.key_widths: dict[int, int] = {}
+        #: The placeholder of each literal term bound, by id (see ``bind_value``).
+        self._by_term: dict[int, str] = {}
+        self._terms: list[Any] = []
         self._expected: dict[int, Target] = {}
         #: The places whose SQL waits for column types (see ``spot``).
         self.spots: list[Spot] = []
@@ -255,12 +272,33 @@ class Binder:
         return self.dialect.placeholder(len(self.slots))
 
     def bind_value(self, value: Any, term: Any = None) -> str:
+        reuse = term is not None and self.dialect.reuses_placeholders
+        if reuse:
+            # The same literal rendered twice (an expression in the select list and in
+            # GROUP BY) is one placeholder: PostgreSQL matches the two by their text.
+            placeholder = self._by_term.get(id(term))
+            if placeholder is not None:
+                return placeholder
         self._add(_Slot(None, value), term)
-        return self.dialect.placeholder(len(self.slots))
+        placeholder = self.dialect.placeholder(len(self.slots))
+        if reuse:
+            self._by_term[id(term)] = placeholder
+            self._terms.append(term)  # alive while ids are compared
+        return placeholder
+
+    def key(self, term: Any, row: int, width: int) -> None:
+        """Note that ``term``, if it is bound, is part of VALUES row ``row``'s conflict
+        key (of ``width`` values) in an upsert."""
+        self._keys[id(term)] = (row, width)
 
     def _add(self, slot: _Slot, term: Any) -> None:
         self.slots.append(slot)
         self.targets.append(self._expected.get(id(term)) if term is not None else None)
+        if self._keys and term is not None:
+            found = self._keys.get(id(term))
+            if found is not None:
+                self.upsert_keys.setdefault(found[0], []).append(len(self.slots) - 1)
+                self.key_widths[found[0]] = found[1]
 
 
 def compile_query(query: Any, dialect: Dialect) -> Compiled:
@@ -395,7 +433,19 @@ def _compile(query: Any, dialect: Dialect) -> Compiled:
         state=dialect.statement_state(query),
         spots=spots,
         template=template,
+        upsert_keys=_upsert_keys(binder),
     )
+
+
+def _upsert_keys(binder: Binder) -> tuple[tuple[int, ...], ...] | None:
+    """The argument positions of each VALUES row's whole conflict key (a row whose key
+    has a part not bound, such as NULL or DEFAULT, cannot repeat another's)."""
+    rows = tuple(
+        tuple(positions)
+        for row, positions in sorted(binder.upsert_keys.items())
+        if len(positions) == binder.key_widths[row]
+    )
+    return rows if len(rows) > 1 else None
 
 
 def _compile_ddl(query: Any, dialect: Dialect) -> Compiled:

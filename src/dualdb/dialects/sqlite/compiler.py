@@ -17,13 +17,19 @@ __all__ = [
     "EXACT_SUM",
     "INTEGER_RANGE",
     "LIMIT_COUNT",
+    "LOWER",
     "NONZERO",
     "OFFSET_COUNT",
+    "UPPER",
     "SQLiteCompiler",
 ]
 
 #: The SQL function that passes a divisor through, failing on zero.
 NONZERO = "dualdb_nonzero"
+#: The SQL functions that fold case beyond ASCII, as PostgreSQL does (SQLite's own
+#: lower() and upper() stay as they are, for indexes and other tools).
+LOWER = "dualdb_lower"
+UPPER = "dualdb_upper"
 #: The SQL functions that pass a bound LIMIT or OFFSET through, failing if negative.
 LIMIT_COUNT = "dualdb_limit"
 OFFSET_COUNT = "dualdb_offset"
@@ -101,6 +107,9 @@ class SQLiteCompiler(Compiler):
     # is computed exactly by a function of dualdb's; integer arithmetic is checked for
     # overflow, which SQLite turns into a float (see plans.typed_sql).
     typed_spots: ClassVar[bool] = True
+    # SQLite names an unaliased expression by its text ("COUNT(*)", or dualdb's own
+    # function names); results are named as PostgreSQL names them instead.
+    names_expressions: ClassVar[bool] = True
 
     def nulls(self, order: Order | None) -> str:
         # SQLite sorts NULLs first ascending; PostgreSQL (production) sorts them last.
@@ -128,8 +137,8 @@ class SQLiteCompiler(Compiler):
 
     def function(self, name: str) -> str:
         # SQLite's sum() and avg() add decimal text as floats (money loses cents), and its
-        # avg() of integers is a float; dualdb's, registered on its connections, compute
-        # them exactly and with PostgreSQL's types.
+        # avg() of integers is a float; its lower() and upper() fold only ASCII. dualdb's,
+        # registered on its connections, answer as PostgreSQL does.
         return _EXACT.get(name, name)
 
     def returning_star(self, sql: str) -> str:
@@ -174,7 +183,7 @@ class _SelectedFrom:
         return f"SELECT * FROM {self.member.get_sql(subquery=True, **kwargs)}"
 
 
-_EXACT = {"SUM": EXACT_SUM, "AVG": EXACT_AVG}
+_EXACT = {"SUM": EXACT_SUM, "AVG": EXACT_AVG, "LOWER": LOWER, "UPPER": UPPER}
 
 _TOKEN = re.compile(r"[\w.`\"$?]+")
 

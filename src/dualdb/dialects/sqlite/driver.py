@@ -35,8 +35,10 @@ from dualdb.dialects.sqlite.compiler import (
     EXACT_SUM,
     INTEGER_RANGE,
     LIMIT_COUNT,
+    LOWER,
     NONZERO,
     OFFSET_COUNT,
+    UPPER,
 )
 from dualdb.dialects.sqlite.dialect import NAME
 from dualdb.dialects.sqlite.errors import READ_ONLY, TRANSLATED, translate
@@ -47,9 +49,11 @@ from dualdb.dialects.sqlite.functions import (
     decimal_order,
     integer_range,
     limit_count,
+    lower,
     nonzero,
     offset_count,
     take_failure,
+    upper,
 )
 from dualdb.dialects.sqlite.plans import (
     Moved,
@@ -255,6 +259,8 @@ class SQLiteConnection(Connection):
     def _bound(self, compiled: Compiled, args: Sequence[Any]) -> Sequence[Any]:
         """The arguments of a statement whose values meet columns, each encoded as the
         column's type takes it (see ``codec.binder_for``), in the connection's thread."""
+        if compiled.upsert_keys is not None:
+            _check_upsert(compiled.upsert_keys, args)
         binds: Binds | None = compiled.state.binds.get(self._seen)
         if binds is None:
             binds = self._encoders(compiled)
@@ -563,6 +569,26 @@ def _encoded(compiled: Compiled, args: Sequence[Any]) -> Sequence[Any]:
     return encode_args(args) if compiled.targets is None else args
 
 
+def _check_upsert(keys: Sequence[Sequence[int]], args: Sequence[Any]) -> None:
+    """Refuse an upsert two of whose rows share a conflict key, as PostgreSQL does (SQLite
+    would apply both, in order); a key with NULL conflicts with nothing."""
+    seen = set()
+    for positions in keys:
+        key = tuple(args[i] for i in positions)
+        if None in key:
+            continue
+        try:
+            if key in seen:
+                raise errors.ProgrammingError(
+                    "ON CONFLICT DO UPDATE command cannot affect row a second time "
+                    "(two rows of the VALUES have the same conflict key)",
+                    dialect=NAME,
+                )
+            seen.add(key)
+        except TypeError:  # a value that is not hashable: PostgreSQL will say
+            return
+
+
 def _refused(compiled: Compiled, index: int, refused: Refused, value: Any) -> errors.DataError:
     return compiled.refused(index, f"expected {refused.args[0]}, got {type(value).__name__}", NAME)
 
@@ -640,6 +666,8 @@ class SQLiteDriver(Driver):
             await conn.create_function(NONZERO, 1, nonzero, deterministic=True)
             await conn.create_function(INTEGER_RANGE, 2, integer_range, deterministic=True)
             await conn.create_function(LIMIT_COUNT, 1, limit_count, deterministic=True)
+            await conn.create_function(LOWER, 1, lower, deterministic=True)
+            await conn.create_function(UPPER, 1, upper, deterministic=True)
             await conn.create_function(OFFSET_COUNT, 1, offset_count, deterministic=True)
             await conn.create_function(
                 DECIMAL_ARITHMETIC, 3, decimal_arithmetic, deterministic=True

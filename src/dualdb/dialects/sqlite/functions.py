@@ -19,10 +19,12 @@ __all__ = [
     "decimal_order",
     "integer_range",
     "limit_count",
+    "lower",
     "nonzero",
     "offset_count",
     "postgres_quotient",
     "take_failure",
+    "upper",
 ]
 
 #: Decimal arithmetic wide enough for any value PostgreSQL's numeric holds.
@@ -242,6 +244,39 @@ def _weight_and_first(coefficient: int, exponent: int) -> tuple[int, int]:
     shift = exponent - 4 * weight
     first = coefficient * 10**shift if shift >= 0 else coefficient // 10**-shift
     return weight, first
+
+
+def lower(value: Any) -> Any:
+    """LOWER() as PostgreSQL computes it in a UTF-8 database (SQLite's folds only ASCII):
+    each character by its simple case mapping, never into two (as ``str.lower`` maps
+    'İ')."""
+    if not isinstance(value, str):
+        return value
+    if value.isascii():
+        return value.lower()
+    return "".join(_simple(character, str.lower) for character in value)
+
+
+def upper(value: Any) -> Any:
+    """UPPER() as PostgreSQL computes it ('ß' stays 'ß', where ``str.upper`` makes 'SS')."""
+    if not isinstance(value, str):
+        return value
+    if value.isascii():
+        return value.upper()
+    return "".join(_simple(character, str.upper) for character in value)
+
+
+def _simple(character: str, fold: Any) -> str:
+    """``character``'s simple case mapping, which Python does not expose: its full mapping
+    where that is one character; else, for upper case, its title case where that is
+    (Greek with iota subscript, 'ᾳ' → 'ᾼ'); else the one exception ('İ' → 'i') or itself."""
+    folded: str = fold(character)
+    if len(folded) == 1:
+        return folded
+    if fold is str.upper:
+        titled = character.title()
+        return titled if len(titled) == 1 else character
+    return "i" if character == "İ" else character
 
 
 def decimal_order(left: str, right: str) -> int:
