@@ -19,7 +19,7 @@ from dualdb import Param, Query, fn
 pytestmark = pytest.mark.postgresql
 
 words = st.text(
-    st.characters(blacklist_categories=("Cs",), blacklist_characters="\x00"), max_size=12
+    st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=12
 )
 
 
