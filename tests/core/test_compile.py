@@ -297,7 +297,7 @@ def test_limit_of_a_plain_pypika_builder_is_checked_too() -> None:
 def test_percent_is_the_integer_remainder_on_both(dialect: str) -> None:
     q = Query.from_(users).select(users.n % 7)
     expected = {
-        "sqlite": 'SELECT (`n` % dualdb_nonzero(?)) "mod" FROM `users`',
+        "sqlite": 'SELECT (`n` % dualdb_nonzero(?, `n`)) "mod" FROM `users`',
         "postgresql": 'SELECT MOD("n",$1) FROM "users"',
     }
     assert sql_of(q, dialect) == expected[dialect]

@@ -91,8 +91,16 @@ async def test_division_by_zero_is_a_data_error_on_both(
     assert await nums.fetch_val(Query.from_(T).select((T.a / 2).as_("r")).where(T.id == 1)) == 2
 
 
-async def test_division_of_nulls_is_null_on_both(nums: dualdb.Database) -> None:
-    query = Query.from_(T).select((T.a / T.a).as_("r")).where(T.id == 2)  # a is NULL
+@pytest.mark.parametrize(
+    "expression",
+    [lambda: T.a / T.a, lambda: T.a / 0, lambda: T.a % 0, lambda: (T.a + 1) / (T.id - 2)],
+    ids=["by NULL", "NULL by zero", "NULL remainder by zero", "an expression by zero"],
+)
+async def test_division_of_null_is_null_on_both_even_by_zero(
+    nums: dualdb.Database, expression: Any
+) -> None:
+    """PostgreSQL's division of NULL is NULL, whatever the divisor."""
+    query = Query.from_(T).select(expression().as_("r")).where(T.id == 2)  # a is NULL
     assert await nums.fetch_val(query) is None
 
 

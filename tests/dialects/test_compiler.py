@@ -104,9 +104,11 @@ def test_builders_made_with_plain_pypika_render_through_the_same_compiler() -> N
 def test_overriding_modulo_changes_how_percent_renders() -> None:
     query = Query.from_(users).select((users.n % 2).as_("r"))
     assert compile_query(query, get_dialect("sqlite")).sql == (
-        'SELECT (`n` % dualdb_nonzero(?)) "r" FROM `users`'
+        'SELECT (`n` % dualdb_nonzero(?, `n`)) "r" FROM `users`'
     )
-    assert compile_query(query, _ModFunctionSQLite()).sql == 'SELECT MOD(`n`,?) "r" FROM `users`'
+    assert compile_query(query, _ModFunctionSQLite()).sql == (
+        'SELECT MOD(`n`,dualdb_nonzero(?, `n`)) "r" FROM `users`'
+    )
 
 
 def test_a_construct_the_compiler_lists_is_refused_naming_its_dialect() -> None:

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 import dualdb
-from dualdb import Json, Param, Query, Table, fn, raw
+from dualdb import Param, Query, Table, fn, raw
 
 T = Table("t")
 
@@ -56,56 +56,12 @@ async def test_integer_division_and_remainder_agree(t: dualdb.Database) -> None:
 # ---------------------------------------------------------------------------- types
 
 
-async def test_distinct_decimals_keep_their_scales_apart_on_sqlite(
-    t: dualdb.Database, backend: str
-) -> None:
-    """Equal decimals written with different scales are two DISTINCT values on SQLite
-    (which compares their text there); GROUP BY makes them one group on both."""
-    await t.execute(Query.update(T).set(T.d, Decimal("9.0")).where(T.id == 2))
-    distinct = await t.fetch_all(Query.from_(T).select(T.d).distinct())
-    assert len(distinct) == _by_backend(backend, 2, 1)
-    grouped = await t.fetch_all(Query.from_(T).select(T.d).groupby(T.d))
-    assert len(grouped) == 1
-
-
 async def test_negative_zero_loses_its_sign_in_a_sqlite_float_column(
     t: dualdb.Database, backend: str
 ) -> None:
     await t.execute(Query.update(T).set(T.f, -0.0).where(T.id == 1))
     value = await t.fetch_val(Query.from_(T).select(T.f).where(T.id == 1))
     assert repr(value) == _by_backend(backend, "0.0", "-0.0")
-
-
-async def test_negative_zero_loses_its_sign_in_postgresql_json(
-    t: dualdb.Database, backend: str
-) -> None:
-    await t.execute(Query.update(T).set(T.doc, Json([-0.0])).where(T.id == 1))
-    value = await t.fetch_val(Query.from_(T).select(T.doc).where(T.id == 1))
-    assert repr(value) == _by_backend(backend, "[-0.0]", "[0.0]")
-
-
-async def test_json_object_keys_come_back_sorted_on_postgresql(
-    t: dualdb.Database, backend: str
-) -> None:
-    """jsonb stores objects with keys ordered (shorter first); dicts still compare equal."""
-    doc = {"bb": 1, "a": 2, "ccc": 3, "b": 4}
-    await t.execute(Query.update(T).set(T.doc, doc).where(T.id == 1))
-    value = await t.fetch_val(Query.from_(T).select(T.doc).where(T.id == 1))
-    assert value == doc
-    assert list(value) == _by_backend(backend, ["bb", "a", "ccc", "b"], ["a", "b", "bb", "ccc"])
-
-
-async def test_json_text_given_as_str_is_normalised_by_postgresql_only(
-    t: dualdb.Database, backend: str
-) -> None:
-    """A ``str`` bound to a JSON column is JSON text: jsonb re-reads its numbers."""
-    await t.execute(Query.update(T).set(T.doc, '{"n": 1e2, "m": 1.50}').where(T.id == 1))
-    value = await t.fetch_val(Query.from_(T).select(T.doc).where(T.id == 1))
-    assert value == {"n": 100, "m": 1.5}
-    assert type(value["n"]) is _by_backend(backend, float, int)
-
-
-# ---------------------------------------------------------------------------- expressions
 
 
 async def test_float_to_text_is_formatted_differently(t: dualdb.Database, backend: str) -> None:

@@ -172,6 +172,21 @@ async def test_decimals_equal_by_value_are_one_group_on_both(
     assert all(type(n) is int for _, n in sqlite)
 
 
+@settings(max_examples=examples(100))
+@given(values=st.lists(decimals, max_size=10))
+async def test_distinct_decimals_equal_by_value_are_one_row_on_both(
+    pair: Pair, values: list[Decimal | None]
+) -> None:
+    query = Query.from_(ITEMS).select(ITEMS.price).distinct()
+    async with scratch(pair) as txs:
+        await _insert(txs, [(None, v, None) for v in values])
+        got = await on_both(txs, _fetch_all(query))
+    assert [sorted(map(str, (_value(r["price"]) for r in rows))) for rows in got] == [
+        sorted(map(str, {_value(v) for v in values}))
+    ] * 2
+    assert [list(rows[0].keys()) for rows in got if rows] in ([], [["price"], ["price"]])
+
+
 def _value(number: Decimal | None) -> Decimal | None:
     return None if number is None else number.normalize()
 

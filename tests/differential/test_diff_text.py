@@ -18,9 +18,7 @@ from dualdb import Param, Query, fn
 
 pytestmark = pytest.mark.postgresql
 
-words = st.text(
-    st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=12
-)
+words = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\x00"), max_size=12)
 
 
 @settings(max_examples=examples(200))

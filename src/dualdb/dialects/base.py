@@ -360,12 +360,13 @@ class Compiler:
 
     def modulo(self, left: str, right: str) -> str:
         """PyPika's ``a % b`` (its ``Mod`` term): the integer remainder of PostgreSQL's
-        ``MOD()``, for operands already rendered."""
+        ``MOD()``, for operands already rendered (the right one as ``divisor`` writes it)."""
         return f"MOD({left},{right})"
 
-    def divisor(self, right: str) -> str | None:
-        """The divisor of a division or remainder (rendered) so that dividing by zero is
-        an error, as on PostgreSQL; None when the backend raises one already."""
+    def divisor(self, right: str, dividend: str) -> str | None:
+        """The divisor of a division or remainder (rendered; ``dividend`` is the left
+        operand rendered again) so that dividing by zero is an error, as on PostgreSQL,
+        where a NULL dividend gives NULL; None when the backend raises one already."""
         return None
 
     def parenthesize_set_members(self, members: Sequence[Any]) -> bool:

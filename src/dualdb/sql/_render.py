@@ -193,13 +193,17 @@ class _Spotted(terms.Term):
 
     def __init__(self, term: Any, binder: Binder, target: Target, kind: str) -> None:
         super().__init__(alias=getattr(term, "alias", None))
-        self.term = term
+        self.term = copy(term)
+        self.term.alias = None  # (the alias is this term's, written after the mark)
         self.binder = binder
         self.target = target
         self.kind = kind
 
-    def get_sql(self, **kwargs: Any) -> str:
-        return str(self.term.get_sql(**kwargs)) + self.binder.spot(self.target, self.kind)
+    def get_sql(self, with_alias: bool = False, **kwargs: Any) -> str:
+        sql = str(self.term.get_sql(**kwargs)) + self.binder.spot(self.target, self.kind)
+        if with_alias and self.alias:  # after the mark: "col COLLATE c alias"
+            return format_alias_sql(sql, self.alias, **kwargs)
+        return sql
 
 
 def _spot(binder: Binder, term: Any, kind: str = "order") -> Any:
@@ -333,16 +337,19 @@ def _window_orderby_sql(
 
 
 class _Divisor(terms.Term):
-    """The right operand of a division, as the compiler writes a divisor."""
+    """The right operand of a division, as the compiler writes a divisor: with the
+    dividend rendered again after it (its placeholders bound again, in text order)."""
 
-    def __init__(self, term: Any, compiler: Compiler) -> None:
+    def __init__(self, term: Any, dividend: Any, compiler: Compiler) -> None:
         super().__init__()
         self.term = term
+        self.dividend = dividend
         self.compiler = compiler
 
     def get_sql(self, **kwargs: Any) -> str:
         sql = str(self.term.get_sql(**kwargs))
-        return self.compiler.divisor(sql) or sql
+        dividend = str(self.dividend.get_sql(**kwargs))
+        return self.compiler.divisor(sql, dividend) or sql
 
 
 @_hook(terms.ArithmeticExpression, "get_sql")
@@ -368,14 +375,14 @@ def _arithmetic_sql(
     _meets(binder, self.left, typed_as(self.right))
     operator = self.operator
     right = self.right
-    if operator is Arithmetic.div and compiler.divisor("") is not None:
-        right = _Divisor(right, compiler)
+    if operator is Arithmetic.div and compiler.divisor("", "") is not None:
+        right = _Divisor(right, self.left, compiler)
     left_sql = str(self.left.get_sql(**kwargs))
     right_sql = str(right.get_sql(**kwargs))
     if self.left_needs_parens(operator, getattr(self.left, "operator", None)):
         left_sql = f"({left_sql})"
     if getattr(self.right, "operator", None) is not None and not (
-        operator is Arithmetic.div and compiler.divisor("") is not None
+        operator is Arithmetic.div and compiler.divisor("", "") is not None
     ):
         right_sql = f"({right_sql})"
     if typed:
@@ -410,11 +417,27 @@ def _operand(binder: Binder, term: Any) -> Operand:
 
 @_hook(QueryBuilder, "_select_sql")
 def _select_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
-    if not binder.dialect.compiler.names_expressions:
+    compiler = binder.dialect.compiler
+    distinct = compiler.typed_spots and self._distinct
+    if not (compiler.names_expressions or distinct):
         return str(original(self, **kwargs))
+    selects = list(self._selects)
+    if compiler.names_expressions:
+        selects = [_named(term) for term in selects]
+    if distinct:
+        # DISTINCT compares decimals by value (9.0 and 9.00 are one row), as on
+        # PostgreSQL; the column keeps its name.
+        selects = [_distinct_column(binder, term) for term in selects]
     named = copy(self)
-    named._selects = [_named(term) for term in self._selects]
+    named._selects = selects
     return str(original(named, **kwargs))
+
+
+def _distinct_column(binder: Binder, term: Any) -> Any:
+    spotted = _spot(binder, term)
+    if spotted is not term:
+        spotted.alias = term.alias or term.name
+    return spotted
 
 
 def _named(term: Any) -> Any:
@@ -513,11 +536,15 @@ def _returning_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -
 @_hook(terms.Mod, "get_function_sql")
 def _mod_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
     # PyPika's own rendering of the operands (Function.get_function_sql).
+    compiler = binder.dialect.compiler
     left, right = (
         _spot(binder, arg, "no decimal").get_sql(with_alias=False, subquery=True, **kwargs)
         for arg in self.args
     )
-    return binder.dialect.compiler.modulo(left, right)
+    if compiler.divisor("", "") is not None:
+        dividend = self.args[0].get_sql(with_alias=False, subquery=True, **kwargs)
+        right = compiler.divisor(right, dividend) or right
+    return compiler.modulo(left, right)
 
 
 # Builder-level rendering: what dualdb's builders' overrides call, and what the hooks

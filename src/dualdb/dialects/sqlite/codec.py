@@ -367,18 +367,39 @@ def _bind_date(value: Any) -> Any:
 
 def _bind_json(value: Any) -> Any:
     if isinstance(value, str):
-        # JSON text, as PostgreSQL takes it: it must parse.
-        try:
-            json.loads(value)
-        except RecursionError:
-            raise Refused("JSON nested at most 256 deep") from None
-        except ValueError:
-            raise Refused("JSON text that parses") from None
+        # JSON text, as PostgreSQL takes it: it must parse (NaN is no JSON).
         check_json_text(value, NAME)
-        return value
-    if isinstance(value, dict | list | Json | bool | int | float) or value is None:
-        return dump_json(value, NAME)
-    raise Refused("a JSON value (dict, list, str, int, float, bool or Json(...))")
+        text = value
+    elif isinstance(value, dict | list | Json | bool | int | float) or value is None:
+        text = dump_json(value, NAME)
+    else:
+        raise Refused("a JSON value (dict, list, str, int, float, bool or Json(...))")
+    try:
+        document = json.loads(text, parse_float=Decimal, parse_int=Decimal, parse_constant=_no)
+    except RecursionError:
+        raise Refused("JSON nested at most 256 deep") from None
+    except ValueError:
+        raise Refused("JSON text that parses") from None
+    return _jsonb(document)
+
+
+def _no(constant: str) -> Any:
+    raise ValueError(constant)
+
+
+def _jsonb(document: Any) -> str:
+    """JSON text as PostgreSQL's jsonb stores and writes it back: numbers as its numeric
+    writes them (``1e2`` is ``100``, ``-0.0`` is ``0.0``: the same Python type on
+    reading), object keys in its order (shorter first, then by bytes) and each once (the
+    last)."""
+    if isinstance(document, dict):
+        keys = sorted(document, key=lambda k: (len(k.encode()), k.encode()))
+        return "{" + ",".join(f"{json.dumps(k)}:{_jsonb(document[k])}" for k in keys) + "}"
+    if isinstance(document, list):
+        return "[" + ",".join(_jsonb(v) for v in document) + "]"
+    if isinstance(document, Decimal):
+        return format(document.copy_abs() if document.is_zero() else document, "f")
+    return json.dumps(document)
 
 
 def _numeric_affinity(declared: str) -> Callable[[Any], Any]:

@@ -132,8 +132,7 @@ class SQLiteCompiler(Compiler):
         # is the integer remainder that PostgreSQL's MOD() computes for integers.
         # Operands in parentheses unless they are one token: ``%`` binds tighter than
         # ``+`` but as tight as ``*``, so "(a+1) % 4" written bare would be a + (1 % 4).
-        divisor = self.divisor(right)
-        return f"({_operand(left)} % {divisor})"
+        return f"({_operand(left)} % {right})"
 
     def function(self, name: str) -> str:
         # SQLite's sum() and avg() add decimal text as floats (money loses cents), and its
@@ -145,11 +144,12 @@ class SQLiteCompiler(Compiler):
         # SQLite refuses "RETURNING t.*"; a RETURNING clause has one table, so "*" is it.
         return "*"
 
-    def divisor(self, right: str) -> str:
+    def divisor(self, right: str, dividend: str) -> str:
         # SQLite makes x / 0 and x % 0 NULL; this function (registered on every dualdb
         # connection, see the driver) fails on zero, which the driver reports as
-        # PostgreSQL's "division by zero".
-        return f"{NONZERO}({right})"
+        # PostgreSQL's "division by zero" -- unless the dividend is NULL, which makes the
+        # quotient NULL on PostgreSQL too.
+        return f"{NONZERO}({right}, {dividend})"
 
     def parenthesize_set_members(self, members: Sequence[Any]) -> bool:
         # SQLite's grammar has no "(SELECT …) UNION (SELECT …)": the members go bare.

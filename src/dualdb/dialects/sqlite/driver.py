@@ -663,7 +663,7 @@ class SQLiteDriver(Driver):
                 "PRAGMA case_sensitive_like = ON",
             ):
                 await conn.execute(pragma)
-            await conn.create_function(NONZERO, 1, nonzero, deterministic=True)
+            await conn.create_function(NONZERO, 2, nonzero, deterministic=True)
             await conn.create_function(INTEGER_RANGE, 2, integer_range, deterministic=True)
             await conn.create_function(LIMIT_COUNT, 1, limit_count, deterministic=True)
             await conn.create_function(LOWER, 1, lower, deterministic=True)

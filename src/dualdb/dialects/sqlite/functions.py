@@ -49,9 +49,12 @@ def take_failure() -> str | None:
     return reason
 
 
-def nonzero(value: Any) -> Any:
+def nonzero(value: Any, dividend: Any) -> Any:
     """The divisor of a division (see ``SQLiteCompiler.divisor``): as it is, or
-    PostgreSQL's "division by zero" for zero."""
+    PostgreSQL's "division by zero" for zero (with a NULL dividend, the quotient is NULL
+    on both)."""
+    if dividend is None:
+        return value
     if isinstance(value, int | float):
         if value == 0:
             raise _fail("division by zero")
