@@ -59,8 +59,10 @@ async def test_negative_zero_in_a_json_document_is_zero_on_both(pair: Pair) -> N
     assert _typed(sqlite) == _typed(postgresql) == _typed([0.0, {"x": 0.0}])
 
 
-@pytest.mark.parametrize("text", ["NaN", "[Infinity]", '{"a": -Infinity}'])
-async def test_json_text_with_nan_is_refused_on_both(pair: Pair, text: str) -> None:
+@pytest.mark.parametrize("text", ["NaN", "[Infinity]", '{"a": -Infinity}', '["\\udfff"]'])
+async def test_json_text_with_nan_or_a_lone_surrogate_is_refused_on_both(
+    pair: Pair, text: str
+) -> None:
     async with scratch(pair) as txs:
         outcomes = await on_both(txs, lambda db: db.execute(INSERT, doc=text))
     assert outcomes == [("raises", "DataError")] * 2

@@ -394,12 +394,20 @@ def _jsonb(document: Any) -> str:
     last)."""
     if isinstance(document, dict):
         keys = sorted(document, key=lambda k: (len(k.encode()), k.encode()))
-        return "{" + ",".join(f"{json.dumps(k)}:{_jsonb(document[k])}" for k in keys) + "}"
+        return "{" + ",".join(f"{_json_string(k)}:{_jsonb(document[k])}" for k in keys) + "}"
     if isinstance(document, list):
         return "[" + ",".join(_jsonb(v) for v in document) + "]"
     if isinstance(document, Decimal):
         return format(document.copy_abs() if document.is_zero() else document, "f")
+    if isinstance(document, str):
+        return _json_string(document)
     return json.dumps(document)
+
+
+def _json_string(text: str) -> str:
+    # Characters as they are, not escaped: a lone surrogate, which PostgreSQL refuses
+    # even escaped, then fails as text that cannot be stored (a DataError) here too.
+    return json.dumps(text, ensure_ascii=False)
 
 
 def _numeric_affinity(declared: str) -> Callable[[Any], Any]:
