@@ -17,6 +17,7 @@ import pytest
 from _differential import ITEMS, Pair, canon, canon_rows, examples, on_both, scratch
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from pypika import analytics as an
 
 from dualdb import DataError, Order, Param, Query, Queryable, Table, fn, raw
 
@@ -285,3 +286,47 @@ async def test_decimal_arithmetic_is_exact_on_both(pair: Pair) -> None:
         got = await on_both(txs, lambda db: db.fetch_one(query.groupby(price, qty)))
     expected = (Decimal("0.30"), Decimal("0.03333333333333333333"), Decimal("0.30"))
     assert [tuple(canon(v) for v in row) for row in got] == [tuple(map(canon, expected))] * 2
+
+
+# ---------------------------------------------------------------------------- windows
+
+
+@settings(max_examples=examples(100))
+@given(values=rows, moving=st.booleans())
+async def test_window_sums_and_averages_agree_in_value_and_type(
+    pair: Pair, values: list[tuple[Any, Any, Any]], moving: bool
+) -> None:
+    """Running totals (and a moving frame of two rows) over bigint, decimal and float
+    columns: exact, and of PostgreSQL's types, on both."""
+
+    def window(function: Any, column: Any) -> Any:
+        over = function(column).over(ITEMS.grp).orderby(ITEMS.id)
+        return over.rows(an.Preceding(1), an.CURRENT_ROW) if moving else over
+
+    query = (
+        Query.from_(ITEMS)
+        .select(
+            ITEMS.id,
+            window(an.Sum, ITEMS.qty).as_("sum_qty"),
+            window(an.Sum, ITEMS.price).as_("sum_price"),
+            window(an.Avg, ITEMS.price).as_("avg_price"),
+            window(an.Sum, ITEMS.ratio).as_("sum_ratio"),
+        )
+        .orderby(ITEMS.id)
+    )
+    async with scratch(pair) as txs:
+        await _insert(txs, values)
+        sqlite, postgresql = await on_both(txs, _fetch_all(query))
+    assert _canon(sqlite) == _canon(postgresql)
+
+
+async def test_a_window_ordered_by_a_decimal_column_orders_by_value_on_both(pair: Pair) -> None:
+    query = (
+        Query.from_(ITEMS)
+        .select(ITEMS.id, an.RowNumber().orderby(ITEMS.price).as_("n"))
+        .orderby(ITEMS.id)
+    )
+    async with scratch(pair) as txs:
+        await _insert(txs, [(None, Decimal("10.00"), None), (None, Decimal("9.00"), None)])
+        sqlite, postgresql = await on_both(txs, _fetch_all(query))
+    assert [tuple(r) for r in sqlite] == [tuple(r) for r in postgresql] == [(0, 2), (1, 1)]

@@ -379,9 +379,10 @@ class Compiler:
         as it is, or a query the bare form can express that gives its rows."""
         return member
 
-    def function(self, name: str) -> str:
-        """The name to call an aggregate or scalar function ``name`` (upper case) by:
-        a backend may put its own in place of one that answers differently."""
+    def function(self, name: str, *, window: bool = False) -> str:
+        """The name to call an aggregate or scalar function ``name`` (upper case) by, or
+        a window function (``window``, with OVER): a backend may put its own in place of
+        one that answers differently."""
         return name
 
     def returning_star(self, sql: str) -> str:

@@ -15,6 +15,13 @@ outside dualdb renders as PyPika does). With one active:
   BETWEEN, LIMIT) is noted with that column (``Binder.expect``), so a dialect can check it
   as the column's type takes it and every error can name the Param and the column;
 - ``orderby(order=)`` takes an Order or "asc"/"desc", nothing else;
+- an expression written again in GROUP BY or ORDER BY is rendered from the select
+  list's own terms (``_twin``), so both share their placeholders;
+- where the compiler asks: each place whose SQL depends on a column's type (a column
+  compared, sorted, grouped or in MIN/MAX, an arithmetic expression) is marked as a
+  :class:`~dualdb.sql._target.Spot` for the driver to write once it knows the types
+  (``typed_spots``), and unaliased expressions get the names PostgreSQL gives them
+  (``names_expressions``);
 - the dialect's :class:`~dualdb.dialects.base.Compiler` writes what backends spell
   differently (where NULLs sort, OFFSET without LIMIT, ``%``, a divisor, functions it
   computes its own way, ``RETURNING t.*``, set operations, FOR UPDATE)
@@ -313,15 +320,15 @@ def _on_conflict_action_sql(binder: Binder, original: Method, self: Any, **kwarg
 def _function_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
     compiler = binder.dialect.compiler
     compiler.check_function(self.name)
-    name = compiler.function(self.name.upper())
+    window = isinstance(self, terms.AnalyticFunction)
+    name = compiler.function(self.name.upper(), window=window)
     if name in ("MIN", "MAX") and len(self.args) == 1:
         # The smallest decimal by value, not by text (and no MIN of a type without one).
         spotted = _spot(binder, self.args[0], "extreme")
         if spotted is not self.args[0]:
             self = copy(self)
             self.args = [spotted]
-    if name != self.name.upper() and not isinstance(self, terms.AnalyticFunction):
-        # (A window function keeps the backend's own: it must be one to take OVER.)
+    if name != self.name.upper():
         renamed = copy(self)
         renamed.name = name
         return str(original(renamed, **kwargs))
@@ -333,6 +340,7 @@ def _window_orderby_sql(
     binder: Binder, original: Method, self: Any, field: Any, orient: Any, **kwargs: Any
 ) -> str:
     orient = _order(orient)
+    field = _spot(binder, field)  # a decimal column in the window's order, by value
     return str(original(self, field, orient, **kwargs)) + binder.dialect.compiler.nulls(orient)
 
 

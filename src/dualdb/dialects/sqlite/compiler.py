@@ -37,6 +37,9 @@ OFFSET_COUNT = "dualdb_offset"
 EXACT_SUM = "dualdb_sum"
 #: The SQL aggregate that averages as PostgreSQL does (a Decimal for integers and decimals).
 EXACT_AVG = "dualdb_avg"
+#: The same, as window functions (``SUM(x) OVER (…)``).
+WINDOW_SUM = "dualdb_window_sum"
+WINDOW_AVG = "dualdb_window_avg"
 #: The collation that orders decimal text by value ('9.00' < '10.00').
 DECIMAL_ORDER = "dualdb_decimal"
 #: The SQL function that computes ``a <op> b`` over decimals exactly, as decimal text.
@@ -134,11 +137,11 @@ class SQLiteCompiler(Compiler):
         # ``+`` but as tight as ``*``, so "(a+1) % 4" written bare would be a + (1 % 4).
         return f"({_operand(left)} % {right})"
 
-    def function(self, name: str) -> str:
+    def function(self, name: str, *, window: bool = False) -> str:
         # SQLite's sum() and avg() add decimal text as floats (money loses cents), and its
         # avg() of integers is a float; its lower() and upper() fold only ASCII. dualdb's,
         # registered on its connections, answer as PostgreSQL does.
-        return _EXACT.get(name, name)
+        return (_EXACT_WINDOW if window else _EXACT).get(name, name)
 
     def returning_star(self, sql: str) -> str:
         # SQLite refuses "RETURNING t.*"; a RETURNING clause has one table, so "*" is it.
@@ -184,6 +187,7 @@ class _SelectedFrom:
 
 
 _EXACT = {"SUM": EXACT_SUM, "AVG": EXACT_AVG, "LOWER": LOWER, "UPPER": UPPER}
+_EXACT_WINDOW = {"SUM": WINDOW_SUM, "AVG": WINDOW_AVG}
 
 _TOKEN = re.compile(r"[\w.`\"$?]+")
 

@@ -39,12 +39,16 @@ from dualdb.dialects.sqlite.compiler import (
     NONZERO,
     OFFSET_COUNT,
     UPPER,
+    WINDOW_AVG,
+    WINDOW_SUM,
 )
 from dualdb.dialects.sqlite.dialect import NAME
 from dualdb.dialects.sqlite.errors import READ_ONLY, TRANSLATED, translate
 from dualdb.dialects.sqlite.functions import (
     ExactAvg,
     ExactSum,
+    WindowAvg,
+    WindowSum,
     decimal_arithmetic,
     decimal_order,
     integer_range,
@@ -676,6 +680,8 @@ class SQLiteDriver(Driver):
             in_thread = _aiosqlite.in_thread(conn)
             await in_thread(db.create_aggregate, EXACT_SUM, 1, ExactSum)
             await in_thread(db.create_aggregate, EXACT_AVG, 1, ExactAvg)
+            await in_thread(db.create_window_function, WINDOW_SUM, 1, WindowSum)
+            await in_thread(db.create_window_function, WINDOW_AVG, 1, WindowAvg)
             await in_thread(db.create_collation, DECIMAL_ORDER, decimal_order)
         except sqlite3.Error as exc:
             await conn.close()

@@ -9,12 +9,15 @@ decoding plans (:mod:`~dualdb.dialects.sqlite.plans`) give them PostgreSQL's typ
 from __future__ import annotations
 
 import threading
+from collections import deque
 from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
 from typing import Any
 
 __all__ = [
     "ExactAvg",
     "ExactSum",
+    "WindowAvg",
+    "WindowSum",
     "decimal_arithmetic",
     "decimal_order",
     "integer_range",
@@ -193,6 +196,44 @@ class ExactAvg(ExactSum):
         if isinstance(total, float):
             return total / self.count
         return _returned(postgres_quotient(Decimal(total), self.count))
+
+
+class WindowSum:
+    """SUM as a window function (``SUM(col) OVER (…)``), as :class:`ExactSum` adds; a row
+    leaving a moving frame is taken out exactly, and the floats are added again from the
+    frame's values, as PostgreSQL computes each frame anew (subtracting them would
+    drift)."""
+
+    aggregate: type[ExactSum] = ExactSum
+
+    def __init__(self) -> None:
+        self.frame: deque[Any] = deque()
+        self.sum = self.aggregate()
+
+    def step(self, value: Any) -> None:
+        if value is not None:
+            self.frame.append(value)
+            self.sum.step(value)
+
+    def inverse(self, value: Any) -> None:
+        if value is None:
+            return
+        self.frame.popleft()
+        self.sum = self.aggregate()
+        for kept in self.frame:
+            self.sum.step(kept)
+
+    def value(self) -> Any:
+        return self.sum.finalize()
+
+    def finalize(self) -> Any:
+        return self.sum.finalize()
+
+
+class WindowAvg(WindowSum):
+    """AVG as a window function, as :class:`ExactAvg` averages."""
+
+    aggregate = ExactAvg
 
 
 def _returned(value: int | float | Decimal) -> Any:

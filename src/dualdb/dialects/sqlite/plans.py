@@ -673,7 +673,7 @@ def _origin(term: Any, scope: Any) -> Origin:
         return Computed(tuple(_operand_origin(t, scope) for t in (term.left, term.right)))
     if isinstance(term, terms.Function) and term.args:
         name = term.name.upper()
-        if name in _SUMMARIES and not isinstance(term, terms.AnalyticFunction):
+        if name in _SUMMARIES:
             return Summary(name, _origin(term.args[0], scope))
         if name in _PASSTHROUGH_FUNCTIONS or isinstance(term, fn.Coalesce):
             return _origin(term.args[0], scope)
