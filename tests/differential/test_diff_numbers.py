@@ -19,6 +19,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from pypika import analytics as an
 
+import dualdb
 from dualdb import DataError, Order, Param, Query, Queryable, Table, fn, raw
 
 pytestmark = pytest.mark.postgresql
@@ -39,6 +40,15 @@ decimals = st.none() | st.builds(
 #: (+ 0.0: a SQLite float column does not keep the sign of -0.0, a pinned difference.)
 ratios = st.none() | st.floats(-1e6, 1e6, allow_nan=False).map(lambda f: round(f, 3) + 0.0)
 rows = st.lists(st.tuples(quantities, decimals, ratios), max_size=10)
+
+
+#: A table with a 32-bit ``integer`` column (see ``_create_counts``).
+counts = Table("counts")
+
+
+async def _create_counts(tx: dualdb.Transaction) -> None:
+    ty = tx.dialect.column_type
+    await tx.execute(raw(f"CREATE TABLE counts (id {ty('bigint')}, n {ty('integer')})"))
 
 
 def _fetch_all(query: Any) -> Callable[[Queryable], Any]:
@@ -104,11 +114,9 @@ async def test_avg_of_a_bigint_column_has_postgresqls_digits_on_both(pair: Pair)
 
 async def test_sum_of_an_integer_column_is_an_int_on_both(pair: Pair) -> None:
     """PostgreSQL sums a 32-bit ``integer`` column as a bigint."""
-    counts = Table("counts")
     async with scratch(pair) as txs:
         for tx in txs:
-            ty = tx.dialect.column_type
-            await tx.execute(raw(f"CREATE TABLE counts (id {ty('bigint')}, n {ty('integer')})"))
+            await _create_counts(tx)
             await tx.execute_many(
                 Query.into(counts).columns(counts.id, counts.n).insert(Param("id"), Param("n")),
                 [{"id": i, "n": 2**31 - 1} for i in range(3)],
@@ -263,11 +271,9 @@ async def test_bigint_overflow_is_the_same_data_error_on_both(pair: Pair) -> Non
 
 async def test_integer_overflow_is_at_32_bits_on_both(pair: Pair) -> None:
     """PostgreSQL computes ``integer`` arithmetic in 32 bits."""
-    counts = Table("counts")
     async with scratch(pair) as txs:
         for tx in txs:
-            ty = tx.dialect.column_type
-            await tx.execute(raw(f"CREATE TABLE counts (id {ty('bigint')}, n {ty('integer')})"))
+            await _create_counts(tx)
             await tx.execute(Query.into(counts).columns(counts.id, counts.n).insert(1, 2**30))
             with pytest.raises(DataError, match="integer out of range"):
                 async with tx.transaction() as savepoint:

@@ -373,13 +373,17 @@ async def test_keyset_pages_cover_every_row_once_in_the_same_order(
     )
 
 
+set_operations = st.sampled_from(["union", "union_all", "intersect", "except_of"])
+directions = st.sampled_from([Order.asc, Order.desc])
+
+
 @settings(max_examples=examples(600))
 @given(
     rows=pool_rows,
     first=filters,
     second=filters,
-    operation=st.sampled_from(["union", "union_all", "intersect", "except_of"]),
-    order=st.sampled_from([Order.asc, Order.desc]),
+    operation=set_operations,
+    order=directions,
 )
 async def test_set_operations_are_the_same_on_both(
     pair: Pair,
@@ -404,8 +408,8 @@ async def test_set_operations_are_the_same_on_both(
     rows=pool_rows,
     first=filters,
     second=filters,
-    operation=st.sampled_from(["union", "union_all", "intersect", "except_of"]),
-    order=st.sampled_from([Order.asc, Order.desc]),
+    operation=set_operations,
+    order=directions,
     limit=st.integers(0, 4),
     offset=st.integers(0, 2),
 )

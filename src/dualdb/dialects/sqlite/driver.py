@@ -12,7 +12,7 @@ import math
 import os
 import sqlite3
 from collections.abc import AsyncGenerator, Callable, Coroutine, Sequence
-from typing import Any
+from typing import Any, TypeVar
 
 import aiosqlite
 
@@ -65,6 +65,7 @@ from dualdb.dialects.sqlite.plans import (
     Plan,
     Schema,
     SchemaVersion,
+    Sources,
     make_binds,
     make_plan,
     typed_sql,
@@ -74,6 +75,8 @@ from dualdb.settings import Settings
 from dualdb.sql.compile import Compiled
 
 __all__ = ["SQLiteConnection", "SQLiteDriver"]
+
+_Made = TypeVar("_Made")
 
 _MEMORY = ":memory:"
 #: How a read-only transaction begins (see ``begin``; told apart by identity).
@@ -284,43 +287,38 @@ class SQLiteConnection(Connection):
         return self._bound_slowly(compiled, binds, args)
 
     def _encoders(self, compiled: Compiled) -> Binds:
-        # Checked against the schema this connection last read, not read again for each
-        # statement (a statement more per write): a schema another process changes is
-        # seen at this connection's next read, and its own DDL is seen at once.
-        key = self._seen
-        if key is None:
-            key = self._seen = self._schema_now()
-        state = compiled.state
-        encoders: Binds | None = state.binds.get(key)
-        if encoders is None:
-            try:
-                encoders = make_binds(self._db, key, state, compiled)
-            except Moved:  # changed as we read it: read it again
-                key = self._seen = self._schema_now()
-                encoders = make_binds(self._db, key, state, compiled)
-            if len(state.binds) > 4:
-                state.binds.clear()
-            state.binds[key] = encoders
-        return encoders
+        state: Sources = compiled.state
+        return self._for_schema(state.binds, make_binds, compiled)
 
     def _typed(self, compiled: Compiled) -> str:
-        """The statement's text for the column types of the schema this connection last
-        read (see ``plans.typed_sql``; the same schema as ``_encoders``)."""
+        """The statement's text for the column types (see ``plans.typed_sql``)."""
+        state: Sources = compiled.state
+        return self._for_schema(state.sqls, typed_sql, compiled)
+
+    def _for_schema(
+        self,
+        made: dict[SchemaVersion, _Made],
+        make: Callable[[sqlite3.Connection, SchemaVersion, Any, Compiled], _Made],
+        compiled: Compiled,
+    ) -> _Made:
+        """What ``make`` makes of a statement for the schema this connection last read,
+        kept in ``made`` per schema version. Not read again for each statement (a
+        statement more per write): a schema another process changes is seen at this
+        connection's next read, and its own DDL is seen at once."""
         key = self._seen
         if key is None:
             key = self._seen = self._schema_now()
-        state = compiled.state
-        sql: str | None = state.sqls.get(key)
-        if sql is None:
+        found = made.get(key)
+        if found is None:
             try:
-                sql = typed_sql(self._db, key, state, compiled)
-            except Moved:
+                found = make(self._db, key, compiled.state, compiled)
+            except Moved:  # changed as we read it: read it again
                 key = self._seen = self._schema_now()
-                sql = typed_sql(self._db, key, state, compiled)
-            if len(state.sqls) > 4:
-                state.sqls.clear()
-            state.sqls[key] = sql
-        return sql
+                found = make(self._db, key, compiled.state, compiled)
+            if len(made) > 4:
+                made.clear()
+            made[key] = found
+        return found
 
     @staticmethod
     def _bound_slowly(compiled: Compiled, binds: Binds, args: Sequence[Any]) -> list[Any]:
