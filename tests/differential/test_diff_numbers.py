@@ -196,6 +196,33 @@ async def test_distinct_decimals_equal_by_value_are_one_row_on_both(
     assert [list(rows[0].keys()) for rows in got if rows] in ([], [["price"], ["price"]])
 
 
+@settings(max_examples=examples(100))
+@given(values=rows, pivot=decimals.filter(lambda d: d is not None))
+async def test_aggregates_of_decimals_compare_and_sort_by_value_on_both(
+    pair: Pair, values: list[tuple[Any, Any, Any]], pivot: Decimal
+) -> None:
+    """HAVING and ORDER BY over SUM, AVG, MIN and MAX of a decimal (and AVG of a
+    bigint): by value, as PostgreSQL compares numerics."""
+    grouped = Query.from_(ITEMS).select(ITEMS.grp).groupby(ITEMS.grp).orderby(ITEMS.grp)
+    queries: list[Any] = [
+        grouped.having(fn.Sum(ITEMS.price) > pivot),
+        grouped.having(fn.Avg(ITEMS.price) <= pivot),
+        grouped.having(fn.Max(ITEMS.price) > pivot),
+        grouped.having(fn.Min(ITEMS.price) < pivot),
+        grouped.having(fn.Avg(ITEMS.qty) > int(pivot)),
+        Query.from_(ITEMS)
+        .select(ITEMS.grp, fn.Sum(ITEMS.price).as_("total"))
+        .groupby(ITEMS.grp)
+        .orderby(fn.Sum(ITEMS.price))
+        .orderby(ITEMS.grp),
+    ]
+    async with scratch(pair) as txs:
+        await _insert(txs, [(q if q is None else q % 1000, p, None) for q, p, _ in values])
+        for query in queries:
+            sqlite, postgresql = await on_both(txs, _fetch_all(query))
+            assert canon_rows(sqlite) == canon_rows(postgresql), query
+
+
 def _value(number: Decimal | None) -> Decimal | None:
     return None if number is None else number.normalize()
 
@@ -336,3 +363,50 @@ async def test_a_window_ordered_by_a_decimal_column_orders_by_value_on_both(pair
         await _insert(txs, [(None, Decimal("10.00"), None), (None, Decimal("9.00"), None)])
         sqlite, postgresql = await on_both(txs, _fetch_all(query))
     assert [tuple(r) for r in sqlite] == [tuple(r) for r in postgresql] == [(0, 2), (1, 1)]
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        lambda: fn.Max(ITEMS.price) / 7,
+        lambda: fn.Sum(ITEMS.price) * 2,
+        lambda: fn.Avg(ITEMS.qty) * 2,
+        lambda: fn.Sum(ITEMS.qty) + 1,
+        lambda: fn.Min(ITEMS.price) - fn.Max(ITEMS.price),
+        lambda: fn.Sum(ITEMS.price) / fn.Count("*"),
+    ],
+    ids=["max/7", "sum*2", "avg*2", "sum of bigint+1", "min-max", "sum/count"],
+)
+async def test_arithmetic_on_aggregates_agrees_in_value_and_type(
+    pair: Pair, expression: Any
+) -> None:
+    query = Query.from_(ITEMS).select(expression().as_("v"))
+    values = [(3, Decimal("2.50"), None), (7, Decimal("100"), None), (8, Decimal("0.333"), None)]
+    async with scratch(pair) as txs:
+        await _insert(txs, values)
+        sqlite, postgresql = await on_both(txs, _fetch_all(query))
+    assert canon_rows(sqlite) == canon_rows(postgresql)
+
+
+@pytest.mark.parametrize(
+    ("values", "expression", "expected"),
+    [
+        ((None, Decimal("9.00"), None), lambda: -ITEMS.price, Decimal("-9.00")),
+        ((None, Decimal("9.00"), None), lambda: -(ITEMS.price * 2), Decimal("-18.00")),
+        ((-(2**62), None, None), lambda: -ITEMS.qty, 2**62),
+        ((-(2**63), None, None), lambda: -ITEMS.qty, ("raises", "DataError")),
+        ((None, None, 1.5), lambda: -ITEMS.ratio, -1.5),
+    ],
+    ids=["decimal", "decimal expression", "bigint", "bigint overflow", "float"],
+)
+async def test_unary_minus_agrees_in_value_type_name_and_error(
+    pair: Pair, values: tuple[Any, Any, Any], expression: Any, expected: Any
+) -> None:
+    query = Query.from_(ITEMS).select(expression())
+    async with scratch(pair) as txs:
+        await _insert(txs, [values])
+        got = await on_both(txs, _fetch_all(query))
+    if isinstance(expected, tuple):
+        assert got == [expected, expected]
+        return
+    assert [canon_rows(rows) for rows in got] == [[(("?column?",), (canon(expected),))]] * 2

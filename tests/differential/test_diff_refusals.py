@@ -176,3 +176,30 @@ async def test_an_upsert_of_distinct_keys_or_with_null_keys_runs_on_both(pair: P
         assert counts == [2, 2]
         refused = await on_both(txs, lambda db: db.execute(upsert, id=1))
         assert refused == [("raises", "ProgrammingError")] * 2
+
+
+@pytest.mark.parametrize("column", ["ratio", "flag", "at", "doc", "blob"])
+async def test_a_column_cast_to_text_that_postgresql_writes_otherwise_is_refused_on_sqlite(
+    pair: Pair, column: str
+) -> None:
+    """PostgreSQL writes 1.0 as '1', true as 'true', a timestamp in its session's time
+    zone: SQLite's text would differ, so dualdb refuses it there."""
+    query = Query.from_(ITEMS).select(fn.Cast(ITEMS.field(column), "TEXT"))
+    with pytest.raises(dualdb.UnsupportedFeature, match=f"CAST of the .* column items.{column}"):
+        await pair.sqlite.fetch_all(query)
+    assert await pair.postgresql.fetch_all(query) == []
+
+
+@pytest.mark.parametrize("column", ["name", "qty", "price", "uid", "day"])
+async def test_a_column_cast_to_text_reads_alike_on_both(pair: Pair, column: str) -> None:
+    query = Query.from_(ITEMS).select(fn.Cast(ITEMS.field(column), "TEXT").as_("v"))
+    async with scratch(pair) as txs:
+        for tx in txs:
+            await tx.execute(
+                raw(
+                    "INSERT INTO items (id, name, qty, price, uid, day) VALUES "
+                    "(1, 'x', -7, '12.50', '0e7b2b3e-0000-4000-8000-000000000001', '2024-01-02')"
+                )
+            )
+        got = await on_both(txs, lambda db: db.fetch_val(query))
+    assert got[0] == got[1]

@@ -322,17 +322,48 @@ def _function_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) ->
     compiler.check_function(self.name)
     window = isinstance(self, terms.AnalyticFunction)
     name = compiler.function(self.name.upper(), window=window)
+    result = _result_spot(binder, self)
     if name in ("MIN", "MAX") and len(self.args) == 1:
         # The smallest decimal by value, not by text (and no MIN of a type without one).
         spotted = _spot(binder, self.args[0], "extreme")
         if spotted is not self.args[0]:
             self = copy(self)
             self.args = [spotted]
+    elif isinstance(self, fn.Cast) and str(self.as_type).lower().split("(")[0] in _TEXTS:
+        # A column as text: the backends write some types' values differently.
+        spotted = _spot(binder, self.args[0], "text")
+        if spotted is not self.args[0]:
+            self = copy(self)
+            self.args = [spotted]
     if name != self.name.upper():
         renamed = copy(self)
         renamed.name = name
+    else:
+        renamed = self
+    if result is None:
         return str(original(renamed, **kwargs))
-    return str(original(self, **kwargs))
+    sql = str(original(renamed, **{**kwargs, "with_alias": False}))
+    sql = binder.mark(result, "open") + sql + binder.mark(result, "close")
+    if kwargs.get("with_alias") and self.alias:
+        sql = format_alias_sql(
+            sql, self.alias, quote_char=kwargs.get("quote_char"), **_without(kwargs)
+        )
+    return sql
+
+
+def _result_spot(binder: Binder, function: Any) -> int | None:
+    """The spot of an aggregate of one column whose result may be decimal text (SUM,
+    AVG, MIN, MAX): written so that it compares and sorts by value (in HAVING, ORDER
+    BY) where it is, or None."""
+    if not binder.dialect.compiler.typed_spots or len(function.args) != 1:
+        return None
+    name = function.name.upper()
+    target = _column(function.args[0]) if name in ("SUM", "AVG", "MIN", "MAX") else None
+    if target is None:
+        return None
+    index = binder.reserve(function)
+    binder.fill(index, Spot("result", target, operator=name))
+    return index
 
 
 @_hook(terms.AnalyticFunction, "_orderby_field")
@@ -410,6 +441,24 @@ def _arithmetic_sql(
     return sql
 
 
+@_hook(terms.Negative, "get_sql")
+def _negative_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    """``-x`` with its alias, and, where the compiler asks, as a spot the driver writes by
+    x's type (exact over decimals, checked for overflow over integers)."""
+    with_alias = kwargs.pop("with_alias", False)
+    if not binder.dialect.compiler.typed_spots:
+        sql = str(original(self, **kwargs))
+    else:
+        index = binder.reserve(self)
+        sql = str(self.term.get_sql(**kwargs))
+        operands = ("value", _operand(binder, self.term))
+        binder.fill(index, Spot("negative", operator="-", operands=operands))
+        sql = binder.mark(index, "open") + sql + binder.mark(index, "close")
+    if with_alias and self.alias:  # (PyPika's own drops a negation's alias)
+        return format_alias_sql(sql, self.alias, **kwargs)
+    return sql
+
+
 def _operand(binder: Binder, term: Any) -> Operand:
     """What an arithmetic operand is (see ``Operand``); its SQL is rendered already."""
     target = _column(term)
@@ -420,7 +469,13 @@ def _operand(binder: Binder, term: Any) -> Operand:
         return nested
     if _is_bound(term):
         return "value"
+    if isinstance(term, fn.Count):
+        return _COUNTED
     return None
+
+
+#: What COUNT() computes.
+_COUNTED = Target(None, None, "bigint")
 
 
 @_hook(QueryBuilder, "_select_sql")
@@ -493,6 +548,9 @@ def _figure_name(term: Any) -> tuple[str | None, int]:
         return "?column?", 0
     return None, 0
 
+
+#: The types a CAST to text is written with.
+_TEXTS = frozenset({"text", "varchar", "character varying", "char", "character"})
 
 #: PostgreSQL's own names of the types a CAST is written with (a cast's column name).
 _TYPE_NAMES = {

@@ -46,12 +46,21 @@ class Spot:
     that stores values loosely (SQLite) learns only from the database: a column compared
     or sorted (``"order"``: decimal text must compare as numbers), the argument of MIN or
     MAX (``"extreme"``: the same, and PostgreSQL has them for ordered types only), a
+    column cast to text (``"text"``: some types' values are written differently), an
+    aggregate of a column (``"result"``, its ``operator`` SUM, AVG, MIN or MAX: decimal
+    text must compare as numbers where it is compared or sorted), a
     column that must not be a decimal (``"no decimal"``), or an arithmetic expression
     (``"arithmetic"``, with
     its ``operator`` and ``operands``: computed exactly for decimals, checked for
-    overflow for integers)."""
+    overflow for integers), or a negation (``"negative"``, as ``0 - operand``)."""
 
     kind: str
     target: Target | None = None
     operator: str = ""
     operands: tuple[Operand, ...] = ()
+
+    def plain(self, part: str) -> str:
+        """Part ``part`` of the spot as SQL that knows no column types (``Compiled.sql``)."""
+        if self.kind == "negative":
+            return {"open": "-(", "close": ")"}.get(part, "")
+        return self.operator if part == "op" else ""

@@ -413,7 +413,7 @@ def _compile(query: Any, dialect: Dialect) -> Compiled:
         template, spots = sql, tuple(binder.spots)
         sql = re.sub(
             f"\x00{binder._nonce}:(\\d+):(\\w+)\x00",
-            lambda m: spots[int(m[1])].operator if m[2] == "op" else "",
+            lambda m: spots[int(m[1])].plain(m[2]),
             template,
         )
     _check_text(sql)

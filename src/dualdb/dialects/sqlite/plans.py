@@ -191,6 +191,14 @@ def typed_sql(
 
     def write(index: int, part: str) -> str:
         spot = spots[index]
+        if spot.kind == "negative":
+            kind = types.kind(index)
+            if kind == "decimal":
+                opening = f"CAST({DECIMAL_ARITHMETIC}('-', 0, "
+                return opening if part == "open" else f") AS TEXT) COLLATE {DECIMAL_ORDER}"
+            if isinstance(kind, int):
+                return f"{INTEGER_RANGE}({kind}, -(" if part == "open" else "))"
+            return spot.plain(part)
         if spot.kind == "arithmetic":
             kind = types.kind(index)
             if kind == "decimal":
@@ -204,22 +212,39 @@ def typed_sql(
                 return wrap[part]
             return spot.operator if part == "op" else ""
         assert spot.target is not None
-        if spot.kind == "extreme" and types.logical(spot.target) in _UNORDERED:
+        logical = types.logical(spot.target)
+        column = spot.target.describe()
+        if spot.kind == "result":
+            # An aggregate whose result is decimal text: text that compares by value
+            # (CAST gives it TEXT affinity, which a number compared with it takes).
+            decimal = logical == "decimal" or (
+                spot.operator == "AVG" and logical in ("bigint", "integer", "smallint")
+            )
+            if not decimal or part == "op":
+                return ""
+            return "CAST(" if part == "open" else f" AS TEXT) COLLATE {DECIMAL_ORDER}"
+        if spot.kind == "extreme" and logical in _UNORDERED:
             raise errors.UnsupportedFeature(
-                f"MIN/MAX of the {types.logical(spot.target)} column {spot.target.describe()}",
+                f"MIN/MAX of the {logical} column {column}",
                 "sqlite",
                 "PostgreSQL has no MIN or MAX of this type: ORDER BY the column with "
                 "LIMIT 1 (for a boolean: MAX(CAST(col AS INTEGER)))",
             )
-        if types.column(spot.target) != "decimal":
+        if spot.kind == "text" and logical is not None and logical in _TEXT_FORMS:
+            raise errors.UnsupportedFeature(
+                f"CAST of the {logical} column {column} to text",
+                "sqlite",
+                f"PostgreSQL writes {_TEXT_FORMS[logical]}: read the value and format it in Python",
+            )
+        if logical != "decimal":
             return ""
-        if spot.kind in ("order", "extreme"):
-            return f" COLLATE {DECIMAL_ORDER}"
-        raise errors.UnsupportedFeature(
-            f"% on the decimal column {spot.target.describe()}",
-            "sqlite",
-            "write it in Python with Decimal, or keep the value as integer cents",
-        )
+        if spot.kind == "no decimal":
+            raise errors.UnsupportedFeature(
+                f"% on the decimal column {column}",
+                "sqlite",
+                "write it in Python with Decimal, or keep the value as integer cents",
+            )
+        return f" COLLATE {DECIMAL_ORDER}" if spot.kind in ("order", "extreme") else ""
 
     return compiled.write(write)
 
@@ -255,7 +280,17 @@ class _Types:
         return _NUMBER_KINDS.get(self.logical(target) or "")
 
     def kind(self, index: int) -> _Kind:
-        """The kind of number the arithmetic expression of spot ``index`` computes."""
+        """The kind of number the arithmetic expression (or aggregate) of spot ``index``
+        computes."""
+        if index not in self.kinds and self.spots[index].kind == "result":
+            spot = self.spots[index]
+            assert spot.target is not None
+            kind = self.column(spot.target)
+            if spot.operator == "SUM":  # as PostgreSQL types sum(): bigint's is numeric
+                kind = _SUMMED.get(kind, kind)
+            elif spot.operator == "AVG":
+                kind = "decimal" if kind in (64, 32, 16, "decimal") else kind
+            self.kinds[index] = kind
         if index not in self.kinds:
             spot = self.spots[index]
             found: list[_Kind] = []
@@ -274,6 +309,16 @@ class _Types:
             self.kinds[index] = _combined(*found) if len(found) == 2 else None
         return self.kinds[index]
 
+
+#: The kinds of column whose values PostgreSQL writes as text otherwise than SQLite
+#: holds them, with an example.
+_TEXT_FORMS = {
+    "float": "1.0 as '1' and 1e16 as '1e+16'",
+    "boolean": "true as 'true' (SQLite holds 1)",
+    "timestamptz": "a timestamp in its session's time zone, as '2024-01-02 03:04:05+00'",
+    "json": "a document with its own spacing and key order",
+    "bytes": "bytea as '\\x0102'",
+}
 
 #: The kinds of column PostgreSQL has no MIN or MAX of (SQLite compares anything).
 _UNORDERED = frozenset({"uuid", "boolean", "json", "bytes"})
@@ -305,6 +350,9 @@ _NUMBER_KINDS: dict[str, _Kind] = {
     "smallint": 16,
 }
 
+
+#: The kind of a sum of each kind of integer (PostgreSQL's sum(bigint) is a numeric).
+_SUMMED: dict[_Kind, _Kind] = {64: "decimal", 32: 64, 16: 64}
 
 #: The logical type of a column holding a kind of number.
 _LOGICAL: dict[_Kind, str] = {kind: name for name, kind in _NUMBER_KINDS.items()}
@@ -671,6 +719,8 @@ def _origin(term: Any, scope: Any) -> Origin:
         return origins[0] if origins else None
     if isinstance(term, terms.ArithmeticExpression):
         return Computed(tuple(_operand_origin(t, scope) for t in (term.left, term.right)))
+    if isinstance(term, terms.Negative):
+        return Computed(("value", _operand_origin(term.term, scope)))
     if isinstance(term, terms.Function) and term.args:
         name = term.name.upper()
         if name in _SUMMARIES:
@@ -681,7 +731,7 @@ def _origin(term: Any, scope: Any) -> Origin:
 
 
 def _operand_origin(term: Any, scope: Any) -> ResultColumn | Computed | str | None:
-    if isinstance(term, terms.Field | terms.ArithmeticExpression):
+    if isinstance(term, terms.Field | terms.ArithmeticExpression | terms.Negative):
         origin = _origin(term, scope)
         return origin if isinstance(origin, ResultColumn | Computed) else None
     if isinstance(term, Param) or (
