@@ -293,9 +293,10 @@ def _values_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> s
         names = [getattr(c, "name", c) for c in self._columns]
         key = [getattr(f, "name", f) for f in getattr(self, "_on_conflict_fields", ())]
         if key and all(k in names for k in key):
+            positions = [names.index(k) for k in key]
             for number, row in enumerate(self._values):
-                for k in key:
-                    value = row[names.index(k)] if names.index(k) < len(row) else None
+                for position in positions:
+                    value = row[position] if position < len(row) else None
                     if type(value) is terms.ValueWrapper and isinstance(value.value, terms.Term):
                         value = value.value
                     binder.key(value, number, len(key))

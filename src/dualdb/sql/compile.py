@@ -223,6 +223,7 @@ class Binder:
         self.key_widths: dict[int, int] = {}
         #: The placeholder of each literal term bound, by id (see ``bind_value``).
         self._by_term: dict[int, str] = {}
+        #: The terms known here by id, kept so that no other object takes their ids.
         self._terms: list[Any] = []
         self._expected: dict[int, Target] = {}
         #: The places whose SQL waits for column types (see ``spot``).
@@ -247,6 +248,7 @@ class Binder:
         if index is None:
             self.spots.append(Spot("reserved"))
             index = self.spot_of[id(term)] = len(self.spots) - 1
+            self._terms.append(term)  # alive while ids are compared (renders copy terms)
         return index
 
     def fill(self, index: int, spot: Spot) -> None:
