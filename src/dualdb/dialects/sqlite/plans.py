@@ -6,6 +6,11 @@ is read from the query once, when it is compiled (:class:`Sources`, in
 ``Compiled.state``); the declared types are read with ``PRAGMA table_xinfo`` in the
 snapshot of the statement itself, keyed by ``PRAGMA schema_version``, so a schema changed
 by another connection, process or migration tool is seen before a row is decoded.
+
+The same declared types decide, per schema version, how each argument is encoded
+(:func:`make_binds`) and how the statement's type-dependent places are written
+(:func:`typed_sql`: decimals compared by value, exact decimal arithmetic, integer
+overflow checked), so that SQLite answers as PostgreSQL, which types every expression.
 """
 
 from __future__ import annotations
