@@ -202,7 +202,7 @@ class Binder:
         "_nonce",
         "_terms",
         "dialect",
-        "key_widths",
+        "key_width",
         "slots",
         "spot_of",
         "spots",
@@ -216,11 +216,11 @@ class Binder:
         #: What each slot's value meets, where the query says (see ``expect``).
         self.targets: list[Target | None] = []
         self._by_name: dict[str, str] = {}
-        #: Upsert conflict keys (see ``key``): the row of each key term, by id, and the
-        #: argument positions found for each row.
-        self._keys: dict[int, tuple[int, int]] = {}
+        #: Upsert conflict keys (see ``key``): the row of each key term, by id, the
+        #: argument positions found for each row, and how many values a key has.
+        self._keys: dict[int, int] = {}
         self.upsert_keys: dict[int, list[int]] = {}
-        self.key_widths: dict[int, int] = {}
+        self.key_width = 0
         #: The placeholder of each literal term bound, by id (see ``bind_value``).
         self._by_term: dict[int, str] = {}
         #: The terms known here by id, kept so that no other object takes their ids.
@@ -291,16 +291,16 @@ class Binder:
     def key(self, term: Any, row: int, width: int) -> None:
         """Note that ``term``, if it is bound, is part of VALUES row ``row``'s conflict
         key (of ``width`` values) in an upsert."""
-        self._keys[id(term)] = (row, width)
+        self._keys[id(term)] = row
+        self.key_width = width
 
     def _add(self, slot: _Slot, term: Any) -> None:
         self.slots.append(slot)
         self.targets.append(self._expected.get(id(term)) if term is not None else None)
         if self._keys and term is not None:
-            found = self._keys.get(id(term))
-            if found is not None:
-                self.upsert_keys.setdefault(found[0], []).append(len(self.slots) - 1)
-                self.key_widths[found[0]] = found[1]
+            row = self._keys.get(id(term))
+            if row is not None:
+                self.upsert_keys.setdefault(row, []).append(len(self.slots) - 1)
 
 
 def compile_query(query: Any, dialect: Dialect) -> Compiled:
@@ -444,8 +444,8 @@ def _upsert_keys(binder: Binder) -> tuple[tuple[int, ...], ...] | None:
     has a part not bound, such as NULL or DEFAULT, cannot repeat another's)."""
     rows = tuple(
         tuple(positions)
-        for row, positions in sorted(binder.upsert_keys.items())
-        if len(positions) == binder.key_widths[row]
+        for _, positions in sorted(binder.upsert_keys.items())
+        if len(positions) == binder.key_width
     )
     return rows if len(rows) > 1 else None
 
