@@ -165,3 +165,23 @@ def test_the_password_is_never_printed(project: Path, database_url: str, backend
     for output in outputs:
         for secret in secrets:
             assert secret not in output
+
+
+ROUNDING = "CREATE TABLE prices (id BIGINT PRIMARY KEY NOT NULL, amount NUMERIC(20,2));\n"
+
+
+def test_a_decimal_column_sqlite_would_round_is_refused_there_when_migrating(
+    dualdb: Callable[..., Result], project: Path, database_url: str
+) -> None:
+    """``NUMERIC(20,2)`` is exact on PostgreSQL; on SQLite it has NUMERIC affinity, which
+    stores 9.00 as 9 and keeps 15 digits. dualdb refuses every write into such a column;
+    its migration runner refuses the migration that declares one, naming the fix."""
+    (project / "migrations" / "9000_prices.sql").write_text(ROUNDING)
+    result = dualdb("migrate")
+    if database_url.startswith("sqlite"):
+        assert result.returncode == 4, result.output
+        assert "the column prices.amount is not supported on sqlite" in result.stderr
+        assert "declare it DECIMAL TEXT" in result.stderr
+        assert "Nothing of 9000_prices was kept" in result.stderr
+    else:
+        assert result.returncode == 0, result.output

@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from dualdb.dialects import DialectName, MigrationBackend, get_dialect
+from dualdb.errors import UnsupportedFeature
 
 __all__ = [
     "AfterChange",
@@ -54,8 +55,11 @@ def _run_atomically(
                 backend.after_change(backend, migration, direction)
         return
     backend.ensure_internal_schema_updated()
+    before = backend.inexact_columns() if direction == "apply" else {}
     with backend.transaction():
         migration.process_steps(backend, direction, force=force)
+        if direction == "apply":
+            _refuse_inexact_columns(backend, before)
         backend.log_migration(migration, direction)
         if direction == "apply":
             backend.mark_one(migration, log=False)
@@ -65,11 +69,25 @@ def _run_atomically(
             backend.after_change(backend, migration, direction)
 
 
+def _refuse_inexact_columns(backend: Any, before: dict[str, str]) -> None:
+    """Fail the migration (rolled back with it) if it added a column the backend would
+    store some values of inexactly: better now than a refused write in production."""
+    added = {name: why for name, why in backend.inexact_columns().items() if name not in before}
+    if added:
+        name, why = next(iter(added.items()))
+        raise UnsupportedFeature(f"the column {name}", backend.dialect, why)
+
+
 class AtomicMigrations:
     """Runs each migration and its bookkeeping in one transaction (see the module docstring).
 
     Listed before yoyo's backend class, so ``super()`` here is yoyo's own implementation.
     """
+
+    def inexact_columns(self) -> dict[str, str]:
+        """The columns (``table.column``) whose declared type this backend would store
+        some values of inexactly, each with why and what to declare instead."""
+        return {}
 
     def apply_one(self, migration: Any, force: bool = False, mark: bool = True) -> None:
         parent: Any = super()

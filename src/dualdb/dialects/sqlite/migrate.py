@@ -28,6 +28,7 @@ from yoyo.connections import DatabaseURI
 from yoyo.migrations import default_migration_table
 
 from dualdb.dialects.base import MigrationBackend
+from dualdb.dialects.sqlite.codec import kind_of
 from dualdb.dialects.sqlite.dialect import NAME
 from dualdb.dialects.sqlite.introspect import introspect, logical_type
 from dualdb.errors import ConfigurationError, ConnectionFailed
@@ -52,6 +53,23 @@ class SQLiteBackend(AtomicMigrations, _YoyoSQLiteBackend):  # type: ignore[misc]
 
     def _check_transactional_ddl(self) -> bool:
         return True
+
+    def inexact_columns(self) -> dict[str, str]:
+        # A decimal type without TEXT has NUMERIC affinity, which stores 9.00 as 9 and
+        # keeps 15 digits; dualdb refuses every write into such a column.
+        found = {}
+        tables = self.execute(_TABLES).fetchall()
+        for (table,) in tables:
+            quoted = self.quote_identifier(table)
+            for row in self.execute(f"PRAGMA table_xinfo({quoted})").fetchall():
+                column, declared = row[1], row[2] or ""
+                if kind_of(declared) == "numeric affinity":
+                    found[f"{table}.{column}"] = (
+                        f"SQLite would round its decimals (it declares {declared}, which has "
+                        "NUMERIC affinity): declare it DECIMAL TEXT on SQLite, e.g. with "
+                        "{decimal} in typed_sql"
+                    )
+        return found
 
     def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
         if params:
@@ -152,6 +170,11 @@ class SQLiteMigrations(MigrationBackend):
     def scratch_settings(self, folder: str) -> Settings:
         return Settings(backend=NAME, sqlite_file=str(Path(folder) / "scratch.db"))
 
+
+_TABLES = """
+    SELECT name FROM sqlite_master
+    WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' ESCAPE '\\' ORDER BY name
+"""
 
 _OBJECTS = """
     SELECT type, name FROM sqlite_master
