@@ -15,6 +15,7 @@ import pytest
 from pypika import PostgreSQLQuery
 from pypika import analytics as an
 from pypika import functions as fn
+from pypika.terms import ValueWrapper
 
 from dualdb import Json, Order, Param, Query, QueryError, Table, UnsupportedFeature
 from dualdb.dialects import get_dialect
@@ -349,4 +350,32 @@ def test_rendered_outside_dualdb_a_query_is_pypikas_text() -> None:
     )
     assert str(Query.from_(users).select(users.n % 2).for_update()) == (
         'SELECT MOD("n",2) FROM "users" FOR UPDATE'
+    )
+
+
+def test_a_literal_nothing_types_is_written_with_its_type_on_postgresql() -> None:
+    """PostgreSQL cannot type ``SELECT $1`` (text) or ``SUM($1)`` (ambiguous); written
+    inline, 1 is an integer. The column keeps the name PostgreSQL gives a literal."""
+    q = Query.from_(users).select(1, fn.Sum(ValueWrapper(2.5)), users.id == 3_000_000_000)
+    assert sql_of(q, "postgresql") == (
+        'SELECT $1::integer "?column?",SUM($2::double precision),"id"=$3 FROM "users"'
+    )
+    assert sql_of(q, "sqlite").startswith("SELECT ? `?column?`,")
+
+
+def test_a_literal_that_meets_a_column_is_not_cast(dialect: str) -> None:
+    q = Query.from_(users).select(users.id + 1).where(users.id == 2)
+    assert "::" not in sql_of(q, dialect)
+
+
+def test_a_cast_to_a_number_is_a_function_of_dualdbs_on_sqlite_only(dialect: str) -> None:
+    """SQLite's CAST reads 'x' as 0: dualdb's driver writes the CAST by the column's type
+    (see test_diff_types); ``Compiled.sql`` keeps the plain CAST."""
+    q = Query.from_(users).select(fn.Cast(users.name, "INTEGER").as_("n"))
+    assert (
+        sql_of(q, dialect)
+        == {
+            "sqlite": 'SELECT CAST(`name` AS INTEGER) "n" FROM `users`',
+            "postgresql": 'SELECT CAST("name" AS INTEGER) "n" FROM "users"',
+        }[dialect]
     )

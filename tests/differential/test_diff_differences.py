@@ -12,10 +12,9 @@ from decimal import Decimal
 from typing import Any, cast
 
 import pytest
-from pypika.terms import Case
 
 import dualdb
-from dualdb import Param, Query, Table, fn, raw
+from dualdb import Param, Query, Table, raw
 
 T = Table("t")
 
@@ -66,78 +65,6 @@ async def test_negative_zero_loses_its_sign_in_a_sqlite_float_column(
 
 
 # ---------------------------------------------------------------------------- typing
-
-
-async def test_abs_of_a_decimal_is_a_float_on_sqlite(t: dualdb.Database, backend: str) -> None:
-    """SQLite's abs() reads decimal text as a number."""
-    value = await t.fetch_val(Query.from_(T).select(fn.Abs(T.d)).where(T.id == 1))
-    assert (type(value), str(value)) == _by_backend(backend, (float, "9.0"), (Decimal, "9.00"))
-
-
-async def test_cast_to_numeric_is_sqlites_number_on_sqlite(
-    t: dualdb.Database, backend: str
-) -> None:
-    value = await t.fetch_val(Query.from_(T).select(fn.Cast(T.d, "NUMERIC")).where(T.id == 1))
-    assert (type(value), str(value)) == _by_backend(backend, (int, "9"), (Decimal, "9.00"))
-
-
-async def test_case_branches_of_different_types_keep_their_own_on_sqlite(
-    t: dualdb.Database, backend: str
-) -> None:
-    """PostgreSQL gives a CASE (COALESCE, UNION) one type, here numeric; SQLite's
-    branches keep their own: make the branches one type."""
-    case = Case().when(T.id == 1, T.n).else_(T.d)
-    got = [r["v"] for r in await t.fetch_all(Query.from_(T).select(case.as_("v")).orderby(T.id))]
-    assert got == _by_backend(backend, [7, "10.00"], [Decimal(7), Decimal("10.00")])
-
-
-async def test_float_overflow_is_infinity_on_sqlite_and_an_error_on_postgresql(
-    t: dualdb.Database, backend: str
-) -> None:
-    await t.execute(Query.update(T).set(T.f, 1e308))
-    square = Query.from_(T).select((T.f * T.f).as_("v")).where(T.id == 1)
-    if backend == "sqlite":
-        assert await t.fetch_val(square) == float("inf")
-    else:
-        with pytest.raises(dualdb.DataError, match="out of range"):
-            await t.fetch_val(square)
-
-
-async def test_a_param_in_two_contexts_is_typed_once_on_postgresql(
-    t: dualdb.Database, backend: str
-) -> None:
-    """PostgreSQL gives a Param one type (here numeric, from ``d * $1``); SQLite binds
-    the value as it is in each place. Use two Params."""
-    k = Param("k")
-    query = Query.from_(T).select((T.d * k).as_("a"), (T.n + k).as_("b")).where(T.id == 1)
-    row = await t.fetch_one(query, k=3)
-    assert row is not None and row["b"] == 10
-    assert type(row["b"]) is _by_backend(backend, int, Decimal)
-
-
-async def test_a_value_without_a_type_context_fails_on_postgresql_only(
-    t: dualdb.Database, backend: str
-) -> None:
-    """A bare Param in the select list: PostgreSQL cannot type it (CAST it)."""
-    query = Query.from_(T).select(Param("k")).where(T.id == 1)
-    if backend == "sqlite":
-        assert await t.fetch_val(query, k=5) == 5
-    else:
-        with pytest.raises(dualdb.DataError):
-            await t.fetch_val(query, k=5)
-    typed = Query.from_(T).select(fn.Cast(Param("k"), "BIGINT")).where(T.id == 1)
-    assert await t.fetch_val(typed, k=5) == 5
-
-
-async def test_text_that_is_no_number_cast_to_integer_is_zero_on_sqlite(
-    t: dualdb.Database, backend: str
-) -> None:
-    query = Query.from_(T).select(fn.Cast(T.s, "INTEGER")).where(T.id == 1)  # s is 'x'
-    if backend == "sqlite":
-        assert await t.fetch_val(query) == 0
-    else:
-        with pytest.raises(dualdb.DataError, match="invalid input syntax"):
-            await t.fetch_val(query)
 
 
 async def test_a_like_pattern_ending_in_its_escape_is_refused_on_sqlite_without_rows(

@@ -12,6 +12,7 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
+from decimal import Decimal
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -368,6 +369,22 @@ class Compiler:
         operand rendered again) so that dividing by zero is an error, as on PostgreSQL,
         where a NULL dividend gives NULL; None when the backend raises one already."""
         return None
+
+    def literal(self, placeholder: str, value: Any) -> str:
+        """The placeholder of a literal that meets nothing typed (it stands alone in a
+        select list, or is a function's argument), written so that the server types it as
+        it would type the literal written inline: PostgreSQL cannot type a parameter
+        there (``SELECT $1`` is text, ``SUM($1)`` is ambiguous), where ``SELECT 1`` is
+        an integer."""
+        if isinstance(value, bool):
+            return f"{placeholder}::boolean"
+        if isinstance(value, int):  # (beyond 64 bits, the bigint refuses it, as SQLite)
+            return f"{placeholder}::{'integer' if -(2**31) <= value < 2**31 else 'bigint'}"
+        if isinstance(value, float):
+            return f"{placeholder}::double precision"
+        if isinstance(value, Decimal):
+            return f"{placeholder}::numeric"
+        return placeholder
 
     def parenthesize_set_members(self, members: Sequence[Any]) -> bool:
         """Whether the SELECTs of a UNION/INTERSECT/EXCEPT (``members``, PyPika builders)

@@ -50,7 +50,7 @@ from pypika.queries import QueryBuilder, _SetOperation
 from pypika.utils import format_alias_sql, format_quotes
 
 from dualdb.errors import QueryError
-from dualdb.sql._target import LIKE_PATTERN, Operand, Spot, Target
+from dualdb.sql._target import LIKE_PATTERN, SELECTED_VALUE, Operand, Spot, Target
 
 if TYPE_CHECKING:
     from dualdb.dialects.base import Compiler
@@ -330,12 +330,21 @@ def _function_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) ->
         if spotted is not self.args[0]:
             self = copy(self)
             self.args = [spotted]
-    elif isinstance(self, fn.Cast) and str(self.as_type).lower().split("(")[0] in _TEXTS:
-        # A column as text: the backends write some types' values differently.
-        spotted = _spot(binder, self.args[0], "text")
-        if spotted is not self.args[0]:
-            self = copy(self)
-            self.args = [spotted]
+    elif isinstance(self, fn.Cast) and self.args:
+        to = _cast_type(self.as_type)
+        logical = _CAST_LOGICAL.get(to.split("(")[0])
+        if logical is not None:  # a bound value cast is of the type it is cast to
+            _meets(binder, self.args[0], Target(None, None, logical))
+        if to.split("(")[0] in _TEXTS:
+            # A column as text: the backends write some types' values differently.
+            spotted = _spot(binder, self.args[0], "text")
+            if spotted is not self.args[0]:
+                self = copy(self)
+                self.args = [spotted]
+        elif logical in ("integer", "bigint", "decimal", "float") and compiler.typed_spots:
+            return _typed_call(binder, self, "cast", kwargs)
+    elif name == "ABS" and len(self.args) == 1 and compiler.typed_spots:
+        return _typed_call(binder, self, "negative", kwargs)
     if name != self.name.upper():
         renamed = copy(self)
         renamed.name = name
@@ -350,6 +359,62 @@ def _function_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) ->
             sql, self.alias, quote_char=kwargs.get("quote_char"), **_without(kwargs)
         )
     return sql
+
+
+def _typed_call(binder: Binder, function: Any, kind: str, kwargs: dict[str, Any]) -> str:
+    """A CAST to a number (``kind`` "cast") or ABS (``kind`` "negative") of one
+    argument, as a spot the driver writes by the argument's type."""
+    index = binder.reserve(function)
+    argument = function.args[0]
+    sql = str(argument.get_sql(**{**kwargs, "with_alias": False}))
+    operand = _operand(binder, argument)
+    if kind == "cast":
+        spot = Spot("cast", operator=_cast_type(function.as_type).upper(), operands=(operand,))
+    else:
+        spot = Spot("negative", operator="ABS", operands=("value", operand))
+    binder.fill(index, spot)
+    sql = binder.mark(index, "open") + sql + binder.mark(index, "close")
+    if kwargs.get("with_alias") and function.alias:
+        sql = format_alias_sql(
+            sql, function.alias, quote_char=kwargs.get("quote_char"), **_without(kwargs)
+        )
+    return sql
+
+
+def _cast_type(as_type: Any) -> str:
+    """The type a CAST names, in lower case with single spaces (``numeric(5,2)``)."""
+    text = str(as_type.get_sql() if hasattr(as_type, "get_sql") else as_type)
+    return " ".join(text.lower().replace(", ", ",").split())
+
+
+#: The logical type of the value of a CAST to each type.
+_CAST_LOGICAL = {
+    "smallint": "integer",
+    "int2": "integer",
+    "integer": "integer",
+    "int": "integer",
+    "int4": "integer",
+    "bigint": "bigint",
+    "int8": "bigint",
+    "numeric": "decimal",
+    "decimal": "decimal",
+    "double precision": "float",
+    "float8": "float",
+    "float": "float",
+    "real": "float",
+    "float4": "float",
+    "text": "text",
+    "varchar": "text",
+    "boolean": "boolean",
+    "bool": "boolean",
+    "uuid": "uuid",
+    "date": "date",
+    "timestamptz": "timestamptz",
+    "timestamp with time zone": "timestamptz",
+    "jsonb": "json",
+    "json": "json",
+    "bytea": "bytes",
+}
 
 
 def _result_spot(binder: Binder, function: Any) -> int | None:
@@ -468,6 +533,10 @@ def _operand(binder: Binder, term: Any) -> Operand:
     nested = binder.spot_of.get(id(term))
     if nested is not None:
         return nested
+    from dualdb.sql.terms import Param  # which imports this module
+
+    if isinstance(term, Param):
+        return f":{term.name}"
     if _is_bound(term):
         return "value"
     if isinstance(term, fn.Count):
@@ -483,11 +552,19 @@ _COUNTED = Target(None, None, "bigint")
 def _select_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
     compiler = binder.dialect.compiler
     distinct = compiler.typed_spots and self._distinct
-    if not (compiler.names_expressions or distinct):
-        return str(original(self, **kwargs))
+    from dualdb.sql.terms import Param  # which imports this module
+
     selects = list(self._selects)
     if compiler.names_expressions:
         selects = [_named(term) for term in selects]
+    else:  # a literal written with its type (``Compiler.literal``) keeps its name
+        selects = [_named(term) if _is_literal(term) else term for term in selects]
+    for term in selects:
+        if isinstance(term, Param):
+            # Nothing types it but the select list, where PostgreSQL makes it text.
+            _meets(binder, term, SELECTED_VALUE)
+    if not distinct and all(a is b for a, b in zip(selects, self._selects, strict=True)):
+        return str(original(self, **kwargs))
     if distinct:
         # DISTINCT compares decimals by value (9.0 and 9.00 are one row), as on
         # PostgreSQL; the column keeps its name.
@@ -495,6 +572,10 @@ def _select_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> s
     named = copy(self)
     named._selects = selects
     return str(original(named, **kwargs))
+
+
+def _is_literal(term: Any) -> bool:
+    return type(term) is terms.ValueWrapper and not isinstance(term.value, terms.Term)
 
 
 def _distinct_column(binder: Binder, term: Any) -> Any:
@@ -604,6 +685,9 @@ def _returning_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -
 def _mod_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
     # PyPika's own rendering of the operands (Function.get_function_sql).
     compiler = binder.dialect.compiler
+    if len(self.args) == 2:  # a bound operand takes the other's type, as in arithmetic
+        _meets(binder, self.args[1], _column(self.args[0]))
+        _meets(binder, self.args[0], _column(self.args[1]))
     left, right = (
         _spot(binder, arg, "no decimal").get_sql(with_alias=False, subquery=True, **kwargs)
         for arg in self.args

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-__all__ = ["LIKE_PATTERN", "Spot", "Target"]
+__all__ = ["LIKE_PATTERN", "SELECTED_VALUE", "Spot", "Target"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,10 +33,16 @@ class Target:
 #: character dualdb gives every LIKE) is an error, as PostgreSQL makes it.
 LIKE_PATTERN = Target(None, None, "LIKE pattern")
 
+#: What a Param alone in a select list meets: text, as PostgreSQL types it there (which
+#: refuses the same Param meeting another type elsewhere in the statement).
+SELECTED_VALUE = Target(None, None, "text")
+
 
 #: What an arithmetic operand is, for the driver to work out the expression's type: a
-#: column, the spot of a nested arithmetic expression (its index), a bound value (it takes
-#: the other operand's type, as PostgreSQL types a parameter), or None (anything else).
+#: column, the spot of a nested arithmetic expression (its index), a bound value
+#: (``"value"``: it takes the other operand's type, as PostgreSQL types a parameter), a
+#: Param (``":name"``: typed so where the statement first gives it a type, as PostgreSQL
+#: types a parameter once), or None (anything else).
 Operand = Target | int | str | None
 
 
@@ -52,7 +58,10 @@ class Spot:
     column that must not be a decimal (``"no decimal"``), or an arithmetic expression
     (``"arithmetic"``, with
     its ``operator`` and ``operands``: computed exactly for decimals, checked for
-    overflow for integers), or a negation (``"negative"``, as ``0 - operand``)."""
+    overflow for integers and floats), a negation or ABS (``"negative"``, its
+    ``operator`` "-" or "ABS"), or a CAST to a number (``"cast"``, its ``operator`` the
+    type, its operand what is cast: PostgreSQL rounds and refuses text that is no
+    number, where SQLite truncates and reads ``'x'`` as 0)."""
 
     kind: str
     target: Target | None = None
@@ -62,5 +71,7 @@ class Spot:
     def plain(self, part: str) -> str:
         """Part ``part`` of the spot as SQL that knows no column types (``Compiled.sql``)."""
         if self.kind == "negative":
-            return {"open": "-(", "close": ")"}.get(part, "")
+            return {"open": f"{self.operator}(", "close": ")"}.get(part, "")
+        if self.kind == "cast":
+            return {"open": "CAST(", "close": f" AS {self.operator})"}.get(part, "")
         return self.operator if part == "op" else ""

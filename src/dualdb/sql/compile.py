@@ -283,6 +283,8 @@ class Binder:
                 return placeholder
         self._add(_Slot(None, value), term)
         placeholder = self.dialect.placeholder(len(self.slots))
+        if term is not None and self.targets[-1] is None:
+            placeholder = self.dialect.compiler.literal(placeholder, value)
         if reuse:
             self._by_term[id(term)] = placeholder
             self._terms.append(term)  # alive while ids are compared

@@ -11,10 +11,12 @@ from pypika.enums import Matching, Order
 from dualdb.dialects.base import Compiler
 
 __all__ = [
+    "CAST_VALUE",
     "DECIMAL_ARITHMETIC",
     "DECIMAL_ORDER",
     "EXACT_AVG",
     "EXACT_SUM",
+    "FLOAT_ARITHMETIC",
     "INTEGER_RANGE",
     "LIMIT_COUNT",
     "LOWER",
@@ -47,6 +49,11 @@ DECIMAL_ARITHMETIC = "dualdb_numeric"
 #: The SQL function that passes an integer result through, failing where PostgreSQL's
 #: integer type of that width would overflow.
 INTEGER_RANGE = "dualdb_integer"
+#: The SQL function that computes ``a <op> b`` over floats, failing where PostgreSQL's
+#: float8 overflows or underflows (SQLite's would be infinity or zero).
+FLOAT_ARITHMETIC = "dualdb_float"
+#: The SQL function that casts a value to a number as PostgreSQL does.
+CAST_VALUE = "dualdb_cast"
 
 
 class SQLiteCompiler(Compiler):
@@ -153,6 +160,11 @@ class SQLiteCompiler(Compiler):
         # PostgreSQL's "division by zero" -- unless the dividend is NULL, which makes the
         # quotient NULL on PostgreSQL too.
         return f"{NONZERO}({right}, {dividend})"
+
+    def literal(self, placeholder: str, value: Any) -> str:
+        # A SQLite value carries its own type; the driver decodes what it reads back
+        # by the literal's (see plans).
+        return placeholder
 
     def parenthesize_set_members(self, members: Sequence[Any]) -> bool:
         # SQLite's grammar has no "(SELECT …) UNION (SELECT …)": the members go bare.

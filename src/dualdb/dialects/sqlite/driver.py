@@ -29,10 +29,12 @@ from dualdb.dialects.sqlite.codec import (
     encode_many,
 )
 from dualdb.dialects.sqlite.compiler import (
+    CAST_VALUE,
     DECIMAL_ARITHMETIC,
     DECIMAL_ORDER,
     EXACT_AVG,
     EXACT_SUM,
+    FLOAT_ARITHMETIC,
     INTEGER_RANGE,
     LIMIT_COUNT,
     LOWER,
@@ -49,8 +51,10 @@ from dualdb.dialects.sqlite.functions import (
     ExactSum,
     WindowAvg,
     WindowSum,
+    cast_value,
     decimal_arithmetic,
     decimal_order,
+    float_arithmetic,
     integer_range,
     limit_count,
     lower,
@@ -674,6 +678,8 @@ class SQLiteDriver(Driver):
             await conn.create_function(
                 DECIMAL_ARITHMETIC, 3, decimal_arithmetic, deterministic=True
             )
+            await conn.create_function(FLOAT_ARITHMETIC, 3, float_arithmetic, deterministic=True)
+            await conn.create_function(CAST_VALUE, 3, cast_value, deterministic=True)
             db = _aiosqlite.sqlite3_connection(conn)
             in_thread = _aiosqlite.in_thread(conn)
             await in_thread(db.create_aggregate, EXACT_SUM, 1, ExactSum)

@@ -8,9 +8,12 @@ decoding plans (:mod:`~dualdb.dialects.sqlite.plans`) give them PostgreSQL's typ
 
 from __future__ import annotations
 
+import math
+import re
+import struct
 import threading
 from collections import deque
-from decimal import MAX_EMAX, MIN_EMIN, Context, Decimal
+from decimal import MAX_EMAX, MIN_EMIN, ROUND_HALF_UP, Context, Decimal
 from typing import Any
 
 __all__ = [
@@ -18,8 +21,10 @@ __all__ = [
     "ExactSum",
     "WindowAvg",
     "WindowSum",
+    "cast_value",
     "decimal_arithmetic",
     "decimal_order",
+    "float_arithmetic",
     "integer_range",
     "limit_count",
     "lower",
@@ -112,7 +117,9 @@ def decimal_arithmetic(operator: str, left: Any, right: Any) -> Any:
     if left is None or right is None:
         return None
     a, b = _number(left), _number(right)
-    if operator == "+":
+    if operator == "abs":  # (of ``right``: a unary operator has the left operand 0)
+        result = _EXACT.abs(b)
+    elif operator == "+":
         result = _EXACT.add(a, b)
     elif operator == "-":
         result = _EXACT.subtract(a, b)
@@ -123,6 +130,171 @@ def decimal_arithmetic(operator: str, left: Any, right: Any) -> Any:
             raise _fail("division by zero")
         result = postgres_quotient(a, b)
     return _returned(result)
+
+
+def float_arithmetic(operator: str, left: Any, right: Any) -> Any:
+    """``left <operator> right`` over floats, failing where PostgreSQL's float8 operators
+    do: a finite result too large (SQLite's would be infinity) or too small (zero)."""
+    if left is None or right is None:
+        return None
+    a, b = float(left), float(right)
+    if operator == "+":
+        result = a + b
+    elif operator == "-":
+        result = a - b
+    elif operator == "*":
+        result = a * b
+        if result == 0.0 and a != 0.0 and b != 0.0:
+            raise _fail("value out of range: underflow")
+    else:
+        if b == 0.0:
+            raise _fail("division by zero")
+        result = a / b
+        if result == 0.0 and a != 0.0 and not math.isinf(b):
+            raise _fail("value out of range: underflow")
+    if math.isinf(result) and not (math.isinf(a) or math.isinf(b)):
+        raise _fail("value out of range: overflow")
+    return _float_result(result)
+
+
+def _float_result(value: float) -> Any:
+    """A float as SQLite can return it: NaN (which it would make NULL) as text, which
+    the decoding plans make a float again."""
+    return "NaN" if math.isnan(value) else value
+
+
+#: Text PostgreSQL reads as an integer (``pg_strtoint``): digits, a sign, and spaces.
+_INTEGER_TEXT = re.compile(r"\s*[+-]?\d+\s*", re.ASCII)
+#: Text PostgreSQL reads as a number (``numeric_in``, ``float8in``).
+_NUMBER_TEXT = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*", re.ASCII)
+#: Hexadecimal floats and NaN with its characters, which strtod() reads too.
+_HEX_TEXT = re.compile(r"[+-]?0[xX]([0-9a-fA-F]+\.?[0-9a-fA-F]*|\.[0-9a-fA-F]+)([pP][+-]?\d+)?")
+_NAN_TEXT = re.compile(r"[+-]?nan\([0-9a-zA-Z_]*\)", re.IGNORECASE)
+#: What C's isspace() skips around a number.
+_SPACES = " \t\n\r\f\v"
+_SPECIAL_FLOATS = {
+    "nan": math.nan,
+    "+nan": math.nan,
+    "-nan": math.nan,
+    "infinity": math.inf,
+    "+infinity": math.inf,
+    "-infinity": -math.inf,
+    "inf": math.inf,
+    "+inf": math.inf,
+    "-inf": -math.inf,
+}
+
+
+def cast_value(to: str, source: str, value: Any) -> Any:
+    """``CAST(value AS to)`` as PostgreSQL computes it, where SQLite's CAST would read
+    any text as a number (``'x'`` is 0) and truncate: ``to`` is ``smallint``,
+    ``integer``, ``bigint``, ``float4``, ``float8``, ``numeric`` or ``numeric(p,s)``;
+    ``source`` is the kind of the value cast (``decimal`` for decimal text, ``text``,
+    or ``""`` for a number). A numeric is returned as decimal text."""
+    if value is None:
+        return None
+    if isinstance(value, bytes):
+        raise _fail(f"cannot cast bytea to {to}")
+    if to in ("smallint", "integer", "bigint"):
+        return _to_integer(to, source, value)
+    if to in ("float8", "float4"):
+        number = _to_float(to, source, value)
+        if to == "float4" and math.isfinite(number):
+            try:
+                single = struct.unpack("f", struct.pack("f", number))[0]
+            except OverflowError:
+                single = math.inf
+            if math.isinf(single):
+                raise _fail("value out of range: overflow")
+            if single == 0.0 and number != 0.0:
+                raise _fail("value out of range: underflow")
+            number = single
+        return _float_result(number)
+    return _to_numeric(to, source, value)
+
+
+def _to_integer(to: str, source: str, value: Any) -> int:
+    bits = {"smallint": 16, "integer": 32, "bigint": 64}[to]
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            raise _fail(f"{to} out of range")
+        number = round(value)  # rint(): half to even
+    elif isinstance(value, int):
+        number = value
+    elif source == "decimal":
+        exact = _number(value)
+        if not exact.is_finite():
+            raise _fail(f"cannot convert {exact} to {to}")
+        number = int(exact.to_integral_value(ROUND_HALF_UP))
+    elif _INTEGER_TEXT.fullmatch(value):
+        number = int(value)
+    else:
+        raise _fail(f"invalid input syntax for type {to}")
+    limit = 2 ** (bits - 1)
+    if not -limit <= number < limit:
+        raise _fail(f"{to} out of range")
+    return number
+
+
+def _to_float(to: str, source: str, value: Any) -> float:
+    if isinstance(value, int | float):
+        return float(value)
+    name = "real" if to == "float4" else "double precision"
+    if source == "decimal":
+        exact = _number(value)
+    else:  # as strtod() reads it, which PostgreSQL's float8in calls
+        text = value.strip(_SPACES)
+        special = _SPECIAL_FLOATS.get(text.lower())
+        if special is not None:
+            return special
+        if _NAN_TEXT.fullmatch(text):
+            return math.nan
+        if _HEX_TEXT.fullmatch(text):
+            sign = -1.0 if text.startswith("-") else 1.0
+            try:
+                number = sign * float.fromhex(text.lstrip("+-"))
+            except OverflowError:
+                raise _fail(f"value is out of range for type {name}") from None
+            exact = Decimal(number)
+        elif _NUMBER_TEXT.fullmatch(value):
+            exact = _number(text)
+        else:
+            raise _fail(f"invalid input syntax for type {name}")
+    number = float(exact)
+    if math.isinf(number) or (number == 0.0 and not exact.is_zero()):
+        raise _fail(f"value is out of range for type {name}")
+    return number
+
+
+def _to_numeric(to: str, source: str, value: Any) -> str:
+    if isinstance(value, float):
+        if math.isinf(value):
+            raise _fail("cannot convert infinity to numeric")
+        # PostgreSQL 15 converts a float8 with DBL_DIG (15) significant digits.
+        exact = Decimal("NaN") if math.isnan(value) else Decimal(format(value, ".15g"))
+    elif isinstance(value, int) or source == "decimal":
+        exact = _number(value)
+    else:
+        text = value.strip().lower()
+        if text in _SPECIAL_FLOATS and "nan" not in text[1:]:
+            exact = Decimal(_SPECIAL_FLOATS[text])
+        elif _NUMBER_TEXT.fullmatch(value):
+            exact = _number(value.strip())
+        else:
+            raise _fail("invalid input syntax for type numeric")
+    if "(" in to and exact.is_finite():
+        precision, _, scale = to[to.index("(") + 1 : -1].partition(",")
+        places = int(scale or 0)
+        exact = exact.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP, context=_EXACT)
+        if exact.adjusted() >= int(precision) - places and not exact.is_zero():
+            raise _fail("numeric field overflow")
+    elif "(" in to and exact.is_infinite():
+        raise _fail("numeric field overflow")
+    if exact.is_nan():
+        return "NaN"
+    if exact.is_infinite():
+        return "-Infinity" if exact.is_signed() else "Infinity"
+    return str(_returned(exact))
 
 
 def _number(value: Any) -> Decimal:

@@ -15,6 +15,7 @@ overflow checked), so that SQLite answers as PostgreSQL, which types every expre
 
 from __future__ import annotations
 
+import re
 import sqlite3
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -35,7 +36,13 @@ from dualdb.dialects.sqlite.codec import (
     kind_of,
     to_bool,
 )
-from dualdb.dialects.sqlite.compiler import DECIMAL_ARITHMETIC, DECIMAL_ORDER, INTEGER_RANGE
+from dualdb.dialects.sqlite.compiler import (
+    CAST_VALUE,
+    DECIMAL_ARITHMETIC,
+    DECIMAL_ORDER,
+    FLOAT_ARITHMETIC,
+    INTEGER_RANGE,
+)
 from dualdb.records import Record, record_class
 from dualdb.sql._target import LIKE_PATTERN, Spot, Target
 from dualdb.sql.terms import Param, Raw
@@ -57,7 +64,9 @@ __all__ = [
 ]
 
 #: Functions whose result has the type of their first argument.
-_PASSTHROUGH_FUNCTIONS = frozenset({"MIN", "MAX", "COALESCE", "IFNULL"})
+_PASSTHROUGH_FUNCTIONS = frozenset({"MIN", "MAX"})
+#: Functions whose result has the type PostgreSQL resolves for all their arguments.
+_COMMON_FUNCTIONS = frozenset({"COALESCE", "IFNULL", "NULLIF", "GREATEST", "LEAST"})
 #: Aggregates whose result type PostgreSQL derives from their argument's (see ``Summary``).
 _SUMMARIES = frozenset({"SUM", "AVG"})
 
@@ -111,7 +120,17 @@ class _Summarized:
     kind: _Kind
 
 
-Origin = ResultColumn | Fixed | Spread | Summary | Computed | None
+@dataclass(frozen=True, slots=True)
+class Common:
+    """The branches of a CASE, the arguments of COALESCE, or a column of the members of
+    a UNION: PostgreSQL gives their values one type (an integer and a decimal are a
+    numeric), where SQLite keeps each value's own. Each branch is an origin, or the kind
+    of a literal (see ``_Kind``)."""
+
+    branches: tuple[Origin | int | str, ...]
+
+
+Origin = ResultColumn | Fixed | Spread | Summary | Computed | Common | None
 
 
 class Sources:
@@ -160,8 +179,9 @@ def sources_of(query: Any, column_type: Callable[[str], str]) -> Sources:
     if not isinstance(query, QueryBuilder | _SetOperation):
         return Sources(None, ())
     if isinstance(query, _SetOperation):
-        # Its columns are those of its first SELECT.
-        query = query.base_query
+        # Its columns are those of its first SELECT, of a type common to every member's.
+        base = query.base_query
+        return Sources(_set_origins(query), _tables(base), _stars(base), column_type=column_type)
     return Sources(_origins(query), _tables(query), _stars(query), column_type=column_type)
 
 
@@ -172,11 +192,16 @@ def make_binds(
     meets none, or one whose type dualdb does not know: the encoding of any value)."""
     types = _Types(conn, schema, sources, compiled.spots or ())
     out: list[Callable[[Any], Any]] = []
-    for target in compiled.targets or ():
+    for slot, target in zip(compiled.slots, compiled.targets or (), strict=False):
         if target == LIKE_PATTERN:
             out.append(bind_like_pattern)
             continue
         declared = None if target is None else types.declared(target)
+        if slot.name is not None and compiled.spots and sources.column_type is not None:
+            # A Param that arithmetic types is of that type everywhere, as on PostgreSQL.
+            logical = _LOGICAL.get(types.param(f":{slot.name}"))
+            if logical is not None:
+                declared = sources.column_type("integer" if logical == "smallint" else logical)
         encoder = binder_for(declared) if declared else None
         out.append(encode_value if encoder is None else encoder)
     return Binds(out)
@@ -198,12 +223,15 @@ def typed_sql(
         spot = spots[index]
         if spot.kind == "negative":
             kind = types.kind(index)
+            operator = spot.operator.lower()
             if kind == "decimal":
-                opening = f"CAST({DECIMAL_ARITHMETIC}('-', 0, "
+                opening = f"CAST({DECIMAL_ARITHMETIC}('{operator}', 0, "
                 return opening if part == "open" else f") AS TEXT) COLLATE {DECIMAL_ORDER}"
             if isinstance(kind, int):
-                return f"{INTEGER_RANGE}({kind}, -(" if part == "open" else "))"
+                return f"{INTEGER_RANGE}({kind}, {operator}(" if part == "open" else "))"
             return spot.plain(part)
+        if spot.kind == "cast":
+            return _cast_part(types, spot, part)
         if spot.kind == "arithmetic":
             kind = types.kind(index)
             if kind == "decimal":
@@ -215,6 +243,12 @@ def typed_sql(
             if isinstance(kind, int):
                 wrap = {"open": f"{INTEGER_RANGE}({kind}, ", "op": spot.operator, "close": ")"}
                 return wrap[part]
+            if kind == "float":
+                return {
+                    "open": f"{FLOAT_ARITHMETIC}('{spot.operator}', ",
+                    "op": ", ",
+                    "close": ")",
+                }[part]
             return spot.operator if part == "op" else ""
         assert spot.target is not None
         logical = types.logical(spot.target)
@@ -254,6 +288,79 @@ def typed_sql(
     return compiled.write(write)
 
 
+def _cast_part(types: _Types, spot: Spot, part: str) -> str:
+    """Part of a CAST to a number, as PostgreSQL computes it (``functions.cast_value``)."""
+    to = _cast_target(spot.operator)
+    if to is None:
+        return spot.plain(part)
+    numeric = to.startswith("numeric")
+    if part == "close":
+        return f") AS TEXT) COLLATE {DECIMAL_ORDER}" if numeric else ")"
+    operand = spot.operands[0]
+    source = ""
+    if isinstance(operand, Target):
+        logical = types.logical(operand)
+        if logical in _UNCASTABLE or (logical == "boolean" and to != "integer"):
+            raise errors.UnsupportedFeature(
+                f"CAST of the {logical} column {operand.describe()} to {spot.operator}",
+                "sqlite",
+                "PostgreSQL casts a boolean to integer only, and none of uuid, json, bytes "
+                "or dates to a number: convert the value in Python",
+            )
+        source = "decimal" if logical == "decimal" else ""
+    elif isinstance(operand, int):
+        source = "decimal" if types.kind(operand) == "decimal" else ""
+    opening = f"{CAST_VALUE}('{to}', '{source}', "
+    return f"CAST({opening}" if numeric else opening
+
+
+def _cast_target(type_sql: str) -> str | None:
+    """The type ``functions.cast_value`` knows a CAST's type (``NUMERIC(5,2)``) by."""
+    match = _CAST_TYPE.fullmatch(type_sql.lower())
+    if match is None:
+        return None
+    to = _CAST_TARGETS[match[1]]
+    if match[2] and to == "numeric":
+        return f"numeric({match[2]}{',' + match[3] if match[3] else ''})"
+    if match[2] and match[1] == "float":  # float(p): real up to 24 bits, else double
+        return "float4" if int(match[2]) <= 24 else "float8"
+    return None if match[2] else to
+
+
+#: The types a CAST to a number may name, by the names ``functions.cast_value`` knows.
+_CAST_TARGETS = {
+    "smallint": "smallint",
+    "int2": "smallint",
+    "integer": "integer",
+    "int": "integer",
+    "int4": "integer",
+    "bigint": "bigint",
+    "int8": "bigint",
+    "numeric": "numeric",
+    "decimal": "numeric",
+    "double precision": "float8",
+    "float8": "float8",
+    "float": "float8",
+    "real": "float4",
+    "float4": "float4",
+}
+_CAST_TYPE = re.compile(
+    "(" + "|".join(sorted(_CAST_TARGETS, key=len, reverse=True)) + r")(?:\((\d+)(?:,(\d+))?\))?"
+)
+
+#: The kinds of column PostgreSQL casts to no number.
+_UNCASTABLE = frozenset({"uuid", "json", "bytes", "date", "timestamptz"})
+
+#: The kind of number a CAST to each type is.
+_CAST_KINDS: dict[str, _Kind] = {
+    "smallint": 16,
+    "integer": 32,
+    "bigint": 64,
+    "float8": "float",
+    "float4": "float",
+}
+
+
 class _Types:
     """The types of one statement's columns and arithmetic expressions in one schema."""
 
@@ -266,6 +373,7 @@ class _Types:
     ) -> None:
         self.conn, self.schema, self.sources, self.spots = conn, schema, sources, spots
         self.kinds: dict[int, _Kind] = {}
+        self.params: dict[str, _Kind] = {}
 
     def declared(self, target: Target) -> str | None:
         """The declared type of what ``target`` names (an expression: the type of a
@@ -287,6 +395,9 @@ class _Types:
     def kind(self, index: int) -> _Kind:
         """The kind of number the arithmetic expression (or aggregate) of spot ``index``
         computes."""
+        if index not in self.kinds and self.spots[index].kind == "cast":
+            to = _cast_target(self.spots[index].operator) or ""
+            self.kinds[index] = "decimal" if to.startswith("numeric") else _CAST_KINDS.get(to)
         if index not in self.kinds and self.spots[index].kind == "result":
             spot = self.spots[index]
             assert spot.target is not None
@@ -309,10 +420,33 @@ class _Types:
                             _NO_ARITHMETIC[logical],
                         )
                     found.append(_NUMBER_KINDS.get(logical or ""))
+                elif isinstance(operand, str) and operand.startswith(":"):
+                    found.append(self.param(operand))
                 else:
                     found.append(self.kind(operand) if isinstance(operand, int) else operand)
             self.kinds[index] = _combined(*found) if len(found) == 2 else None
         return self.kinds[index]
+
+    def param(self, name: str) -> _Kind:
+        """The kind of number the Param ``name`` (``":name"``) is: PostgreSQL types a
+        parameter once, where the statement first gives it a type (the first arithmetic
+        expression with it and a typed operand), and keeps that type everywhere else."""
+        if name not in self.params:
+            self.params[name] = "value"  # (while it is worked out: no cycle)
+            for spot in self.spots:
+                if spot.kind != "arithmetic" or name not in spot.operands:
+                    continue
+                other = spot.operands[1 - spot.operands.index(name)]
+                if isinstance(other, Target):
+                    kind = self.column(other)
+                elif isinstance(other, int):
+                    kind = self.kind(other)
+                else:
+                    continue
+                if kind is not None and kind != "value":
+                    self.params[name] = kind
+                    break
+        return self.params[name]
 
 
 #: The kinds of column whose values PostgreSQL writes as text otherwise than SQLite
@@ -584,7 +718,19 @@ def _expand(
             kind = _kind(conn, schema, sources, origin.origin)
             out.append(_Summarized(origin.name, None if kind == "value" else kind))
         elif isinstance(origin, Computed):
-            out.append(_EXACT_TEXT)
+            kind = _kind(conn, schema, sources, origin)
+            out.append(_COMMON_DECODERS["float"] if kind == "float" else _EXACT_TEXT)
+        elif isinstance(origin, Common):
+            kinds = [
+                branch if isinstance(branch, int | str) else _kind(conn, schema, sources, branch)
+                for branch in origin.branches
+            ]
+            common = _common(kinds)
+            if common in _COMMON_DECODERS:
+                out.append(_COMMON_DECODERS[common])
+            else:  # one type already, or types dualdb does not resolve: the first's
+                first = next((b for b in origin.branches if not isinstance(b, int | str)), None)
+                _expand(conn, schema, sources, (first,), out)
         elif isinstance(origin, Spread):
             _expand(conn, schema, sources, origin.origins, out)
         elif origin.column is not None:
@@ -610,6 +756,18 @@ def _kind(conn: sqlite3.Connection, schema: SchemaVersion, sources: Sources, ori
     if isinstance(origin, Computed) and len(origin.operands) == 2:
         left, right = (_kind(conn, schema, sources, o) for o in origin.operands)
         return _combined(left, right)
+    if isinstance(origin, Summary):
+        kind = _kind(conn, schema, sources, origin.origin)
+        if origin.name == "SUM":
+            return _SUMMED.get(kind, kind)
+        return "decimal" if kind in (64, 32, 16, "decimal") else kind
+    if isinstance(origin, Common):
+        return _common(
+            [
+                b if isinstance(b, int | str) else _kind(conn, schema, sources, b)
+                for b in origin.branches
+            ]
+        )
     return "value" if origin == "value" else None
 
 
@@ -714,11 +872,7 @@ def _origin(term: Any, scope: Any) -> Origin:
         results = [then for _, then in term._cases]
         if term._else is not None:
             results.append(term._else)
-        for result in results:
-            origin = _origin(result, scope)
-            if origin is not None:
-                return origin
-        return None
+        return _branches(results, scope)
     if isinstance(term, QueryBuilder):  # a scalar subquery
         origins = _origins(term)
         return origins[0] if origins else None
@@ -726,17 +880,87 @@ def _origin(term: Any, scope: Any) -> Origin:
         return Computed(tuple(_operand_origin(t, scope) for t in (term.left, term.right)))
     if isinstance(term, terms.Negative):
         return Computed(("value", _operand_origin(term.term, scope)))
+    if isinstance(term, fn.Cast) and term.args:
+        type_sql = str(term.as_type.get_sql() if hasattr(term.as_type, "get_sql") else term.as_type)
+        target = _cast_target(" ".join(type_sql.lower().replace(", ", ",").split())) or ""
+        if target.startswith("numeric"):
+            return _EXACT_TEXT
+        return _COMMON_DECODERS["float"] if target.startswith("float") else None
     if isinstance(term, terms.Function) and term.args:
         name = term.name.upper()
+        if name == "ABS" and len(term.args) == 1:
+            return Computed(("value", _operand_origin(term.args[0], scope)))
         if name in _SUMMARIES:
             return Summary(name, _origin(term.args[0], scope))
-        if name in _PASSTHROUGH_FUNCTIONS or isinstance(term, fn.Coalesce):
+        if name in _PASSTHROUGH_FUNCTIONS:
             return _origin(term.args[0], scope)
+        if name in _COMMON_FUNCTIONS or isinstance(term, fn.Coalesce):
+            return _branches(term.args, scope)
+    if type(term) is terms.ValueWrapper:
+        return _LITERALS.get(type(term.value))
     return None
 
 
+def _branches(results: Sequence[Any], scope: Any) -> Origin:
+    """The origin of a value that is one of ``results`` (see :class:`Common`)."""
+    branches: list[Origin | int | str] = []
+    for result in results:
+        kind = _literal_kind(result)
+        if kind is not None:
+            branches.append(kind)
+        elif not _is_null(result):
+            branches.append(_origin(result, scope))
+    if len(branches) == 1 and not isinstance(branches[0], int | str):
+        return branches[0]
+    return Common(tuple(branches)) if branches else None
+
+
+def _is_null(term: Any) -> bool:
+    return isinstance(term, terms.NullValue) or (
+        type(term) is terms.ValueWrapper and term.value is None
+    )
+
+
+def _literal_kind(term: Any) -> _Kind:
+    """The kind of number a literal is, as dualdb binds it on PostgreSQL (see
+    ``Compiler.literal``), or None."""
+    if type(term) is not terms.ValueWrapper:
+        return None
+    value = term.value
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return 32 if -(2**31) <= value < 2**31 else 64
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, Decimal):
+        return "decimal"
+    return None
+
+
+def _common(kinds: Sequence[_Kind]) -> _Kind:
+    """The type PostgreSQL gives values of ``kinds`` together (None: not all numbers)."""
+    if not kinds or any(k is None or k == "value" for k in kinds):
+        return None
+    common = kinds[0]
+    for kind in kinds[1:]:
+        common = _combined(common, kind)
+    return common
+
+
+def _to_float(value: Any) -> Any:
+    if isinstance(value, int):
+        return float(value)
+    if isinstance(value, str):  # decimal text, or NaN from dualdb's functions
+        try:
+            return float(value)
+        except ValueError:
+            return value
+    return value
+
+
 def _operand_origin(term: Any, scope: Any) -> ResultColumn | Computed | str | None:
-    if isinstance(term, terms.Field | terms.ArithmeticExpression | terms.Negative):
+    if isinstance(term, terms.Field | terms.ArithmeticExpression | terms.Negative | fn.Abs):
         origin = _origin(term, scope)
         return origin if isinstance(origin, ResultColumn | Computed) else None
     if isinstance(term, Param) or (
@@ -793,6 +1017,24 @@ def _column_of(query: Any, name: str) -> Origin:
     return None
 
 
+def _set_origins(query: _SetOperation) -> tuple[Origin, ...] | None:
+    """The origins of a UNION's (INTERSECT's, EXCEPT's) columns: each :class:`Common` to
+    the members' columns."""
+    members = [_member_origins(query.base_query)]
+    members += [_member_origins(q) for _, q in query._set_operation]
+    first = members[0]
+    if first is None or any(m is None or len(m) != len(first) for m in members):
+        return _origins(query.base_query)
+    return tuple(Common(tuple(m[i] for m in members if m is not None)) for i in range(len(first)))
+
+
+def _member_origins(query: Any) -> tuple[Origin | int | str, ...] | None:
+    selected: Sequence[Any] = _attr(query, "_selects", None) or ()
+    if not selected:
+        return None
+    return tuple(_literal_kind(term) or _origin(term, query) for term in selected)
+
+
 def _origins(query: Any) -> tuple[Origin, ...] | None:
     if isinstance(query, _SetOperation):
         query = query.base_query
@@ -800,3 +1042,12 @@ def _origins(query: Any) -> tuple[Origin, ...] | None:
     if not selected:
         return None
     return tuple(_origin(term, query) for term in selected)
+
+
+#: How a value of a CASE (COALESCE, UNION) is decoded when its branches have several
+#: kinds of number: as the one PostgreSQL gives them all.
+_COMMON_DECODERS = {"decimal": Fixed(_to_decimal), "float": Fixed(_to_float)}
+
+#: The origin of a literal alone in a select list, by its Python type: SQLite gives back
+#: 0/1 for a bool and text for a Decimal.
+_LITERALS: dict[type, Origin] = {bool: Fixed(to_bool), Decimal: Fixed(_exact_text)}
