@@ -58,14 +58,23 @@ steps = [
 '''
 
 
+#: What a migration name may be: ASCII letters, digits, ``_`` and ``-`` (and spaces
+#: between words, as ``dualdb new add user phone`` joins them). A name becomes a file
+#: name and a line in the file; names come from scripts, bots and CI parameters, so
+#: nothing else gets through (a quote or newline would become SQL or Python).
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_\- ]{0,79}")
+
+
 def _slug(name: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
-    if not slug:
+    if not _NAME.fullmatch(name):
+        shown = repr(name[:40]) + ("…" if len(name) > 40 else "")
         raise ConfigurationError(
-            f"migration name {name!r} has no letters or digits; use e.g. add_oauth_scope",
+            f"migration name {shown} must be ASCII letters, digits, '_' and '-' (words may "
+            "be separated by spaces), starting with a letter or digit, at most 80 "
+            "characters; e.g. add_oauth_scope",
             variable="NAME",
         )
-    return slug
+    return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
 def new_migration(directory: Path, name: str, *, python: bool = False) -> list[Path]:
@@ -79,7 +88,8 @@ def new_migration(directory: Path, name: str, *, python: bool = False) -> list[P
     numbers = [int(m.group(1)) for m in (re.match(r"(\d+)", mig.id) for mig in existing) if m]
     migration_id = f"{max(numbers, default=0) + 1:04d}_{slug}"
     depends = sorted(m.id for m in heads(existing))
-    title = name.strip().rstrip(".")[:1].upper() + name.strip().rstrip(".")[1:] + "."
+    words = slug.replace("_", " ")  # (from the slug only: no character of the name's own)
+    title = words[:1].upper() + words[1:] + "."
     if python:
         created = [directory / f"{migration_id}.py"]
         text = _PYTHON_TEMPLATE.format(title=title, depends=", ".join(repr(d) for d in depends))
