@@ -50,12 +50,15 @@ def _executable_parts(path: Path) -> list[str]:
             continue  # the docstring
         if isinstance(node, ast.ImportFrom | ast.Import):
             continue
-        if isinstance(node, ast.Assign) and ast.unparse(node) in (
-            "steps = []",
-            f"__depends__ = {ast.unparse(node.value)}",
+        if isinstance(node, ast.Assign) and ast.unparse(node) == "steps = []":
+            continue
+        if (
+            isinstance(node, ast.Assign)
+            and ast.unparse(node.targets[0]) == "__depends__"
+            and isinstance(node.value, ast.Set | ast.Dict)  # ({} when it depends on none)
+            and all(isinstance(e, ast.Constant) for e in getattr(node.value, "elts", []))
         ):
-            if isinstance(node.value, ast.Set | ast.List | ast.Dict | ast.Call):
-                continue
+            continue
         found.append(ast.unparse(node))
     return found
 
