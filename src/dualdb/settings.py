@@ -284,7 +284,7 @@ def load_settings(
     """
     env: dict[str, str] = {}
     if env_file is not None and Path(env_file).is_file():
-        env.update({k: v for k, v in dotenv_values(env_file).items() if v is not None})
+        env.update({k: v for k, v in dotenv_values(env_file, interpolate=False).items() if v is not None})
     env.update(os.environ if environ is None else environ)
 
     values: dict[str, Any] = {}

@@ -188,3 +188,21 @@ def test_unknown_keyword_option_is_an_error() -> None:
 
 def test_zero_statement_timeout_means_off() -> None:
     assert load({"DB_STATEMENT_TIMEOUT": "0"}).statement_timeout is None
+
+
+@pytest.mark.parametrize(
+    ("line", "password"),
+    [
+        ("DB_PASSWORD=pa${HOME}ss", "pa${HOME}ss"),
+        ("DB_PASSWORD='pa$HOME${USER}ss'", "pa$HOME${USER}ss"),
+        ('DATABASE_URL="postgresql://u:x${HOME}y@h/app"', "x${HOME}y"),
+    ],
+)
+def test_env_file_values_are_taken_literally_without_interpolation(
+    tmp_path: Path, line: str, password: str
+) -> None:
+    """Secrets often contain ``$``: ``pa${HOME}ss`` must not become ``pa/rootss``."""
+    env_file = tmp_path / ".env"
+    env_file.write_text(f"DB_TYPE=postgresql\nDB_NAME=app\n{line}\n")
+    settings = load_settings({"HOME": "/root", "USER": "me"}, env_file=env_file)
+    assert settings.password == password
