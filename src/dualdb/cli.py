@@ -369,7 +369,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings: Settings | None = None
 
     def error(message: str) -> None:
-        text = scrub(message, settings) if settings is not None else message
+        text = scrub(message)
         print(f"dualdb: error: {text}", file=sys.stderr, flush=True)
 
     try:

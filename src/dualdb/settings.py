@@ -110,8 +110,20 @@ class Settings:
             if self.password:
                 auth += ":***"
             auth += "@"
-        query = f"?{urlencode(self.url_options)}" if self.url_options else ""
+        options = _masked(self.url_options)
+        query = f"?{urlencode(options)}" if options else ""
         return f"postgresql://{auth}{self.host}:{self.port}/{self.database}{query}"
+
+    def __repr__(self) -> str:
+        # The dataclass's own, with secret URL options masked (``password`` is left out).
+        shown = []
+        for item in fields(self):
+            if item.repr:
+                value = getattr(self, item.name)
+                if item.name == "url_options":
+                    value = _masked(value)
+                shown.append(f"{item.name}={value!r}")
+        return f"Settings({', '.join(shown)})"
 
     def postgres_url(self) -> str:
         """A full ``postgresql://`` URL *including the password*, for drivers only.
@@ -207,6 +219,14 @@ def _parse_backend(raw: str, variable: str) -> Backend:
     return backend
 
 
+#: URL options whose values are secrets (or say where one is): masked wherever shown.
+_SECRET_OPTIONS = frozenset({"password", "sslpassword", "passfile"})
+
+
+def _masked(options: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    return tuple((k, "***" if k.lower() in _SECRET_OPTIONS else v) for k, v in options)
+
+
 def parse_url(url: str, variable: str = "DATABASE_URL") -> dict[str, Any]:
     """Split a database URL into :class:`Settings` fields.
 
@@ -264,6 +284,8 @@ def parse_url(url: str, variable: str = "DATABASE_URL") -> dict[str, Any]:
     for key, value in parse_qsl(parts.query, keep_blank_values=True):
         if key == "sslmode":
             result["sslmode"] = value
+        elif key == "password":  # libpq's spelling in the query string: the password
+            result["password"] = value
         else:
             options.append((key, value))
     result["url_options"] = tuple(options)
@@ -284,7 +306,9 @@ def load_settings(
     """
     env: dict[str, str] = {}
     if env_file is not None and Path(env_file).is_file():
-        env.update({k: v for k, v in dotenv_values(env_file, interpolate=False).items() if v is not None})
+        env.update(
+            {k: v for k, v in dotenv_values(env_file, interpolate=False).items() if v is not None}
+        )
     env.update(os.environ if environ is None else environ)
 
     values: dict[str, Any] = {}

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from dualdb import ConfigurationError, Settings, load_settings
+from dualdb.migrate.connection import scrub
 
 
 def load(env: dict[str, str], **kwargs: Any) -> Settings:
@@ -206,3 +207,38 @@ def test_env_file_values_are_taken_literally_without_interpolation(
     env_file.write_text(f"DB_TYPE=postgresql\nDB_NAME=app\n{line}\n")
     settings = load_settings({"HOME": "/root", "USER": "me"}, env_file=env_file)
     assert settings.password == password
+
+
+def test_a_password_given_as_a_url_option_is_the_password_and_never_shown() -> None:
+    """libpq reads ``?password=`` as the password; it is neither sent to the server as
+    a setting nor shown by ``display_url()`` or ``repr``."""
+    settings = load({"DATABASE_URL": "postgresql://u@h/app?password=S3cret&application_name=a"})
+    assert settings.password == "S3cret"
+    assert dict(settings.url_options) == {"application_name": "a"}
+    for shown in (settings.display_url(), repr(settings), str(settings)):
+        assert "S3cret" not in shown
+
+
+@pytest.mark.parametrize("option", ["sslpassword", "passfile", "SSLPASSWORD"])
+def test_secret_url_options_are_masked_wherever_settings_are_shown(option: str) -> None:
+    settings = load({"DATABASE_URL": f"postgresql://u:pw@h/app?{option}=S3cret"})
+    for shown in (settings.display_url(), repr(settings)):
+        assert "S3cret" not in shown and "pw@" not in shown
+    assert "S3cret" in settings.postgres_url()  # (for the driver only)
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        (
+            "cannot connect to postgresql://postgres:postgres@h:5432/postgres",
+            "cannot connect to postgresql://postgres:***@h:5432/postgres",
+        ),
+        ("postgresql://u:p@ss@h/db failed", "postgresql://u:***@h/db failed"),
+        ("host=h password='a b\\'c' user=u", "host=h password=*** user=u"),
+        ("x?sslpassword=abc&passfile=/p/q", "x?sslpassword=***&passfile=***"),
+        ("postgresql://u@h/db", "postgresql://u@h/db"),
+    ],
+)
+def test_messages_are_scrubbed_by_the_position_of_a_password(text: str, masked: str) -> None:
+    assert scrub(text) == masked

@@ -185,3 +185,25 @@ def test_a_decimal_column_sqlite_would_round_is_refused_there_when_migrating(
         assert "Nothing of 9000_prices was kept" in result.stderr
     else:
         assert result.returncode == 0, result.output
+
+
+@pytest.mark.parametrize("password", ["postgres", "app", "127", "pw?password=x"])
+def test_a_password_is_masked_where_it_stands_not_wherever_its_text_occurs(
+    project: Path, password: str
+) -> None:
+    """With the common password ``postgres``, replacing its text everywhere printed
+    ``[***ql] cannot connect to ***ql://…``; masking by position keeps the message."""
+    with socket.socket() as sock:  # a port nobody listens on
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    quoted = password.replace("?", "%3F").replace("=", "%3D")
+    url = (
+        f"postgresql://app:{quoted}@127.0.0.1:{port}/app?sslpassword=k3y&application_name=postgres"
+    )
+    result = _dualdb(project, "--database", url, "status")
+    assert result.returncode == 3, result.output
+    assert "[postgresql] cannot connect to postgresql://app:***@127.0.0.1:" in result.stderr
+    assert "sslpassword=%2A%2A%2A" in result.stderr or "sslpassword=***" in result.stderr
+    assert "k3y" not in result.stderr
+    if password not in ("app", "127", "postgres"):
+        assert password not in result.stderr and quoted not in result.stderr

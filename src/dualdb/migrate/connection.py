@@ -8,10 +8,10 @@ URL (:meth:`Settings.postgres_url`) only ever reaches the driver.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
-from urllib.parse import quote
 
 from dualdb.dialects import DialectName, MigrationBackend, get_dialect
 from dualdb.settings import Settings
@@ -19,13 +19,22 @@ from dualdb.settings import Settings
 __all__ = ["Target", "describe_error", "open_target", "scrub"]
 
 
-def scrub(text: str, settings: Settings) -> str:
-    """``text`` with the password (raw and URL-quoted) replaced by ``***``."""
-    password = settings.password
-    if password:
-        for form in {password, quote(password, safe="")}:
-            text = text.replace(form, "***")
-    return text
+def scrub(text: str) -> str:
+    """``text`` with every password where a password is written masked by ``***``: a
+    URL's userinfo (``//user:***@``) and ``password=`` (``sslpassword=``, ``passfile=``)
+    options, in a URL's query or a DSN. By position, never by replacing the password's
+    text wherever it occurs: with the password ``postgres`` that mangled every message
+    (``[***ql] cannot connect to ***ql://…``) and still missed its other spellings."""
+    text = _URL_PASSWORD.sub(r"\g<head>***", text)
+    return _OPTION_PASSWORD.sub(r"\g<head>***", text)
+
+
+#: The password of a URL: ``scheme://user:<password>@``.
+_URL_PASSWORD = re.compile(r"(?P<head>\b[a-z][a-z0-9+.-]*://[^\s:/@]*:)[^\s/]*(?=@)", re.I)
+#: A password option: ``password=<value>`` in a URL query or a libpq DSN (quoted or not).
+_OPTION_PASSWORD = re.compile(
+    r"(?P<head>\b(?:ssl)?pass(?:word|file)\s*=\s*)(?:'(?:[^'\\]|\\.)*'|[^\s&'\"]*)", re.I
+)
 
 
 def describe_error(exc: BaseException, migrations: MigrationBackend) -> str:
@@ -67,7 +76,7 @@ class Target:
         return self.settings.display_url()
 
     def scrub(self, text: str) -> str:
-        return scrub(text, self.settings)
+        return scrub(text)
 
     def close(self) -> None:
         self.backend.connection.close()

@@ -101,12 +101,11 @@ class PostgresMigrations(MigrationBackend):
             backend = PostgresqlBackend(_uri(settings), default_migration_table)
         except driver.ProgrammingError as exc:  # libpq rejected the connection string itself
             raise ConfigurationError(
-                "DATABASE_URL is not accepted by the PostgreSQL driver: "
-                + scrub(str(exc), settings),
+                "DATABASE_URL is not accepted by the PostgreSQL driver: " + scrub(str(exc)),
                 variable="DATABASE_URL",
             ) from exc
         except driver.Error as exc:
-            reason = scrub(str(exc).strip(), settings)
+            reason = scrub(str(exc).strip())
             raise ConnectionFailed(
                 f"cannot connect to {settings.display_url()} "
                 f"(connect timeout {math.ceil(settings.connect_timeout)} s): {reason}",
