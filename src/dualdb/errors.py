@@ -2,8 +2,10 @@
 
 Every error dualdb raises is a :class:`DatabaseError`. Driver exceptions (asyncpg,
 sqlite3/aiosqlite) never reach the caller raw: each is mapped to the most specific class
-below and chained with ``raise ... from exc``, so ``exc.__cause__`` still holds the
-driver's own exception for debugging. Callers catch by meaning, on either backend::
+below, chained to a :class:`DriverError` that says what the driver raised (its class,
+SQLSTATE and primary message) without the values it may quote -- PostgreSQL's DETAIL
+(``Key (api_key)=(…) already exists``) is in ``DriverError.detail``, for who asks, and in
+no traceback. Callers catch by meaning, on either backend::
 
     DatabaseError
     ├── ConfigurationError      (also ValueError) bad setting; names the variable
@@ -61,6 +63,7 @@ __all__ = [
     "DataError",
     "DatabaseError",
     "DeadlockDetected",
+    "DriverError",
     "EmailTaken",
     "ForeignKeyViolation",
     "IntegrityError",
@@ -107,6 +110,31 @@ class DatabaseError(Exception):
 
     def __str__(self) -> str:
         return self.message if self.dialect is None else f"[{self.dialect}] {self.message}"
+
+
+class DriverError(Exception):
+    """The ``__cause__`` of a dualdb error raised for a driver's exception: the driver's
+    exception class (``driver``), ``sqlstate`` and primary message, for debugging.
+
+    Not the driver's exception itself: a traceback prints the whole cause chain, and
+    asyncpg's exceptions print PostgreSQL's DETAIL, which quotes row values (an API key
+    in ``Key (api_key)=(…) already exists``, a row in ``Failing row contains (…)``). That
+    text is kept in ``detail`` (``None`` if there is none), which no message, ``repr`` or
+    traceback shows; read it deliberately, where values may be seen. Never raised itself.
+    """
+
+    def __init__(
+        self, message: str, *, driver: str, sqlstate: str | None = None, detail: str | None = None
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.driver = driver
+        self.sqlstate = sqlstate
+        self.detail = detail
+
+    def __str__(self) -> str:
+        state = f" (SQLSTATE {self.sqlstate})" if self.sqlstate else ""
+        return f"{self.driver}: {self.message}{state}"
 
 
 class ConfigurationError(DatabaseError, ValueError):

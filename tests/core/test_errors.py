@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import traceback
 import uuid
+from collections.abc import Awaitable, Callable
 
 import pytest
 
@@ -163,3 +165,65 @@ async def test_wrongly_typed_argument_is_a_data_error_that_hides_the_value(
         await schema.fetch_all(query, email=987654321)
     assert "987654321" not in str(info.value)
     assert "got int" in str(info.value)
+
+
+SECRET = "s3cr3t-7b1f-api-key"
+SECRET_ID = uuid.UUID("5ec2e7ed-0000-4000-8000-00000000c0de")
+
+
+def _violations(db: dualdb.Database) -> dict[str, Callable[[], Awaitable[object]]]:
+    """Statements that fail on both backends, each with the secrets among its values."""
+    p = db.dialect.placeholder
+    raw_insert = f"INSERT INTO parents (id, email, age) VALUES ({p(1)}, {p(2)}, {p(3)})"
+    return {
+        "unique": lambda: db.execute(ADD_PARENT, id=uuid.uuid4(), email=SECRET, age=2),
+        "check": lambda: db.execute(ADD_PARENT, id=SECRET_ID, email=SECRET + "2", age=-1),
+        "foreign key": lambda: db.execute(ADD_CHILD, id=uuid.uuid4(), parent_id=SECRET_ID),
+        "not a uuid": lambda: db.fetch_all(
+            Query.from_(parents).select(parents.id).where(parents.id == Param("id")), id=SECRET
+        ),
+        "inline literal": lambda: db.execute(
+            Query.into(parents)
+            .columns(parents.id, parents.email, parents.age)
+            .insert(str(SECRET_ID), SECRET, 3)
+        ),
+        "raw arguments": lambda: db.execute(raw(raw_insert, str(SECRET_ID), SECRET, 4)),
+    }
+
+
+@pytest.mark.parametrize(
+    "case", ["unique", "check", "foreign key", "not a uuid", "inline literal", "raw arguments"]
+)
+async def test_no_traceback_of_a_dualdb_error_shows_a_bound_value(
+    schema: dualdb.Database, case: str
+) -> None:
+    """The driver's exception is not the cause: asyncpg's prints PostgreSQL's DETAIL
+    (``Key (email)=(…) already exists``, ``Failing row contains (…)``), and a traceback
+    prints the whole chain. The cause is a DriverError, which shows no values."""
+    await schema.execute(ADD_PARENT, id=uuid.uuid4(), email=SECRET, age=1)
+    with pytest.raises(dualdb.DatabaseError) as info:
+        await _violations(schema)[case]()
+    printed = "".join(traceback.format_exception(info.value))
+    for secret in (SECRET, str(SECRET_ID)):
+        assert secret not in printed
+        assert secret not in repr(info.value) and secret not in repr(info.value.__cause__)
+    assert isinstance(info.value.__cause__, dualdb.DriverError | None)
+
+
+async def test_the_drivers_detail_is_kept_for_who_asks(
+    schema: dualdb.Database, backend: str
+) -> None:
+    await schema.execute(ADD_PARENT, id=uuid.uuid4(), email=SECRET, age=1)
+    with pytest.raises(dualdb.UniqueViolation) as info:
+        await schema.execute(ADD_PARENT, id=uuid.uuid4(), email=SECRET, age=2)
+    cause = info.value.__cause__
+    assert isinstance(cause, dualdb.DriverError)
+    if backend == "postgresql":
+        assert (cause.driver, cause.sqlstate) == (
+            "asyncpg.exceptions.UniqueViolationError",
+            "23505",
+        )
+        assert cause.detail is not None and SECRET in cause.detail
+    else:
+        assert cause.driver == "sqlite3.IntegrityError"
+        assert "SQLITE_CONSTRAINT_UNIQUE" in str(cause)

@@ -21,6 +21,7 @@ from dualdb.dialects.postgres.dialect import NAME
 from dualdb.dialects.postgres.errors import (
     TRANSLATED,
     connect_error,
+    driver_error,
     raise_translated,
 )
 from dualdb.records import Record
@@ -306,13 +307,13 @@ class PostgresDriver(Driver):
                 server_settings=server_settings or None,
             )
         except (*TRANSLATED, TimeoutError) as exc:
-            raise connect_error(exc, settings) from exc
+            raise connect_error(exc, settings) from driver_error(exc)
         try:
             await register_codecs(con)
         except BaseException as exc:
             con.terminate()
             if isinstance(exc, TRANSLATED):
-                raise connect_error(exc, settings) from exc
+                raise connect_error(exc, settings) from driver_error(exc)
             raise
         return PostgresConnection(con, self._pool.members)
 

@@ -16,7 +16,7 @@ from dualdb.settings import Settings
 if TYPE_CHECKING:
     from dualdb.sql.compile import Compiled
 
-__all__ = ["TRANSLATED", "connect_error", "raise_translated", "translate"]
+__all__ = ["TRANSLATED", "connect_error", "driver_error", "raise_translated", "translate"]
 
 
 _QUOTED = re.compile(r'"[^"]*"|(?<!\w)\'[^\']*\'(?!\w)')
@@ -54,13 +54,32 @@ def _refused(compiled: Compiled | None, number: int, reason: str) -> errors.Data
 
 
 def raise_translated(exc: BaseException, compiled: Compiled | None = None) -> NoReturn:
-    """Raise :func:`translate`'s error for ``exc``, chained to it, except a data error:
-    asyncpg's own message for it quotes the offending value (a password, a token), and a
-    traceback prints the chained exception."""
+    """Raise :func:`translate`'s error for ``exc``, chained to :func:`driver_error`'s
+    account of it (never to ``exc``, whose text a traceback prints, DETAIL and all),
+    except a data error, chained to nothing: its primary message quotes the offending
+    value (a password, a token)."""
     error = translate(exc, compiled)
-    if isinstance(error, errors.DataError):
-        raise error from None
-    raise error from exc
+    raise error from driver_error(exc, data=isinstance(error, errors.DataError))
+
+
+def driver_error(exc: BaseException, *, data: bool = False) -> errors.DriverError:
+    """What asyncpg raised, without the values its text may quote (see DriverError).
+    The message of a ``data`` error quotes the value it refused: its quoted parts are
+    left out, and asyncpg's own account of an argument is cut to the argument's number."""
+    driver = f"{type(exc).__module__}.{type(exc).__qualname__}"
+    message = getattr(exc, "message", None) or str(exc).split("\n", 1)[0]
+    detail = getattr(exc, "detail", None)
+    if data:
+        argument = _ARGUMENT.match(message)
+        message = argument.group(0) if argument else _QUOTED.sub("<value>", message)
+        detail = None
+    if isinstance(exc, errors.DatabaseError):  # dualdb's own check, inside an encoder
+        message = exc.message
+    elif isinstance(exc, Refused):
+        message = exc.error.message
+    return errors.DriverError(
+        message, driver=driver, sqlstate=getattr(exc, "sqlstate", None), detail=detail
+    )
 
 
 def translate(exc: BaseException, compiled: Compiled | None = None) -> errors.DatabaseError:

@@ -45,7 +45,7 @@ from dualdb.dialects.sqlite.compiler import (
     WINDOW_SUM,
 )
 from dualdb.dialects.sqlite.dialect import NAME
-from dualdb.dialects.sqlite.errors import READ_ONLY, TRANSLATED, translate
+from dualdb.dialects.sqlite.errors import READ_ONLY, TRANSLATED, driver_error, translate
 from dualdb.dialects.sqlite.functions import (
     ExactAvg,
     ExactSum,
@@ -159,7 +159,7 @@ class SQLiteConnection(Connection):
             error = self._failure(exc)
             if error is None:
                 raise
-            raise error from exc
+            raise error from driver_error(exc)
 
     def _failure(self, exc: BaseException) -> errors.DatabaseError | None:
         """What to raise for ``exc`` from a call to the thread: the dualdb error for a
@@ -657,7 +657,7 @@ class SQLiteDriver(Driver):
                 # this event loop: let it finish while the loop still runs (else it raises
                 # "Event loop is closed" in the thread once the application has exited).
                 await asyncio.to_thread(thread.join, 5)
-            raise translate(exc, self.path) from exc
+            raise translate(exc, self.path) from driver_error(exc)
         try:
             await conn.execute(f"PRAGMA busy_timeout = {timeout_ms}")
             if self.path != _MEMORY:
@@ -689,7 +689,7 @@ class SQLiteDriver(Driver):
             await in_thread(db.create_collation, DECIMAL_ORDER, decimal_order)
         except sqlite3.Error as exc:
             await conn.close()
-            raise translate(exc, self.path) from exc
+            raise translate(exc, self.path) from driver_error(exc)
         return SQLiteConnection(conn, self)
 
     async def run(self, operation: Operation, compiled: Compiled, args: Sequence[Any]) -> Any:
@@ -708,7 +708,7 @@ class SQLiteDriver(Driver):
             self._checkin(conn)
             if error is None:
                 raise
-            raise error from exc
+            raise error from driver_error(exc)
         if conn.unsettled or conn.broken or pool.closed or pool.waiting:
             self._checkin(conn)
         else:

@@ -8,7 +8,7 @@ import sqlite3
 from dualdb import errors
 from dualdb.dialects.sqlite.dialect import NAME
 
-__all__ = ["READ_ONLY", "TRANSLATED", "translate"]
+__all__ = ["READ_ONLY", "TRANSLATED", "driver_error", "translate"]
 
 #: PostgreSQL's words for a write in a read-only transaction (SQLite's are about the file).
 READ_ONLY = "cannot write in a read-only transaction"
@@ -16,6 +16,17 @@ READ_ONLY = "cannot write in a read-only transaction"
 # ---------------------------------------------------------------------------- errors
 
 _CONSTRAINT_MESSAGE = re.compile(r"constraint failed: (?:index '([^']+)'|([\w.\"]+(?:, [\w.]+)*))")
+
+
+def driver_error(exc: BaseException) -> errors.DriverError:
+    """What sqlite3 raised, as the cause of the dualdb error for it (see DriverError):
+    its message (SQLite's quote no values) and result code's name."""
+    message = str(exc).split("\n", 1)[0]
+    code = getattr(exc, "sqlite_errorname", None)
+    return errors.DriverError(
+        f"{message} ({code})" if code else message,
+        driver=f"{type(exc).__module__}.{type(exc).__qualname__}",
+    )
 
 
 def translate(exc: BaseException, path: str | None = None) -> errors.DatabaseError:
