@@ -11,6 +11,7 @@ from pypika import Order, Table
 from pypika import functions as fn
 
 from dualdb import errors
+from dualdb._logging import register_secret_names
 from dualdb.database import Database, Health, PoolStats, Queryable, Transaction
 from dualdb.errors import (
     CheckViolation,
@@ -84,5 +85,6 @@ __all__ = [
     "get_database",
     "load_settings",
     "raw",
+    "register_secret_names",
     "run_in_transaction",
 ]

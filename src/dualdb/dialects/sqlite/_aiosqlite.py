@@ -9,6 +9,7 @@ is the canary that fails first when an upgrade moves one.
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 from collections.abc import Awaitable, Callable
@@ -16,7 +17,7 @@ from typing import Any, cast
 
 import aiosqlite
 
-__all__ = ["InThread", "in_thread", "sqlite3_connection", "worker_thread"]
+__all__ = ["InThread", "hide_call_arguments", "in_thread", "sqlite3_connection", "worker_thread"]
 
 #: Runs ``fn(*args)`` in the connection's thread and returns its result.
 InThread = Callable[..., Awaitable[Any]]
@@ -37,3 +38,27 @@ def worker_thread(conn: aiosqlite.Connection) -> threading.Thread | None:
     """The thread of a connection not yet opened (aiosqlite makes it a non-daemon)."""
     thread = getattr(conn, "_thread", None)
     return thread if isinstance(thread, threading.Thread) else None
+
+
+class _HideCallArguments(logging.Filter):
+    """aiosqlite logs each call it runs at DEBUG ("executing %s", "operation %s
+    completed"), printing the call with its arguments: a statement's bound values, a
+    password among them. The line is kept; the call is written by name only."""
+
+    _CALLS = frozenset({"executing %s", "operation %s completed"})
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if record.msg in self._CALLS and record.args:
+            call = record.args[0] if isinstance(record.args, tuple) else record.args
+            function = getattr(call, "func", call)  # a functools.partial, as aiosqlite's
+            name = getattr(function, "__qualname__", type(function).__name__)
+            record.args = (f"{name}(…)",)
+        return True
+
+
+def hide_call_arguments() -> None:
+    """Install the filter on aiosqlite's logger, once per process (it applies to every
+    aiosqlite connection in it, dualdb's or not)."""
+    driver_logger = logging.getLogger("aiosqlite")
+    if not any(isinstance(f, _HideCallArguments) for f in driver_logger.filters):
+        driver_logger.addFilter(_HideCallArguments())

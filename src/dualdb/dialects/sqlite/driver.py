@@ -618,6 +618,7 @@ class SQLiteDriver(Driver):
     """
 
     def __init__(self, settings: Settings) -> None:
+        _aiosqlite.hide_call_arguments()  # aiosqlite's DEBUG lines print bound values
         self.settings = settings
         self.path = settings.sqlite_file
         self.schema = Schema()
