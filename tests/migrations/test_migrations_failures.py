@@ -160,7 +160,7 @@ def test_the_password_is_never_printed(project: Path, database_url: str, backend
         url = good
     outputs = [
         _dualdb(project, "--database", url, *args).output
-        for args in (["migrate"], ["status"], ["check"], ["seed"], ["reset"])
+        for args in (["-v", "migrate"], ["-v", "status"], ["check"], ["seed"], ["-v", "reset"])
     ]
     for output in outputs:
         for secret in secrets:
