@@ -12,7 +12,6 @@ from __future__ import annotations
 import base64
 import logging
 import traceback
-from collections.abc import Iterator
 from datetime import timedelta
 from urllib.parse import unquote, urlsplit
 
@@ -30,11 +29,11 @@ KEY_TEXT = base64.b64encode(KEY).decode()
 
 
 @pytest.fixture
-def everything(caplog: pytest.LogCaptureFixture) -> Iterator[pytest.LogCaptureFixture]:
+def everything(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
     caplog.set_level(logging.DEBUG)
     for name in ("dualdb", "dualdb.query", "aiosqlite", "asyncpg", "asyncio"):
         caplog.set_level(logging.DEBUG, logger=name)
-    yield caplog
+    return caplog
 
 
 async def test_no_secret_of_the_auth_flows_appears_in_any_output(
