@@ -12,9 +12,10 @@ from decimal import Decimal
 from typing import Any, cast
 
 import pytest
+from pypika.terms import ValueWrapper
 
 import dualdb
-from dualdb import Param, Query, Table, raw
+from dualdb import Param, Query, Table, fn, raw
 
 T = Table("t")
 
@@ -65,6 +66,52 @@ async def test_negative_zero_loses_its_sign_in_a_sqlite_float_column(
 
 
 # ---------------------------------------------------------------------------- typing
+
+
+async def test_a_nan_result_is_an_error_on_sqlite_which_has_no_nan(
+    t: dualdb.Database, backend: str
+) -> None:
+    """SQLite would make a NaN NULL, silently; dualdb's functions raise instead."""
+    await t.execute(Query.update(T).set(T.f, float("inf")))
+    query = Query.from_(T).select((T.f - T.f).as_("v")).where(T.id == 1)
+    if backend == "sqlite":
+        with pytest.raises(dualdb.DataError, match="NaN"):
+            await t.fetch_val(query)
+    else:
+        value = await t.fetch_val(query)
+        assert value != value  # nan
+
+
+async def test_real_arithmetic_is_double_precision_on_sqlite(
+    t: dualdb.Database, backend: str
+) -> None:
+    """A CAST to REAL is rounded to 4-byte precision on both, but SQLite computes with
+    8-byte floats from there: use DOUBLE PRECISION (the logical float type)."""
+    real = fn.Cast(ValueWrapper(0.1), "REAL") + fn.Cast(ValueWrapper(0.2), "REAL")
+    value = await t.fetch_val(Query.from_(T).select(real.as_("v")).where(T.id == 1))
+    assert value == _by_backend(backend, 0.30000000447034836, 0.30000001192092896)
+
+
+async def test_a_computed_column_of_a_subquery_is_untyped_in_arithmetic_on_sqlite(
+    t: dualdb.Database, backend: str
+) -> None:
+    """SQLite decodes a subquery's computed column by its type, but does not carry that
+    type into arithmetic on it in the outer query: cast there, or compute in one query."""
+    sub = Query.from_(T).select(fn.Cast(T.s, "NUMERIC").as_("sn")).where(T.id == 1).as_("sub")
+    await t.execute(Query.update(T).set(T.s, "12"))
+    value = await t.fetch_val(Query.from_(sub).select((sub.sn * 2).as_("v")))
+    assert (type(value), value) == _by_backend(backend, (int, 24), (Decimal, Decimal(24)))
+
+
+async def test_a_coalesce_of_a_decimal_and_an_integer_compares_as_text_on_sqlite(
+    t: dualdb.Database, backend: str
+) -> None:
+    """Its value is the common type (a Decimal) on both, but compared in WHERE on SQLite
+    the decimal branch is text: compare the columns themselves, or CAST to NUMERIC."""
+    await t.execute(Query.update(T).set(T.d, Decimal("2.50")).where(T.id == 1))
+    query = Query.from_(T).select(T.id).where(fn.Coalesce(T.d, T.n) > 3).orderby(T.id)
+    got = [r["id"] for r in await t.fetch_all(query)]
+    assert got == _by_backend(backend, [1, 2], [2])
 
 
 async def test_a_like_pattern_ending_in_its_escape_is_refused_on_sqlite_without_rows(

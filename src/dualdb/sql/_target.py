@@ -18,11 +18,12 @@ class Target:
     column: str | None
     logical: str | None = None
     #: An arithmetic expression's spot (see :class:`Spot`; -1 where the dialect marks
-    #: none): the value is the other operand, and takes the expression's type.
+    #: none): the value is an operand, and takes the expression's type (with ``column``,
+    #: the other operand's column).
     expression: int | None = None
 
     def describe(self) -> str:
-        if self.expression is not None:
+        if self.expression is not None and self.column is None:
             return "an expression"
         if self.column is None:
             return str(self.logical)

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from pypika.terms import Term
+from pypika.utils import format_alias_sql
 
 from dualdb.errors import QueryError
 from dualdb.sql import _render
@@ -36,7 +37,10 @@ class Param(Term):
         binder = _render.active()
         if binder is None:
             return f":{self.name}"
-        return binder.bind_param(self.name, self)
+        sql = binder.bind_param(self.name, self)
+        if kwargs.get("with_alias") and self.alias:  # (named as PostgreSQL names it)
+            return format_alias_sql(sql, self.alias, quote_char=kwargs.get("quote_char"))
+        return sql
 
     def __repr__(self) -> str:
         return f"Param({self.name!r})"

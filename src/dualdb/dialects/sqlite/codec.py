@@ -278,8 +278,10 @@ def _integer(bits: int) -> Callable[[Any], Any]:
     def bind(value: Any) -> Any:
         if isinstance(value, int):  # bool too, as PostgreSQL takes it
             number = int(value)
-        elif isinstance(value, float | Decimal) and value == value and value % 1 == 0:
-            number = int(value)  # a whole float or Decimal (2.0)
+        elif isinstance(value, float) and math.isfinite(value) and value.is_integer():
+            number = int(value)  # a whole float (2.0)
+        elif isinstance(value, Decimal) and value.is_finite() and value % 1 == 0:
+            number = int(value)  # a whole Decimal (not NaN or Infinity, which % refuses)
         else:
             raise Refused("an int")
         if not low <= number <= high:
@@ -291,6 +293,8 @@ def _integer(bits: int) -> Callable[[Any], Any]:
 
 def _bind_float(value: Any) -> Any:
     if isinstance(value, float | int | Decimal):
+        if isinstance(value, Decimal) and value.is_snan():
+            raise Refused("a float (a signalling NaN is none)")
         number = float(value)
         check_float(number, NAME)
         return number

@@ -22,6 +22,7 @@ __all__ = [
     "LOWER",
     "NONZERO",
     "OFFSET_COUNT",
+    "UNARY",
     "UPPER",
     "SQLiteCompiler",
 ]
@@ -52,6 +53,9 @@ INTEGER_RANGE = "dualdb_integer"
 #: The SQL function that computes ``a <op> b`` over floats, failing where PostgreSQL's
 #: float8 overflows or underflows (SQLite's would be infinity or zero).
 FLOAT_ARITHMETIC = "dualdb_float"
+#: The SQL function that negates a value, or takes its absolute value, keeping its type
+#: (decimal text stays exact), where the type is known only from the value.
+UNARY = "dualdb_unary"
 #: The SQL function that casts a value to a number as PostgreSQL does.
 CAST_VALUE = "dualdb_cast"
 

@@ -40,6 +40,7 @@ from dualdb.dialects.sqlite.compiler import (
     LOWER,
     NONZERO,
     OFFSET_COUNT,
+    UNARY,
     UPPER,
     WINDOW_AVG,
     WINDOW_SUM,
@@ -61,6 +62,7 @@ from dualdb.dialects.sqlite.functions import (
     nonzero,
     offset_count,
     take_failure,
+    unary,
     upper,
 )
 from dualdb.dialects.sqlite.plans import (
@@ -681,6 +683,7 @@ class SQLiteDriver(Driver):
             )
             await conn.create_function(FLOAT_ARITHMETIC, 3, float_arithmetic, deterministic=True)
             await conn.create_function(CAST_VALUE, 3, cast_value, deterministic=True)
+            await conn.create_function(UNARY, 2, unary, deterministic=True)
             db = _aiosqlite.sqlite3_connection(conn)
             in_thread = _aiosqlite.in_thread(conn)
             await in_thread(db.create_aggregate, EXACT_SUM, 1, ExactSum)

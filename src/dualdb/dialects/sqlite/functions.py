@@ -32,6 +32,7 @@ __all__ = [
     "offset_count",
     "postgres_quotient",
     "take_failure",
+    "unary",
     "upper",
 ]
 
@@ -132,6 +133,23 @@ def decimal_arithmetic(operator: str, left: Any, right: Any) -> Any:
     return _returned(result)
 
 
+def unary(operator: str, value: Any) -> Any:
+    """``-value`` or ``abs(value)`` (``operator`` "-" or "abs") of a value of a type dualdb
+    learns only from the value: decimal text stays exact decimal text (SQLite's own would
+    read it as a float), an integer stays an integer, checked against 64 bits."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        exact = _number(value)
+        return _returned(_EXACT.abs(exact) if operator == "abs" else _EXACT.minus(exact))
+    if isinstance(value, int | float):
+        result = abs(value) if operator == "abs" else -value
+        if isinstance(result, int) and not -(2**63) <= result < 2**63:
+            raise _fail("bigint out of range")
+        return result
+    raise _fail(f"{operator} of a value that is no number")
+
+
 def float_arithmetic(operator: str, left: Any, right: Any) -> Any:
     """``left <operator> right`` over floats, failing where PostgreSQL's float8 operators
     do: a finite result too large (SQLite's would be infinity) or too small (zero)."""
@@ -157,10 +175,12 @@ def float_arithmetic(operator: str, left: Any, right: Any) -> Any:
     return _float_result(result)
 
 
-def _float_result(value: float) -> Any:
-    """A float as SQLite can return it: NaN (which it would make NULL) as text, which
-    the decoding plans make a float again."""
-    return "NaN" if math.isnan(value) else value
+def _float_result(value: float) -> float:
+    """A float SQLite can hold: it has no NaN (it would make one NULL, silently), so a NaN
+    result is an error here, where PostgreSQL returns NaN."""
+    if math.isnan(value):
+        raise _fail("a NaN (not-a-number) result cannot be represented on SQLite")
+    return value
 
 
 #: Text PostgreSQL reads as an integer (``pg_strtoint``): digits, a sign, and spaces.
@@ -221,15 +241,15 @@ def _to_integer(to: str, source: str, value: Any) -> int:
         number = round(value)  # rint(): half to even
     elif isinstance(value, int):
         number = value
-    elif source == "decimal":
+    elif source == "text" and _INTEGER_TEXT.fullmatch(value):
+        number = int(value)
+    elif source == "text":
+        raise _fail(f"invalid input syntax for type {to}")
+    else:  # decimal text
         exact = _number(value)
         if not exact.is_finite():
-            raise _fail(f"cannot convert {exact} to {to}")
+            raise _fail(f"cannot convert {'NaN' if exact.is_nan() else 'infinity'} to {to}")
         number = int(exact.to_integral_value(ROUND_HALF_UP))
-    elif _INTEGER_TEXT.fullmatch(value):
-        number = int(value)
-    else:
-        raise _fail(f"invalid input syntax for type {to}")
     limit = 2 ** (bits - 1)
     if not -limit <= number < limit:
         raise _fail(f"{to} out of range")
@@ -240,7 +260,7 @@ def _to_float(to: str, source: str, value: Any) -> float:
     if isinstance(value, int | float):
         return float(value)
     name = "real" if to == "float4" else "double precision"
-    if source == "decimal":
+    if source != "text":
         exact = _number(value)
     else:  # as strtod() reads it, which PostgreSQL's float8in calls
         text = value.strip(_SPACES)
@@ -268,20 +288,22 @@ def _to_float(to: str, source: str, value: Any) -> float:
 
 def _to_numeric(to: str, source: str, value: Any) -> str:
     if isinstance(value, float):
-        if math.isinf(value):
-            raise _fail("cannot convert infinity to numeric")
         # PostgreSQL 15 converts a float8 with DBL_DIG (15) significant digits.
-        exact = Decimal("NaN") if math.isnan(value) else Decimal(format(value, ".15g"))
-    elif isinstance(value, int) or source == "decimal":
+        exact = Decimal(format(value, ".15g")) if math.isfinite(value) else Decimal(value)
+    elif isinstance(value, int) or source != "text":
         exact = _number(value)
     else:
-        text = value.strip().lower()
+        text = value.strip(_SPACES).lower()
         if text in _SPECIAL_FLOATS and "nan" not in text[1:]:
             exact = Decimal(_SPECIAL_FLOATS[text])
         elif _NUMBER_TEXT.fullmatch(value):
-            exact = _number(value.strip())
+            exact = _number(value.strip(_SPACES))
         else:
             raise _fail("invalid input syntax for type numeric")
+    exponent = exact.as_tuple().exponent
+    if isinstance(exponent, int) and (exponent < -16383 or exact.adjusted() >= 131072):
+        # PostgreSQL's numeric holds up to 131072 digits before the point, 16383 after.
+        raise _fail("value overflows numeric format")
     if "(" in to and exact.is_finite():
         precision, _, scale = to[to.index("(") + 1 : -1].partition(",")
         places = int(scale or 0)

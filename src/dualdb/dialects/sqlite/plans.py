@@ -42,6 +42,7 @@ from dualdb.dialects.sqlite.compiler import (
     DECIMAL_ORDER,
     FLOAT_ARITHMETIC,
     INTEGER_RANGE,
+    UNARY,
 )
 from dualdb.records import Record, record_class
 from dualdb.sql._target import LIKE_PATTERN, Spot, Target
@@ -130,7 +131,15 @@ class Common:
     branches: tuple[Origin | int | str, ...]
 
 
-Origin = ResultColumn | Fixed | Spread | Summary | Computed | Common | None
+@dataclass(frozen=True, slots=True)
+class Cast:
+    """A CAST to a number: of that kind (see ``_CAST_KINDS``), as dualdb's SQLite
+    connections compute it (a numeric comes back as decimal text)."""
+
+    kind: str | int | None
+
+
+Origin = ResultColumn | Fixed | Spread | Summary | Computed | Common | Cast | None
 
 
 class Sources:
@@ -197,10 +206,10 @@ def make_binds(
             out.append(bind_like_pattern)
             continue
         declared = None if target is None else types.declared(target)
-        if slot.name is not None and compiled.spots and sources.column_type is not None:
-            # A Param that arithmetic types is of that type everywhere, as on PostgreSQL.
+        if slot.name is not None and target is not None and target.expression is not None:
+            # A Param in arithmetic has one type, where its first arithmetic gives one.
             logical = _LOGICAL.get(types.param(f":{slot.name}"))
-            if logical is not None:
+            if logical is not None and sources.column_type is not None:
                 declared = sources.column_type("integer" if logical == "smallint" else logical)
         encoder = binder_for(declared) if declared else None
         out.append(encode_value if encoder is None else encoder)
@@ -229,9 +238,23 @@ def typed_sql(
                 return opening if part == "open" else f") AS TEXT) COLLATE {DECIMAL_ORDER}"
             if isinstance(kind, int):
                 return f"{INTEGER_RANGE}({kind}, {operator}(" if part == "open" else "))"
-            return spot.plain(part)
+            if kind == "float":
+                return spot.plain(part)
+            return f"{UNARY}('{operator}', " if part == "open" else ")"
         if spot.kind == "cast":
             return _cast_part(types, spot, part)
+        if spot.kind == "assign":
+            return _assign_part(types, spot, part)
+        if spot.kind == "no decimal" and spot.target is None:
+            kind = types.kind(spot.operands[0]) if isinstance(spot.operands[0], int) else None
+            if kind in ("decimal", "float"):
+                raise errors.UnsupportedFeature(
+                    f"% on a {kind} expression",
+                    "sqlite",
+                    "PostgreSQL has no % of a float, and dualdb computes none of a decimal "
+                    "on SQLite: write it in Python, or keep the value as integer cents",
+                )
+            return ""
         if spot.kind == "arithmetic":
             kind = types.kind(index)
             if kind == "decimal":
@@ -275,6 +298,12 @@ def typed_sql(
                 "sqlite",
                 f"PostgreSQL writes {_TEXT_FORMS[logical]}: read the value and format it in Python",
             )
+        if spot.kind == "no decimal" and logical == "float":
+            raise errors.UnsupportedFeature(
+                f"% on the float column {column}",
+                "sqlite",
+                "PostgreSQL has no % (MOD) of a double precision: write it in Python",
+            )
         if logical != "decimal":
             return ""
         if spot.kind == "no decimal":
@@ -297,7 +326,9 @@ def _cast_part(types: _Types, spot: Spot, part: str) -> str:
     if part == "close":
         return f") AS TEXT) COLLATE {DECIMAL_ORDER}" if numeric else ")"
     operand = spot.operands[0]
-    source = ""
+    # Text is read as PostgreSQL reads text ('1.5' is no integer) only from a text column:
+    # any other text here is a number dualdb computes as decimal text (a SUM, a COALESCE).
+    source = "decimal"
     if isinstance(operand, Target):
         logical = types.logical(operand)
         if logical in _UNCASTABLE or (logical == "boolean" and to != "integer"):
@@ -307,11 +338,38 @@ def _cast_part(types: _Types, spot: Spot, part: str) -> str:
                 "PostgreSQL casts a boolean to integer only, and none of uuid, json, bytes "
                 "or dates to a number: convert the value in Python",
             )
-        source = "decimal" if logical == "decimal" else ""
-    elif isinstance(operand, int):
-        source = "decimal" if types.kind(operand) == "decimal" else ""
+        source = "text" if logical in ("text", None) else "decimal"
     opening = f"{CAST_VALUE}('{to}', '{source}', "
     return f"CAST({opening}" if numeric else opening
+
+
+def _assign_part(types: _Types, spot: Spot, part: str) -> str:
+    """Part of an expression assigned to a column (``SET col = expr``): converted to the
+    column's type as PostgreSQL converts it, where SQLite would keep a decimal or a float
+    in an integer column, or a 64-bit integer in a 32-bit one."""
+    assert spot.target is not None
+    to = _NUMBER_KINDS.get(types.logical(spot.target) or "")
+    operand = spot.operands[0]
+    if isinstance(operand, Target):
+        logical = types.logical(operand)
+        kind = _NUMBER_KINDS.get(logical or "")
+        source = "text" if logical == "text" else "decimal"
+    else:
+        kind = types.kind(operand) if isinstance(operand, int) else None
+        source = "decimal"
+    if isinstance(to, int) and not (isinstance(kind, int) and kind <= to):
+        if isinstance(operand, Target) and source == "text":
+            raise errors.UnsupportedFeature(
+                f"assigning the text column {operand.describe()} to the integer column "
+                f"{spot.target.describe()}",
+                "sqlite",
+                "PostgreSQL assigns no text to a number: CAST it (CAST(col AS BIGINT))",
+            )
+        name = {16: "smallint", 32: "integer", 64: "bigint"}[to]
+        return f"{CAST_VALUE}('{name}', '{source}', " if part == "open" else ")"
+    if to == "decimal" and kind == "float":
+        return f"CAST({CAST_VALUE}('numeric', '', " if part == "open" else ") AS TEXT)"
+    return ""
 
 
 def _cast_target(type_sql: str) -> str | None:
@@ -345,7 +403,7 @@ _CAST_TARGETS = {
     "float4": "float4",
 }
 _CAST_TYPE = re.compile(
-    "(" + "|".join(sorted(_CAST_TARGETS, key=len, reverse=True)) + r")(?:\((\d+)(?:,(\d+))?\))?"
+    "(" + "|".join(sorted(_CAST_TARGETS, key=len, reverse=True)) + r")(?:\((\d+)(?:,(-?\d+))?\))?"
 )
 
 #: The kinds of column PostgreSQL casts to no number.
@@ -380,7 +438,12 @@ class _Types:
         column holding what it computes)."""
         if target.expression is None:
             return _declared(self.conn, self.schema, self.sources, target)
-        logical = _LOGICAL.get(self.kind(target.expression))
+        kind = self.kind(target.expression)
+        if target.column is not None and kind == self.column(target):
+            return _declared(self.conn, self.schema, self.sources, target)
+        logical = _LOGICAL.get(kind)
+        if logical == "smallint":
+            logical = "integer"
         column_type = self.sources.column_type
         return column_type(logical) if logical and column_type else None
 
@@ -717,6 +780,8 @@ def _expand(
         elif isinstance(origin, Summary):
             kind = _kind(conn, schema, sources, origin.origin)
             out.append(_Summarized(origin.name, None if kind == "value" else kind))
+        elif isinstance(origin, Cast):
+            out.append(_CAST_DECODERS.get(origin.kind, _UNDECODED))
         elif isinstance(origin, Computed):
             kind = _kind(conn, schema, sources, origin)
             out.append(_COMMON_DECODERS["float"] if kind == "float" else _EXACT_TEXT)
@@ -756,6 +821,8 @@ def _kind(conn: sqlite3.Connection, schema: SchemaVersion, sources: Sources, ori
     if isinstance(origin, Computed) and len(origin.operands) == 2:
         left, right = (_kind(conn, schema, sources, o) for o in origin.operands)
         return _combined(left, right)
+    if isinstance(origin, Cast):
+        return origin.kind
     if isinstance(origin, Summary):
         kind = _kind(conn, schema, sources, origin.origin)
         if origin.name == "SUM":
@@ -883,9 +950,8 @@ def _origin(term: Any, scope: Any) -> Origin:
     if isinstance(term, fn.Cast) and term.args:
         type_sql = str(term.as_type.get_sql() if hasattr(term.as_type, "get_sql") else term.as_type)
         target = _cast_target(" ".join(type_sql.lower().replace(", ", ",").split())) or ""
-        if target.startswith("numeric"):
-            return _EXACT_TEXT
-        return _COMMON_DECODERS["float"] if target.startswith("float") else None
+        kind = "decimal" if target.startswith("numeric") else _CAST_KINDS.get(target)
+        return Cast(kind) if kind is not None else None
     if isinstance(term, terms.Function) and term.args:
         name = term.name.upper()
         if name == "ABS" and len(term.args) == 1:
@@ -908,7 +974,7 @@ def _branches(results: Sequence[Any], scope: Any) -> Origin:
         kind = _literal_kind(result)
         if kind is not None:
             branches.append(kind)
-        elif not _is_null(result):
+        elif not _is_null(result) and not isinstance(result, Param):  # (typed by the others)
             branches.append(_origin(result, scope))
     if len(branches) == 1 and not isinstance(branches[0], int | str):
         return branches[0]
@@ -1051,3 +1117,7 @@ _COMMON_DECODERS = {"decimal": Fixed(_to_decimal), "float": Fixed(_to_float)}
 #: The origin of a literal alone in a select list, by its Python type: SQLite gives back
 #: 0/1 for a bool and text for a Decimal.
 _LITERALS: dict[type, Origin] = {bool: Fixed(to_bool), Decimal: Fixed(_exact_text)}
+
+#: How a CAST to each kind of number comes back (an integer as it is).
+_CAST_DECODERS: dict[_Kind, Fixed] = {"decimal": _EXACT_TEXT, "float": _COMMON_DECODERS["float"]}
+_UNDECODED: tuple[None, None] = (None, None)
