@@ -37,16 +37,18 @@ so every builder gets the same checked LIMIT/OFFSET and the same SQL.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from copy import copy
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pypika import functions as fn
 from pypika import terms
 from pypika.dialects import PostgreSQLQueryBuilder
 from pypika.enums import Arithmetic, Equality, Matching, Order
-from pypika.queries import QueryBuilder, _SetOperation
+from pypika.queries import AliasedQuery, JoinOn, QueryBuilder, _SetOperation
 from pypika.utils import format_alias_sql, format_quotes
 
 from dualdb.errors import QueryError
@@ -162,7 +164,8 @@ def _is_bound(term: Any) -> bool:
 def _meets(binder: Binder, value: Any, target: Target | None) -> None:
     if type(value) is terms.ValueWrapper and isinstance(value.value, terms.Term):
         value = value.value  # PyPika wraps some terms again (an upsert's Param)
-    if target is not None and _is_bound(value):
+    if _is_bound(value):
+        # (None too: the same Param object may meet a column elsewhere in the query)
         binder.expect(value, target)
 
 
@@ -305,9 +308,43 @@ def _values_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> s
 
 @_hook(QueryBuilder, "_set_sql")
 def _set_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    updates = []
     for field, value in self._updates:
-        _meets(binder, value, _in_table(self._update_table, field))
-    return str(original(self, **kwargs))
+        target = _in_table(self._update_table, field)
+        _meets(binder, value, target)
+        if binder.dialect.compiler.typed_spots and target is not None and _is_expression(value):
+            value = _Assigned(value, binder, target)
+        updates.append((field, value))
+    if all(new is old for (_, new), (_, old) in zip(updates, self._updates, strict=True)):
+        return str(original(self, **kwargs))
+    assigned = copy(self)
+    assigned._updates = updates
+    return str(original(assigned, **kwargs))
+
+
+def _is_expression(term: Any) -> bool:
+    """Whether ``term`` is computed by the database (not a bound value, NULL or DEFAULT)."""
+    return isinstance(term, terms.Term) and not (
+        _is_bound(term) or _is_none(term) or type(term).__name__ in ("Default", "Param")
+    )
+
+
+class _Assigned(terms.Term):
+    """An expression assigned to a column (``SET col = expr``), as a spot the driver
+    writes by the column's type and the expression's: PostgreSQL converts the value to
+    the column's type (rounding a decimal into an integer), where SQLite would store it
+    as it is (a float in an integer column)."""
+
+    def __init__(self, term: Any, binder: Binder, target: Target) -> None:
+        super().__init__()
+        self.term, self.binder, self.target = term, binder, target
+
+    def get_sql(self, **kwargs: Any) -> str:
+        binder = self.binder
+        index = binder.reserve(self)
+        sql = str(self.term.get_sql(**kwargs))
+        binder.fill(index, Spot("assign", self.target, operands=(_operand(binder, self.term),)))
+        return binder.mark(index, "open") + sql + binder.mark(index, "close")
 
 
 @_hook(PostgreSQLQueryBuilder, "_on_conflict_action_sql")
@@ -320,10 +357,21 @@ def _on_conflict_action_sql(binder: Binder, original: Method, self: Any, **kwarg
 @_hook(terms.Function, "get_sql")
 def _function_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
     compiler = binder.dialect.compiler
+    _check_written(self.name, _WORD, "a function name")
+    if self.name.upper() in _DATE_PART_FUNCTIONS:
+        for arg in self.args:
+            if isinstance(arg, terms.LiteralValue):  # (PyPika's wrapping of a date part)
+                _check_written(str(arg._value), _DATE_PART, "a date part")
+    if isinstance(self, fn.Cast | fn.Convert):
+        as_type: Any = getattr(self, "as_type", "")
+        written = as_type.get_sql() if hasattr(as_type, "get_sql") else str(as_type)
+        _check_written(str(written).lower(), _TYPE, "a CAST type")
     compiler.check_function(self.name)
     window = isinstance(self, terms.AnalyticFunction)
     name = compiler.function(self.name.upper(), window=window)
     result = _result_spot(binder, self)
+    if name in ("COALESCE", "NULLIF", "GREATEST", "LEAST"):
+        _one_type(binder, self.args)
     if name in ("MIN", "MAX") and len(self.args) == 1:
         # The smallest decimal by value, not by text (and no MIN of a type without one).
         spotted = _spot(binder, self.args[0], "extreme")
@@ -359,6 +407,107 @@ def _function_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) ->
             sql, self.alias, quote_char=kwargs.get("quote_char"), **_without(kwargs)
         )
     return sql
+
+
+def _one_type(binder: Binder, branches: Sequence[Any]) -> None:
+    """A Param among the branches of a CASE or the arguments of COALESCE meets the first
+    column among them: PostgreSQL types it from the other branches."""
+    from dualdb.sql.terms import Param  # which imports this module
+
+    column = next((c for c in map(_column, branches) if c is not None), None)
+    if column is not None:
+        for branch in branches:
+            if isinstance(branch, Param):  # (a literal has the type it is written with)
+                _meets(binder, branch, column)
+
+
+@_hook(terms.Case, "get_sql")
+def _case_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    _one_type(binder, [then for _, then in self._cases] + [self._else] * (self._else is not None))
+    return str(original(self, **kwargs))
+
+
+# What PyPika writes into the SQL text as it is given, checked: any other text from an
+# application's input would be SQL (`fn.Cast(col, user_type)`, a window frame, a CTE name).
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_DATE_PART = re.compile(r"[A-Za-z_]+")
+_TYPE = re.compile(r"[a-z_][a-z0-9_]*( [a-z_][a-z0-9_]*)*(\(\d+(, ?-?\d+)?\))?( [a-z_]+)*(\[\])*")
+_ZONE = re.compile(r"[A-Za-z0-9_+\-/:. ]+")
+_FRAME_EDGE = r"(UNBOUNDED PRECEDING|UNBOUNDED FOLLOWING|CURRENT ROW|\d+ PRECEDING|\d+ FOLLOWING)"
+_FRAME = re.compile(rf"(ROWS|RANGE) (BETWEEN {_FRAME_EDGE} AND {_FRAME_EDGE}|{_FRAME_EDGE})")
+_DATE_PART_FUNCTIONS = frozenset({"EXTRACT", "DATE_ADD", "TIMESTAMPADD", "DATEDIFF", "DATE_DIFF"})
+
+
+def _check_written(text: str, pattern: re.Pattern[str], what: str) -> None:
+    """Refuse ``text``, which PyPika writes into the SQL as it is, unless it is what
+    ``pattern`` allows: it may come from input, and would then be SQL."""
+    if not isinstance(text, str) or not pattern.fullmatch(text):
+        shown = repr(text)[:60]
+        raise QueryError(
+            f"{what} must match {pattern.pattern!r}, got {shown}: PyPika writes it into the "
+            "SQL as it is, so dualdb takes only a plain name"
+        )
+
+
+@_hook(terms.Interval, "get_sql")
+def _interval_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    for unit in ("quarters", "weeks"):  # (PyPika makes the other units ints itself)
+        value = getattr(self, unit, None)
+        if value is not None and (not isinstance(value, int) or isinstance(value, bool)):
+            raise QueryError(f"an Interval's {unit} must be an int, got {type(value).__name__}")
+    return str(original(self, **kwargs))
+
+
+@_hook(terms.AtTimezone, "get_sql")
+def _at_timezone_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    _check_written(self.zone, _ZONE, "a time zone")
+    return str(original(self, **kwargs))
+
+
+@_hook(terms.AnalyticFunction, "get_partition_sql")
+def _partition_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    for term in self._partition:
+        if not isinstance(term, terms.Term):
+            raise QueryError(
+                f"a window's PARTITION BY takes columns (t.col), got {type(term).__name__}: "
+                "PyPika would write a str into the SQL as it is"
+            )
+    return str(original(self, **kwargs))
+
+
+@_hook(terms.WindowFrameAnalyticFunction, "get_frame_sql")
+def _frame_sql(binder: Binder, original: Method, self: Any) -> str:
+    sql = str(original(self))
+    _check_written(sql, _FRAME, "a window frame")
+    return sql
+
+
+@_hook(terms.Parameter, "get_sql")
+def _parameter_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    raise QueryError(
+        "PyPika's Parameter writes its placeholder text into the SQL: use dualdb.Param(name)"
+    )
+
+
+@_hook(AliasedQuery, "get_sql")
+def _aliased_query_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    _check_written(self.name, _WORD, "a CTE name")
+    return str(original(self, **kwargs))
+
+
+@_hook(QueryBuilder, "_with_sql")
+def _with_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    for clause in self._with:
+        _check_written(clause.name, _WORD, "a CTE name")
+    return str(original(self, **kwargs))
+
+
+@_hook(JoinOn, "get_sql")
+def _join_on_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    if self.collate:
+        _check_written(self.collate, _WORD, "a join's collation")
+    return str(original(self, **kwargs))
 
 
 def _typed_call(binder: Binder, function: Any, kind: str, kwargs: dict[str, Any]) -> str:
@@ -473,7 +622,11 @@ def _arithmetic_sql(
     def typed_as(term: Any) -> Target | None:
         if isinstance(term, terms.ArithmeticExpression):
             return Target(None, None, expression=binder.reserve(term) if typed else -1)
-        return _column(term)
+        column = _column(term)
+        if column is not None and typed:
+            # The column, and this expression: a Param's type may come from elsewhere.
+            return Target(column.table, column.column, expression=index)
+        return column
 
     # A bound operand takes the other operand's type, as PostgreSQL types a parameter.
     _meets(binder, self.right, typed_as(self.left))
@@ -486,9 +639,10 @@ def _arithmetic_sql(
     right_sql = str(right.get_sql(**kwargs))
     if self.left_needs_parens(operator, getattr(self.left, "operator", None)):
         left_sql = f"({left_sql})"
-    if getattr(self.right, "operator", None) is not None and not (
-        operator is Arithmetic.div and compiler.divisor("", "") is not None
-    ):
+    if (
+        getattr(self.right, "operator", None) is not None
+        and not (operator is Arithmetic.div and compiler.divisor("", "") is not None)
+    ) or isinstance(self.right, terms.Negative):  # (n - -m would start a comment: "--")
         right_sql = f"({right_sql})"
     if typed:
         operands = tuple(_operand(binder, term) for term in (self.left, self.right))
@@ -513,7 +667,9 @@ def _negative_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) ->
     x's type (exact over decimals, checked for overflow over integers)."""
     with_alias = kwargs.pop("with_alias", False)
     if not binder.dialect.compiler.typed_spots:
-        sql = str(original(self, **kwargs))
+        # In parentheses: PyPika writes -(n - m) as "-n-m", and -(-n) as "--n", which
+        # starts a comment.
+        sql = f"-({self.term.get_sql(**kwargs)})"
     else:
         index = binder.reserve(self)
         sql = str(self.term.get_sql(**kwargs))
@@ -537,12 +693,27 @@ def _operand(binder: Binder, term: Any) -> Operand:
 
     if isinstance(term, Param):
         return f":{term.name}"
+    if isinstance(term, fn.Cast) and _cast_type(term.as_type).split("(")[0] in _TEXTS:
+        return _CAST_TEXT
+    if _is_literal(term) and not binder.expects(term):
+        # Nothing typed it: the type PostgreSQL gives it as written (Compiler.literal).
+        value: Any = getattr(term, "value", None)
+        literal = _LITERAL_TYPES.get(type(value))
+        if literal == "integer" and not -(2**31) <= value < 2**31:
+            literal = "bigint"
+        return Target(None, None, literal) if literal else "value"
     if _is_bound(term):
         return "value"
     if isinstance(term, fn.Count):
         return _COUNTED
     return None
 
+
+#: The logical type of a literal by its Python type (see ``Compiler.literal``).
+_LITERAL_TYPES: dict[type, str] = {int: "integer", float: "float", Decimal: "decimal"}
+
+#: What a CAST to text is.
+_CAST_TEXT = Target(None, None, "text")
 
 #: What COUNT() computes.
 _COUNTED = Target(None, None, "bigint")
@@ -559,9 +730,11 @@ def _select_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> s
         selects = [_named(term) for term in selects]
     else:  # a literal written with its type (``Compiler.literal``) keeps its name
         selects = [_named(term) if _is_literal(term) else term for term in selects]
+    typed = _params_within(selects) if not binder.set_members else None
     for term in selects:
-        if isinstance(term, Param):
-            # Nothing types it but the select list, where PostgreSQL makes it text.
+        if typed is not None and isinstance(term, Param) and term.name not in typed:
+            # Nothing types it but the select list, where PostgreSQL makes it text (unless
+            # another term of the list types it, or it is a UNION's, typed by the others).
             _meets(binder, term, SELECTED_VALUE)
     if not distinct and all(a is b for a, b in zip(selects, self._selects, strict=True)):
         return str(original(self, **kwargs))
@@ -572,6 +745,18 @@ def _select_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> s
     named = copy(self)
     named._selects = selects
     return str(original(named, **kwargs))
+
+
+def _params_within(selects: Sequence[Any]) -> set[str]:
+    """The names of the Params inside the terms of a select list (not alone)."""
+    from dualdb.sql.terms import Param  # which imports this module
+
+    names: set[str] = set()
+    for term in selects:
+        if isinstance(term, Param) or not hasattr(term, "nodes_"):
+            continue
+        names.update(node.name for node in term.nodes_() if isinstance(node, Param))
+    return names
 
 
 def _is_literal(term: Any) -> bool:
@@ -695,7 +880,15 @@ def _mod_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
     if compiler.divisor("", "") is not None:
         dividend = self.args[0].get_sql(with_alias=False, subquery=True, **kwargs)
         right = compiler.divisor(right, dividend) or right
-    return compiler.modulo(left, right)
+    checks = ""
+    if compiler.typed_spots:
+        # An expression (a CAST, arithmetic) must be no decimal or float either.
+        for arg in self.args:
+            operand = _operand(binder, arg)
+            if isinstance(operand, int):
+                binder.spots.append(Spot("no decimal", operands=(operand,)))
+                checks += binder.mark(len(binder.spots) - 1, "after")
+    return compiler.modulo(left, right) + checks
 
 
 # Builder-level rendering: what dualdb's builders' overrides call, and what the hooks
@@ -771,7 +964,9 @@ def _count(value: Any, clause: str) -> str:
     # PyPika formats LIMIT/OFFSET into the SQL text as given: a str from user input
     # ("1; DROP TABLE t", a subquery) would be injected. An int is written as a number,
     # a Param (any PyPika term) is rendered, that is bound; anything else is refused.
-    if isinstance(value, terms.Term):
+    from dualdb.sql.terms import Param  # which imports this module
+
+    if isinstance(value, Param):
         binder = active()
         if binder is not None:
             _meets(binder, value, _COUNT)
@@ -801,14 +996,21 @@ def set_operation_sql(compiler: Compiler, query: Any, render: Callable[[Any], st
     """A UNION/INTERSECT/EXCEPT as ``render`` (PyPika's ``_SetOperation.get_sql``) writes
     it, with its members bare if the compiler says so."""
     members = [query.base_query, *(member for _, member in query._set_operation)]
-    if compiler.parenthesize_set_members(members):
-        return render(query)
-    # Render a copy whose first query asks for unparenthesized members.
-    bare = copy(query)
-    bare.base_query = copy(compiler.bare_set_member(query.base_query))
-    bare.base_query.wrap_set_operation_queries = False
-    bare._set_operation = [(op, compiler.bare_set_member(m)) for op, m in query._set_operation]
-    return render(bare)
+    binder = active()
+    if binder is not None:  # a Param alone in a member's select list takes the others' type
+        binder.set_members += 1
+    try:
+        if compiler.parenthesize_set_members(members):
+            return render(query)
+        # Render a copy whose first query asks for unparenthesized members.
+        bare = copy(query)
+        bare.base_query = copy(compiler.bare_set_member(query.base_query))
+        bare.base_query.wrap_set_operation_queries = False
+        bare._set_operation = [(op, compiler.bare_set_member(m)) for op, m in query._set_operation]
+        return render(bare)
+    finally:
+        if binder is not None:
+            binder.set_members -= 1
 
 
 # The same for builders that are not dualdb's (PyPika's own, e.g. from Table.select()).

@@ -39,7 +39,7 @@ from pypika.queries import (
     _SetOperation,
 )
 
-from dualdb.errors import DataError, QueryError
+from dualdb.errors import DatabaseError, DataError, QueryError
 from dualdb.query import _Builder
 from dualdb.sql import _render
 from dualdb.sql._target import Spot, Target
@@ -203,6 +203,7 @@ class Binder:
         "_terms",
         "dialect",
         "key_width",
+        "set_members",
         "slots",
         "spot_of",
         "spots",
@@ -232,6 +233,8 @@ class Binder:
         self.spot_of: dict[int, int] = {}
         #: Part of every spot's mark, so that no name or text in the query can forge one.
         self._nonce = ""
+        #: How many set operations (UNION…) are being rendered around the current term.
+        self.set_members = 0
 
     def spot(self, target: Target, kind: str) -> str:
         """The mark of a place whose SQL depends on ``target``'s declared type, where the
@@ -259,9 +262,17 @@ class Binder:
             self._nonce = token_hex(8)
         return f"\x00{self._nonce}:{index}:{part}\x00"
 
-    def expect(self, term: Any, target: Target) -> None:
-        """Note that ``term``, if it is bound, meets ``target``."""
-        self._expected[id(term)] = target
+    def expects(self, term: Any) -> bool:
+        """Whether ``term`` meets something typed (see ``expect``)."""
+        return id(term) in self._expected
+
+    def expect(self, term: Any, target: Target | None) -> None:
+        """Note that ``term``, if it is bound, meets ``target`` where it is rendered next
+        (None: nothing typed)."""
+        if target is None:
+            self._expected.pop(id(term), None)
+        else:
+            self._expected[id(term)] = target
 
     def bind_param(self, name: str, term: Any = None) -> str:
         if self.dialect.reuses_placeholders:
@@ -410,6 +421,18 @@ def _compile(query: Any, dialect: Dialect) -> Compiled:
     _render.set_active(binder)
     try:
         sql = query.get_sql(quote_char=dialect.quote_char)
+    except DatabaseError:
+        raise
+    except (AttributeError, TypeError, ValueError, KeyError) as exc:
+        # PyPika renders an argument of the wrong kind (a str where it wants an enum
+        # or a term) by failing on it: a mistake in the query, not in dualdb.
+        raise QueryError(
+            f"PyPika cannot render this query: {type(exc).__name__}: {str(exc)[:200]} "
+            "(an argument of the wrong kind, such as a str where an enum or a column is "
+            "expected)"
+        ) from None
+    except RecursionError:
+        raise QueryError("the query is nested too deep to render") from None
     finally:
         _render.set_active(previous)
     template = spots = None
