@@ -286,6 +286,12 @@ def parse_url(url: str, variable: str = "DATABASE_URL") -> dict[str, Any]:
             result["sslmode"] = value
         elif key == "password":  # libpq's spelling in the query string: the password
             result["password"] = value
+        elif key.lower() in ("standard_conforming_strings", "backslash_quote"):
+            raise ConfigurationError(
+                f"{variable} must not set {key}: dualdb keeps standard_conforming_strings on "
+                "(with it off, a backslash in a quoted literal could end the literal)",
+                variable=variable,
+            )
         else:
             options.append((key, value))
     result["url_options"] = tuple(options)

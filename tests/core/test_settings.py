@@ -242,3 +242,9 @@ def test_secret_url_options_are_masked_wherever_settings_are_shown(option: str) 
 )
 def test_messages_are_scrubbed_by_the_position_of_a_password(text: str, masked: str) -> None:
     assert scrub(text) == masked
+
+
+@pytest.mark.parametrize("option", ["standard_conforming_strings=off", "backslash_quote=on"])
+def test_a_url_option_that_would_let_a_backslash_end_a_literal_is_refused(option: str) -> None:
+    with pytest.raises(ConfigurationError, match="standard_conforming_strings"):
+        load({"DATABASE_URL": f"postgresql://u@h/app?{option}"})

@@ -342,3 +342,19 @@ async def test_limit_and_offset_as_params_are_bound_values(pair: Pair) -> None:
         with pytest.raises(dualdb.DataError):
             await db.fetch_all(q, n="1; DROP TABLE kv", o=0)
         assert await db.fetch_val(Query.from_(KV).select(fn.Count("*"))) == 3
+
+
+async def test_a_10_mb_hostile_value_round_trips_and_changes_nothing(pair: Pair) -> None:
+    """A huge value is a value like any other: bound, stored whole, matched exactly."""
+    value = ("'; DROP TABLE kv; -- " + "\u00e9\U0001f600" * 7) * (10 * 2**20 // 64)
+    by_key = Query.from_(KV).select(KV.note).where(KV.k == Param("k"))
+    async with scratch(pair) as backends:
+        for tx in backends:
+            await tx.execute(
+                Query.into(KV).columns(KV.k, KV.v, KV.note).insert("bystander", 0, "untouched")
+            )
+            await tx.execute(
+                Query.into(KV).columns(KV.k, KV.v, KV.note).insert("big", 1, Param("n")), n=value
+            )
+            assert await tx.fetch_val(by_key, k="big") == value
+            await _bystander_intact(tx)

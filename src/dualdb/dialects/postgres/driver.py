@@ -292,6 +292,10 @@ class PostgresDriver(Driver):
     async def _connect(self) -> PostgresConnection:
         settings = self.settings
         server_settings = dict(settings.url_options)
+        # PyPika writes a few values into the SQL text as quoted literals (a DDL default,
+        # a JSON term); with standard_conforming_strings off, a backslash in one could end
+        # the literal. On, whatever the server's configuration says.
+        server_settings["standard_conforming_strings"] = "on"
         if settings.statement_timeout is not None:
             server_settings["statement_timeout"] = str(int(settings.statement_timeout * 1000))
         try:
