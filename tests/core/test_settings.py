@@ -6,6 +6,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from dualdb import ConfigurationError, Settings, load_settings
 from dualdb.migrate.connection import scrub
@@ -248,3 +250,23 @@ def test_messages_are_scrubbed_by_the_position_of_a_password(text: str, masked: 
 def test_a_url_option_that_would_let_a_backslash_end_a_literal_is_refused(option: str) -> None:
     with pytest.raises(ConfigurationError, match="standard_conforming_strings"):
         load({"DATABASE_URL": f"postgresql://u@h/app?{option}"})
+
+
+@settings(max_examples=300)
+@given(password=st.text(min_size=4, max_size=40).filter(lambda p: p.strip() == p and p))
+def test_any_password_is_never_shown_wherever_settings_are(password: str) -> None:
+    """Quotes, ``@``, ``%``, ``$``, format strings, NUL, non-ASCII: given as DB_PASSWORD,
+    the password is the settings' password and appears in no repr, URL shown or message."""
+    env = {"DB_TYPE": "postgresql", "DB_NAME": "app", "DB_USER": "u", "DB_PASSWORD": password}
+    refused: ConfigurationError | None = None
+    try:
+        settings_ = load(env)
+    except ConfigurationError as exc:
+        refused = exc
+    if refused is not None:
+        shown = [str(refused)]
+    else:
+        assert settings_.password == password
+        shown = [repr(settings_), settings_.display_url(), str(settings_)]
+    for text in shown:
+        assert password not in text or password in "postgresql://u:***@localhost:5432/app"
