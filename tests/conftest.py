@@ -323,3 +323,15 @@ async def migrated_db(migrated_database_url: str) -> AsyncIterator[Any]:
 
     async with dualdb.connect(migrated_database_url) as db:
         yield db
+
+
+@pytest.fixture
+def debug_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """Every logger at DEBUG, the drivers' own included, captured (for tests that assert
+    that no secret is ever logged)."""
+    import logging
+
+    caplog.set_level(logging.DEBUG)
+    for name in ("dualdb", "dualdb.query", "aiosqlite", "asyncpg", "asyncio"):
+        caplog.set_level(logging.DEBUG, logger=name)
+    return caplog

@@ -10,7 +10,6 @@ hashes and ciphertexts of them, which this proves too: aiosqlite would log raw o
 from __future__ import annotations
 
 import base64
-import logging
 import traceback
 from datetime import timedelta
 from urllib.parse import unquote, urlsplit
@@ -28,22 +27,14 @@ KEY = bytes(range(32))
 KEY_TEXT = base64.b64encode(KEY).decode()
 
 
-@pytest.fixture
-def everything(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    caplog.set_level(logging.DEBUG)
-    for name in ("dualdb", "dualdb.query", "aiosqlite", "asyncpg", "asyncio"):
-        caplog.set_level(logging.DEBUG, logger=name)
-    return caplog
-
-
 async def test_no_secret_of_the_auth_flows_appears_in_any_output(
     migrated_db: dualdb.Database,
     migrated_database_url: str,
-    everything: pytest.LogCaptureFixture,
+    debug_logs: pytest.LogCaptureFixture,
 ) -> None:
     clock = FakeClock()
     cipher = auth.TokenCipher.parse(f"k1:{KEY_TEXT}")
-    shown: list[str] = []  # reprs, messages and tracebacks of everything the flows return
+    shown: list[str] = []  # reprs, messages and tracebacks of debug_logs the flows return
 
     def keep(*values: object) -> None:
         shown.extend(repr(v) for v in values)
@@ -104,7 +95,7 @@ async def test_no_secret_of_the_auth_flows_appears_in_any_output(
     password = urlsplit(migrated_database_url).password
     if password:
         secrets += [password, unquote(password)]
-    output = "\n".join([everything.text, *shown])
-    assert everything.text, "the flows logged nothing: the audit would prove nothing"
+    output = "\n".join([debug_logs.text, *shown])
+    assert debug_logs.text, "the flows logged nothing: the audit would prove nothing"
     for secret in secrets:
         assert secret not in output, f"a secret appeared ({secrets.index(secret)})"

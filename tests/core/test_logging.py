@@ -78,62 +78,53 @@ async def test_nothing_logged_when_logger_is_quiet(
 SECRET = "S3CRET-logged-value"
 
 
-@pytest.fixture
-def debug_everything(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
-    """Every logger at DEBUG, the drivers' own included (root at DEBUG)."""
-    caplog.set_level(logging.DEBUG)
-    for name in ("dualdb", "dualdb.query", "aiosqlite", "asyncpg", "asyncio"):
-        caplog.set_level(logging.DEBUG, logger=name)
-    return caplog
-
-
 async def test_an_inline_literal_is_never_logged(
-    items: dualdb.Database, debug_everything: pytest.LogCaptureFixture
+    items: dualdb.Database, debug_logs: pytest.LogCaptureFixture
 ) -> None:
     """Nothing tells whether a literal is a secret: it is written ``***``."""
     await items.fetch_all(Query.from_(t).select(t.id).where(t.name == SECRET))
-    assert SECRET not in debug_everything.text
-    assert "'$1': '***'" in debug_everything.text
+    assert SECRET not in debug_logs.text
+    assert "'$1': '***'" in debug_logs.text
 
 
 async def test_raw_arguments_are_never_logged(
-    items: dualdb.Database, debug_everything: pytest.LogCaptureFixture
+    items: dualdb.Database, debug_logs: pytest.LogCaptureFixture
 ) -> None:
     p = items.dialect.placeholder
     await items.fetch_all(raw(f"SELECT id FROM items WHERE name = {p(1)}", SECRET))
-    assert SECRET not in debug_everything.text
+    assert SECRET not in debug_logs.text
 
 
 async def test_a_param_meeting_a_column_named_like_a_secret_is_not_logged(
-    items: dualdb.Database, debug_everything: pytest.LogCaptureFixture
+    items: dualdb.Database, debug_logs: pytest.LogCaptureFixture
 ) -> None:
     """The Param's name (``who``) says nothing; the column's does, here because the
     application registered it (names like ``api_key`` are caught without)."""
     dualdb.register_secret_names("NAME")
     await items.fetch_all(Query.from_(t).select(t.id).where(t.name == Param("who")), who=SECRET)
-    assert SECRET not in debug_everything.text
-    assert "'who': '***'" in debug_everything.text
+    assert SECRET not in debug_logs.text
+    assert "'who': '***'" in debug_logs.text
 
 
 async def test_a_registered_param_name_is_not_logged(
-    items: dualdb.Database, debug_everything: pytest.LogCaptureFixture
+    items: dualdb.Database, debug_logs: pytest.LogCaptureFixture
 ) -> None:
     dualdb.register_secret_names("iban")
     query = Query.from_(t).select(t.id).where(t.qty == Param("n")).where(t.name == Param("iban"))
     await items.fetch_all(query, n=5, iban=SECRET)
-    assert SECRET not in debug_everything.text
-    assert "'n': 5" in debug_everything.text
+    assert SECRET not in debug_logs.text
+    assert "'n': 5" in debug_logs.text
 
 
 async def test_the_drivers_own_debug_lines_show_no_values(
-    items: dualdb.Database, debug_everything: pytest.LogCaptureFixture
+    items: dualdb.Database, debug_logs: pytest.LogCaptureFixture
 ) -> None:
     """aiosqlite logs each call with its arguments at DEBUG; dualdb's filter keeps the
     line and drops the arguments (asyncpg logs no values)."""
     insert = Query.into(t).columns(t.id, t.name).insert(Param("id"), Param("password"))
     await items.execute(insert, id=uuid.uuid4(), password=SECRET)
-    assert SECRET not in debug_everything.text
-    driver_lines = [r for r in debug_everything.records if r.name == "aiosqlite"]
+    assert SECRET not in debug_logs.text
+    driver_lines = [r for r in debug_logs.records if r.name == "aiosqlite"]
     assert all("(…)" in r.getMessage() for r in driver_lines if "executing" in r.msg)
 
 

@@ -311,3 +311,42 @@ INSERT_ITEM: Any = (
 async def create_schema(db: dualdb.Database) -> None:
     for statement in schema(db):
         await db.execute(raw(statement))
+
+
+# -------------------------------------------------------------------------------- one row
+
+
+_ONE_ROW = (
+    Query.into(ITEMS)
+    .columns(ITEMS.id, ITEMS.name, ITEMS.qty, ITEMS.price, ITEMS.ratio)
+    .insert(Param("id"), Param("name"), Param("qty"), Param("price"), Param("ratio"))
+)
+
+
+async def one_row(
+    txs: Sequence[dualdb.Queryable],
+    *,
+    name: Any = None,
+    qty: Any = None,
+    price: Any = None,
+    ratio: Any = None,
+) -> None:
+    """Item 1 with these text, bigint, decimal and float values, on each backend."""
+    for tx in txs:
+        await tx.execute(_ONE_ROW, id=1, name=name, qty=qty, price=price, ratio=ratio)
+
+
+def fetch_val(query: Any, **values: Any) -> Callable[[dualdb.Queryable], Any]:
+    return lambda db: db.fetch_val(query, **values)
+
+
+def fetch_all(query: Any, **values: Any) -> Callable[[dualdb.Queryable], Any]:
+    return lambda db: db.fetch_all(query, **values)
+
+
+def agree(outcomes: list[Any]) -> None:
+    """:func:`on_both` gave the same value of the same type, or the same error class."""
+    sqlite, postgresql = (
+        o if isinstance(o, tuple) and o[:1] == ("raises",) else canon(o) for o in outcomes
+    )
+    assert sqlite == postgresql

@@ -6,43 +6,27 @@ and UNION members, and expressions assigned to columns.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from _differential import ITEMS, Pair, canon, canon_rows, on_both, scratch
+from _differential import (
+    ITEMS,
+    Pair,
+    agree,
+    canon,
+    canon_rows,
+    fetch_val,
+    on_both,
+    one_row,
+    scratch,
+)
 from pypika.terms import Case, ValueWrapper
 
 import dualdb
 from dualdb import Param, Query, fn
 
 pytestmark = pytest.mark.postgresql
-
-INSERT = (
-    Query.into(ITEMS)
-    .columns(ITEMS.id, ITEMS.name, ITEMS.qty, ITEMS.price, ITEMS.ratio)
-    .insert(Param("id"), Param("name"), Param("qty"), Param("price"), Param("ratio"))
-)
-
-
-async def _row(
-    txs: Any, *, name: Any = None, qty: Any = None, price: Any = None, ratio: Any = None
-) -> None:
-    for tx in txs:
-        await tx.execute(INSERT, id=1, name=name, qty=qty, price=price, ratio=ratio)
-
-
-def _fetch_val(query: Any, **values: Any) -> Callable[[dualdb.Queryable], Any]:
-    return lambda db: db.fetch_val(query, **values)
-
-
-def _agree(outcomes: list[Any]) -> None:
-    """The same value of the same type, or the same error class, on both."""
-    sqlite, postgresql = (
-        o if isinstance(o, tuple) and o[:1] == ("raises",) else canon(o) for o in outcomes
-    )
-    assert sqlite == postgresql
 
 
 @pytest.mark.parametrize(
@@ -62,8 +46,8 @@ async def test_a_negated_compound_expression_keeps_its_parentheses(
     """PyPika writes -(n - m) as "-n-m", and n - -m as "n--m" (a comment from "--")."""
     query = Query.from_(ITEMS).select(expression.as_("v"))
     async with scratch(pair) as txs:
-        await _row(txs, qty=5)
-        assert await on_both(txs, _fetch_val(query)) == [value, value]
+        await one_row(txs, qty=5)
+        assert await on_both(txs, fetch_val(query)) == [value, value]
 
 
 async def test_a_param_typed_by_arithmetic_is_compared_as_itself_elsewhere(pair: Pair) -> None:
@@ -76,7 +60,7 @@ async def test_a_param_typed_by_arithmetic_is_compared_as_itself_elsewhere(pair:
         .where(fn.Cast(ITEMS.name, "INTEGER") > k)
     )
     async with scratch(pair) as txs:
-        await _row(txs, name="12", price=Decimal("2.50"))
+        await one_row(txs, name="12", price=Decimal("2.50"))
         got = await on_both(txs, lambda db: db.fetch_all(query, k=2))
     assert [canon_rows(rows) for rows in got] == [[(("v",), (canon(Decimal("5.00")),))]] * 2
 
@@ -96,8 +80,8 @@ async def test_a_cast_of_a_computed_decimal_agrees(pair: Pair, cast: Any) -> Non
     cast to text first is text, which PostgreSQL refuses as an integer ('2.50')."""
     query = Query.from_(ITEMS).select(cast.as_("v"))
     async with scratch(pair) as txs:
-        await _row(txs, price=Decimal("2.50"))
-        _agree(await on_both(txs, _fetch_val(query)))
+        await one_row(txs, price=Decimal("2.50"))
+        agree(await on_both(txs, fetch_val(query)))
 
 
 @pytest.mark.parametrize(
@@ -130,8 +114,8 @@ async def test_literals_and_computed_operands_have_postgresqls_types(
     numeric); ABS and minus of a decimal dualdb computed stay exact."""
     query = Query.from_(ITEMS).select(expression.as_("v"))
     async with scratch(pair) as txs:
-        await _row(txs, qty=20000, price=Decimal("-2.50"))
-        _agree(await on_both(txs, _fetch_val(query)))
+        await one_row(txs, qty=20000, price=Decimal("-2.50"))
+        agree(await on_both(txs, fetch_val(query)))
 
 
 @pytest.mark.parametrize(
@@ -149,7 +133,7 @@ async def test_percent_of_a_float_or_a_decimal_expression_is_refused_on_sqlite(
     """PostgreSQL has no % of a float; dualdb computes none of a decimal on SQLite (as
     for a decimal column), rather than SQLite's float remainder."""
     query = Query.from_(ITEMS).select(expression.as_("v"))
-    outcomes = await on_both((pair.sqlite, pair.postgresql), _fetch_val(query))
+    outcomes = await on_both((pair.sqlite, pair.postgresql), fetch_val(query))
     assert outcomes[0] == ("raises", "UnsupportedFeature")
     assert outcomes[1] == postgresql
 
@@ -167,18 +151,18 @@ async def test_percent_of_a_float_or_a_decimal_expression_is_refused_on_sqlite(
         ("x", "NUMERIC(2,-1)"),
     ],
 )
-async def test_numeric_edges_agree(pair: Pair, text: str, to: str) -> None:
+async def test_numeric_edgesagree(pair: Pair, text: str, to: str) -> None:
     query = Query.from_(ITEMS).select(fn.Cast(ITEMS.name, to))
     async with scratch(pair) as txs:
-        await _row(txs, name=text)
-        _agree(await on_both(txs, _fetch_val(query)))
+        await one_row(txs, name=text)
+        agree(await on_both(txs, fetch_val(query)))
 
 
 async def test_a_float_infinity_cast_to_numeric_agrees(pair: Pair) -> None:
     query = Query.from_(ITEMS).select(fn.Cast(ITEMS.ratio, "NUMERIC"))
     async with scratch(pair) as txs:
-        await _row(txs, ratio=float("-inf"))
-        _agree(await on_both(txs, _fetch_val(query)))
+        await one_row(txs, ratio=float("-inf"))
+        agree(await on_both(txs, fetch_val(query)))
 
 
 @pytest.mark.parametrize(
@@ -208,15 +192,15 @@ async def test_casts_and_params_in_branches_take_the_common_type(
         Query.from_(ITEMS).select(fn.Coalesce(first, second).as_("v")),
     ]
     async with scratch(pair) as txs:
-        await _row(txs, qty=7, name="12", price=Decimal("2.50"), ratio=0.5)
+        await one_row(txs, qty=7, name="12", price=Decimal("2.50"), ratio=0.5)
         for query in queries:
-            _agree(await on_both(txs, _fetch_val(query, **values)))
+            agree(await on_both(txs, fetch_val(query, **values)))
 
 
 async def test_a_param_in_a_union_member_takes_the_other_members_type(pair: Pair) -> None:
     query = Query.from_(ITEMS).select(Param("k")).union_all(Query.from_(ITEMS).select(ITEMS.qty))
     async with scratch(pair) as txs:
-        await _row(txs, qty=7)
+        await one_row(txs, qty=7)
         got = await on_both(txs, lambda db: db.fetch_all(query, k=2))
     assert [sorted(canon(r[0]) for r in rows) for rows in got] == [[("int", 2), ("int", 7)]] * 2
 
@@ -225,7 +209,7 @@ async def test_a_param_alone_in_a_select_list_typed_by_another_term_agrees(pair:
     k = Param("k")
     query = Query.from_(ITEMS).select(fn.Cast(k, "INTEGER").as_("a"), k)
     async with scratch(pair) as txs:
-        await _row(txs)
+        await one_row(txs)
         got = await on_both(txs, lambda db: db.fetch_all(query, k=1))
     expected = [(("a", "?column?"), (("int", 1), ("int", 1)))]
     assert [canon_rows(rows) for rows in got] == [expected] * 2
@@ -254,10 +238,10 @@ async def test_an_expression_assigned_to_a_column_is_converted_as_on_postgresql(
     update = Query.update(ITEMS).set(column, value)
     read = Query.from_(ITEMS).select(column)
     async with scratch(pair) as txs:
-        await _row(txs, name="12.5", price=Decimal("2.50"), ratio=2.5)
+        await one_row(txs, name="12.5", price=Decimal("2.50"), ratio=2.5)
         for tx in txs:
             await tx.execute(update)
-        got = await on_both(txs, _fetch_val(read))
+        got = await on_both(txs, fetch_val(read))
     assert [canon(v) for v in got] == [canon(stored)] * 2
 
 

@@ -11,12 +11,23 @@ decodes what comes back by the type PostgreSQL would give it.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from _differential import ITEMS, Pair, canon, canon_rows, examples, on_both, scratch
+from _differential import (
+    ITEMS,
+    Pair,
+    agree,
+    canon,
+    canon_rows,
+    examples,
+    fetch_all,
+    fetch_val,
+    on_both,
+    one_row,
+    scratch,
+)
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pypika.terms import Case, ValueWrapper
@@ -25,35 +36,6 @@ import dualdb
 from dualdb import Param, Query, fn
 
 pytestmark = pytest.mark.postgresql
-
-INSERT = (
-    Query.into(ITEMS)
-    .columns(ITEMS.id, ITEMS.name, ITEMS.qty, ITEMS.price, ITEMS.ratio)
-    .insert(Param("id"), Param("name"), Param("qty"), Param("price"), Param("ratio"))
-)
-
-
-async def _row(
-    txs: Any, *, name: Any = None, qty: Any = None, price: Any = None, ratio: Any = None
-) -> None:
-    for tx in txs:
-        await tx.execute(INSERT, id=1, name=name, qty=qty, price=price, ratio=ratio)
-
-
-def _fetch_val(query: Any) -> Callable[[dualdb.Queryable], Any]:
-    return lambda db: db.fetch_val(query)
-
-
-def _fetch_all(query: Any) -> Callable[[dualdb.Queryable], Any]:
-    return lambda db: db.fetch_all(query)
-
-
-def _agree(outcomes: list[Any]) -> None:
-    """The same value of the same type, or the same error class, on both."""
-    sqlite, postgresql = (
-        o if isinstance(o, tuple) and o[:1] == ("raises",) else canon(o) for o in outcomes
-    )
-    assert sqlite == postgresql
 
 
 # ---------------------------------------------------------------------------- casts
@@ -110,8 +92,8 @@ async def test_text_cast_to_a_number_agrees_or_fails_alike(pair: Pair, text: str
     integer) with a DataError; SQLite's CAST would read the digits it can."""
     query = Query.from_(ITEMS).select(fn.Cast(ITEMS.name, to))
     async with scratch(pair) as txs:
-        await _row(txs, name=text)
-        _agree(await on_both(txs, lambda db: db.fetch_val(query)))
+        await one_row(txs, name=text)
+        agree(await on_both(txs, lambda db: db.fetch_val(query)))
 
 
 @settings(max_examples=examples(150))
@@ -127,8 +109,8 @@ async def test_a_decimal_cast_to_a_number_is_rounded_as_on_postgresql(
     """Half away from zero, with ``numeric field overflow`` past the precision."""
     query = Query.from_(ITEMS).select(fn.Cast(ITEMS.price, to))
     async with scratch(pair) as txs:
-        await _row(txs, price=price)
-        _agree(await on_both(txs, lambda db: db.fetch_val(query)))
+        await one_row(txs, price=price)
+        agree(await on_both(txs, lambda db: db.fetch_val(query)))
 
 
 @settings(max_examples=examples(150))
@@ -143,8 +125,8 @@ async def test_a_float_cast_to_a_number_is_rounded_as_on_postgresql(
     """Half to even for integers, 15 significant digits for a numeric."""
     query = Query.from_(ITEMS).select(fn.Cast(ITEMS.ratio, to))
     async with scratch(pair) as txs:
-        await _row(txs, ratio=ratio)
-        _agree(await on_both(txs, lambda db: db.fetch_val(query)))
+        await one_row(txs, ratio=ratio)
+        agree(await on_both(txs, lambda db: db.fetch_val(query)))
 
 
 @settings(max_examples=examples(100))
@@ -154,14 +136,14 @@ async def test_an_integer_cast_to_a_number_agrees_or_overflows_alike(
 ) -> None:
     query = Query.from_(ITEMS).select(fn.Cast(ITEMS.qty, to))
     async with scratch(pair) as txs:
-        await _row(txs, qty=qty)
-        _agree(await on_both(txs, lambda db: db.fetch_val(query)))
+        await one_row(txs, qty=qty)
+        agree(await on_both(txs, lambda db: db.fetch_val(query)))
 
 
 async def test_a_cast_decimal_compares_by_value_on_both(pair: Pair) -> None:
     query = Query.from_(ITEMS).select(ITEMS.id).where(fn.Cast(ITEMS.name, "NUMERIC") > Decimal("9"))
     async with scratch(pair) as txs:
-        await _row(txs, name="10.00")
+        await one_row(txs, name="10.00")
         got = await on_both(txs, lambda db: db.fetch_all(query))
     assert [canon_rows(rows) for rows in got] == [[(("id",), (("int", 1),))]] * 2
 
@@ -169,7 +151,7 @@ async def test_a_cast_decimal_compares_by_value_on_both(pair: Pair) -> None:
 async def test_a_param_cast_to_a_type_is_checked_as_that_type_on_both(pair: Pair) -> None:
     query = Query.from_(ITEMS).select(fn.Cast(Param("k"), "BIGINT"))
     async with scratch(pair) as txs:
-        await _row(txs)
+        await one_row(txs)
         assert await on_both(txs, lambda db: db.fetch_val(query, k=5)) == [5, 5]
         refused = await on_both(txs, lambda db: db.fetch_val(query, k="5"))
     assert refused == [("raises", "DataError")] * 2
@@ -196,10 +178,10 @@ async def test_abs_has_its_arguments_type_on_both(
 ) -> None:
     """ABS of a decimal is the exact Decimal; of the smallest bigint, an overflow."""
     async with scratch(pair) as txs:
-        await _row(txs, qty=qty, price=price, ratio=ratio)
+        await one_row(txs, qty=qty, price=price, ratio=ratio)
         for column in (ITEMS.qty, ITEMS.price, ITEMS.ratio):
             query = Query.from_(ITEMS).select(fn.Abs(column))
-            _agree(await on_both(txs, _fetch_val(query)))
+            agree(await on_both(txs, fetch_val(query)))
 
 
 # ---------------------------------------------------------------------------- float range
@@ -224,19 +206,19 @@ async def test_float_arithmetic_beyond_the_range_fails_alike(
     }[operator]
     query = Query.from_(ITEMS).select(expression.as_("v"))
     async with scratch(pair) as txs:
-        await _row(txs, ratio=ratio)
+        await one_row(txs, ratio=ratio)
         outcomes = await on_both(txs, lambda db: db.fetch_val(query))
     if isinstance(outcomes[1], float) and math.isnan(outcomes[1]):  # (inf - inf)
         # SQLite has no NaN: a DataError there (test_diff_differences pins it).
         assert outcomes[0] == ("raises", "DataError")
     else:
-        _agree(outcomes)
+        agree(outcomes)
 
 
 async def test_a_float_product_too_large_is_out_of_range_on_both(pair: Pair) -> None:
     query = Query.from_(ITEMS).select((ITEMS.ratio * ITEMS.ratio).as_("v"))
     async with scratch(pair) as txs:
-        await _row(txs, ratio=1e308)
+        await one_row(txs, ratio=1e308)
         for db in txs:
             with pytest.raises(dualdb.DataError, match="value out of range: overflow"):
                 async with db.transaction() as sp:
@@ -254,7 +236,7 @@ async def test_a_literal_alone_in_a_select_list_comes_back_as_itself_on_both(
     literal with the type PostgreSQL gives it written inline."""
     query = Query.from_(ITEMS).select(ValueWrapper(value))  # (a str alone names a column)
     async with scratch(pair) as txs:
-        await _row(txs)
+        await one_row(txs)
         got = await on_both(txs, lambda db: db.fetch_all(query))
     assert [canon_rows(rows) for rows in got] == [[(("?column?",), (canon(value),))]] * 2
 
@@ -262,7 +244,7 @@ async def test_a_literal_alone_in_a_select_list_comes_back_as_itself_on_both(
 async def test_a_literal_integer_beyond_64_bits_is_refused_on_both(pair: Pair) -> None:
     query = Query.from_(ITEMS).select(ValueWrapper(2**70))
     async with scratch(pair) as txs:
-        await _row(txs)
+        await one_row(txs)
         got = await on_both(txs, lambda db: db.fetch_all(query))
     assert got == [("raises", "DataError")] * 2
 
@@ -272,7 +254,7 @@ async def test_an_aggregate_of_a_literal_agrees(pair: Pair) -> None:
         fn.Sum(ValueWrapper(1)).as_("n"), fn.Count(ValueWrapper(1)).as_("c")
     )
     async with scratch(pair) as txs:
-        await _row(txs)
+        await one_row(txs)
         got = await on_both(txs, lambda db: db.fetch_all(query))
     assert [canon_rows(rows) for rows in got] == [[(("n", "c"), (("int", 1), ("int", 1)))]] * 2
 
@@ -280,7 +262,7 @@ async def test_an_aggregate_of_a_literal_agrees(pair: Pair) -> None:
 async def test_a_case_of_literals_only_agrees(pair: Pair) -> None:
     query = Query.from_(ITEMS).select(Case().when(ITEMS.id == 1, 1).else_(2).as_("v"))
     async with scratch(pair) as txs:
-        await _row(txs)
+        await one_row(txs)
         got = await on_both(txs, lambda db: db.fetch_val(query))
     assert [canon(v) for v in got] == [("int", 1)] * 2
 
@@ -289,7 +271,7 @@ async def test_a_param_alone_in_a_select_list_is_text_on_both(pair: Pair) -> Non
     """PostgreSQL types it as text: a str comes back, anything else is a DataError."""
     query = Query.from_(ITEMS).select(Param("k"))
     async with scratch(pair) as txs:
-        await _row(txs)
+        await one_row(txs)
         assert await on_both(txs, lambda db: db.fetch_val(query, k="5")) == ["5", "5"]
         refused = await on_both(txs, lambda db: db.fetch_val(query, k=5))
     assert refused == [("raises", "DataError")] * 2
@@ -309,7 +291,7 @@ async def test_a_param_in_two_expressions_has_one_type_on_both(
     param = Param("k")
     query = Query.from_(ITEMS).select((first * param).as_("a"), (second + param).as_("b"))
     async with scratch(pair) as txs:
-        await _row(txs, qty=7, price=Decimal("9.50"), ratio=0.5)
+        await one_row(txs, qty=7, price=Decimal("9.50"), ratio=0.5)
         sqlite, postgresql = await on_both(txs, lambda db: db.fetch_all(query, k=k))
     if isinstance(sqlite, tuple):
         assert sqlite == postgresql
@@ -347,9 +329,9 @@ async def test_case_and_coalesce_give_their_branches_one_type_on_both(
         Query.from_(ITEMS).select(fn.Coalesce(first, second).as_("v")),
     ]
     async with scratch(pair) as txs:
-        await _row(txs, qty=qty, price=price, ratio=ratio)
+        await one_row(txs, qty=qty, price=price, ratio=ratio)
         for query in queries:
-            sqlite, postgresql = await on_both(txs, _fetch_all(query))
+            sqlite, postgresql = await on_both(txs, fetch_all(query))
             assert canon_rows(sqlite) == canon_rows(postgresql), query
 
 
@@ -365,7 +347,7 @@ async def test_the_members_of_a_union_have_one_type_on_both(
         first.as_("v") if hasattr(first, "as_") else first
     ) + Query.from_(ITEMS).select(second)
     async with scratch(pair) as txs:
-        await _row(txs, qty=7, price=Decimal("9.50"), ratio=0.25)
+        await one_row(txs, qty=7, price=Decimal("9.50"), ratio=0.25)
         got = await on_both(txs, lambda db: db.fetch_all(query))
     sqlite, postgresql = (sorted(canon(r["v"]) for r in rows) for rows in got)
     assert sqlite == postgresql
