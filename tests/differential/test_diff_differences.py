@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import uuid
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 import pytest
 from pypika.terms import ValueWrapper
@@ -101,30 +101,6 @@ async def test_a_computed_column_of_a_subquery_is_untyped_in_arithmetic_on_sqlit
     await t.execute(Query.update(T).set(T.s, "12"))
     value = await t.fetch_val(Query.from_(sub).select((sub.sn * 2).as_("v")))
     assert (type(value), value) == _by_backend(backend, (int, 24), (Decimal, Decimal(24)))
-
-
-async def test_a_coalesce_of_a_decimal_and_an_integer_compares_as_text_on_sqlite(
-    t: dualdb.Database, backend: str
-) -> None:
-    """Its value is the common type (a Decimal) on both, but compared in WHERE on SQLite
-    the decimal branch is text: compare the columns themselves, or CAST to NUMERIC."""
-    await t.execute(Query.update(T).set(T.d, Decimal("2.50")).where(T.id == 1))
-    query = Query.from_(T).select(T.id).where(fn.Coalesce(T.d, T.n) > 3).orderby(T.id)
-    got = [r["id"] for r in await t.fetch_all(query)]
-    assert got == _by_backend(backend, [1, 2], [2])
-
-
-async def test_a_like_pattern_ending_in_its_escape_is_refused_on_sqlite_without_rows(
-    t: dualdb.Database, backend: str
-) -> None:
-    """dualdb's SQLite connections refuse the pattern itself; PostgreSQL only fails once
-    it compares a row (see test_diff_refusals for the agreement)."""
-    query = Query.from_(T).select(T.id).where(T.id == 99).where(T.s.like(cast(str, Param("p"))))
-    if backend == "sqlite":
-        with pytest.raises(dualdb.DataError, match="LIKE pattern"):
-            await t.fetch_all(query, p="x\\")
-    else:
-        assert await t.fetch_all(query, p="x\\") == []
 
 
 # ---------------------------------------------------------------------------- collation

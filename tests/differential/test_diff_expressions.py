@@ -6,6 +6,7 @@ and UNION members, and expressions assigned to columns.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -16,6 +17,7 @@ from _differential import (
     agree,
     canon,
     canon_rows,
+    fetch_all,
     fetch_val,
     on_both,
     one_row,
@@ -267,3 +269,55 @@ async def test_a_decimal_that_is_no_number_is_a_data_error_against_an_integer(
     query = Query.from_(ITEMS).select(ITEMS.id).where(ITEMS.qty == Param("k"))
     got = await on_both((pair.sqlite, pair.postgresql), lambda db: db.fetch_all(query, k=value))
     assert got == [("raises", "DataError")] * 2
+
+
+@pytest.mark.parametrize(
+    "build",
+    [
+        lambda: Query.from_(ITEMS).select(fn.Count("*")).having(fn.Sum(ITEMS.price * 2) > 0),
+        lambda: Query.from_(ITEMS).select(fn.Count("*")).having(fn.Sum(fn.Abs(ITEMS.price)) < 1),
+        lambda: (
+            Query.from_(ITEMS)
+            .select(ITEMS.id)
+            .where(fn.Coalesce(ITEMS.price, ITEMS.qty) > 2)
+            .orderby(ITEMS.id)
+        ),
+        lambda: (
+            Query.from_(ITEMS)
+            .select(ITEMS.id)
+            .where(Case().when(ITEMS.qty > 6, ITEMS.price).else_(ITEMS.qty) == Decimal("2.5"))
+            .orderby(ITEMS.id)
+        ),
+        lambda: (
+            Query.from_(ITEMS)
+            .select(fn.Coalesce(ITEMS.price, ITEMS.qty).as_("c"), fn.Count("*").as_("n"))
+            .groupby(fn.Coalesce(ITEMS.price, ITEMS.qty))
+        ),
+        lambda: Query.from_(ITEMS).select(fn.Count(fn.Coalesce(ITEMS.price, ITEMS.qty)).distinct()),
+    ],
+    ids=[
+        "HAVING SUM of arithmetic",
+        "HAVING SUM of ABS",
+        "WHERE COALESCE",
+        "WHERE CASE",
+        "GROUP BY COALESCE",
+        "COUNT DISTINCT COALESCE",
+    ],
+)
+async def test_computed_decimals_compare_and_group_by_value(
+    pair: Pair, build: Callable[[], Any]
+) -> None:
+    """Decimal text from dualdb's arithmetic, aggregates, CASE and COALESCE compares,
+    sorts and groups by value on SQLite, as numerics on PostgreSQL (2.50 = 2.5 > 2)."""
+    rows = [(1, 5, Decimal("2.50")), (2, 6, Decimal("2.5")), (3, 7, Decimal("-2.5"))]
+    query = build()
+    async with scratch(pair) as txs:
+        for tx in txs:
+            for id_, qty, price in rows:
+                await tx.execute(
+                    Query.into(ITEMS)
+                    .columns(ITEMS.id, ITEMS.qty, ITEMS.price)
+                    .insert(id_, qty, price)
+                )
+        sqlite, postgresql = await on_both(txs, fetch_all(query))
+    assert sorted(map(str, (canon_rows(sqlite)))) == sorted(map(str, canon_rows(postgresql)))

@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import Any, cast
 
 import pytest
-from _differential import ITEMS, Pair, on_both, scratch
+from _differential import ITEMS, Pair, fetch_all, on_both, scratch
+from pypika.terms import Case, ValueWrapper
 
 import dualdb
 from dualdb import Param, Query, fn, raw
@@ -203,3 +204,33 @@ async def test_a_column_cast_to_text_reads_alike_on_both(pair: Pair, column: str
             )
         got = await on_both(txs, lambda db: db.fetch_val(query))
     assert got[0] == got[1]
+
+
+@pytest.mark.parametrize(
+    "branches",
+    [
+        (ITEMS.qty, ValueWrapper(True)),
+        (ITEMS.name, ITEMS.qty),
+        (ITEMS.qty, ValueWrapper("a")),
+        (ITEMS.uid, ITEMS.name),
+        (ITEMS.price, ITEMS.flag),
+    ],
+    ids=[
+        "bigint and bool literal",
+        "text and bigint",
+        "bigint and str literal",
+        "uuid and text",
+        "decimal and boolean",
+    ],
+)
+async def test_a_case_or_coalesce_of_types_postgresql_cannot_match_is_refused_on_both(
+    pair: Pair, branches: tuple[Any, Any]
+) -> None:
+    first, second = branches
+    for query in (
+        Query.from_(ITEMS).select(Case().when(ITEMS.id == 1, first).else_(second)),
+        Query.from_(ITEMS).select(fn.Coalesce(first, second)),
+    ):
+        outcomes = await on_both((pair.sqlite, pair.postgresql), fetch_all(query))
+        assert outcomes[0] == ("raises", "UnsupportedFeature")
+        assert outcomes[1] in (("raises", "ProgrammingError"), ("raises", "DataError"))

@@ -370,8 +370,11 @@ def _function_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) ->
     window = isinstance(self, terms.AnalyticFunction)
     name = compiler.function(self.name.upper(), window=window)
     result = _result_spot(binder, self)
+    common = None
     if name in ("COALESCE", "NULLIF", "GREATEST", "LEAST"):
         _one_type(binder, self.args)
+        if compiler.typed_spots and name == "COALESCE":
+            common = result = binder.reserve(self)
     if name in ("MIN", "MAX") and len(self.args) == 1:
         # The smallest decimal by value, not by text (and no MIN of a type without one).
         spotted = _spot(binder, self.args[0], "extreme")
@@ -401,6 +404,11 @@ def _function_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) ->
     if result is None:
         return str(original(renamed, **kwargs))
     sql = str(original(renamed, **{**kwargs, "with_alias": False}))
+    if common is not None:
+        binder.fill(common, _common_spot(binder, self.args))
+    elif binder.spots[result].kind == "reserved":  # an aggregate of an expression
+        operand = _operand(binder, self.args[0])
+        binder.fill(result, Spot("result", operator=self.name.upper(), operands=(operand,)))
     sql = binder.mark(result, "open") + sql + binder.mark(result, "close")
     if kwargs.get("with_alias") and self.alias:
         sql = format_alias_sql(
@@ -422,9 +430,37 @@ def _one_type(binder: Binder, branches: Sequence[Any]) -> None:
 
 
 @_hook(terms.Case, "get_sql")
-def _case_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
-    _one_type(binder, [then for _, then in self._cases] + [self._else] * (self._else is not None))
-    return str(original(self, **kwargs))
+def _case_sql(
+    binder: Binder, original: Method, self: Any, with_alias: bool = False, **kwargs: Any
+) -> str:
+    branches = [then for _, then in self._cases] + [self._else] * (self._else is not None)
+    _one_type(binder, branches)
+    if not binder.dialect.compiler.typed_spots:
+        return str(original(self, with_alias=with_alias, **kwargs))
+    index = binder.reserve(self)
+    sql = str(original(self, with_alias=False, **kwargs))
+    binder.fill(index, _common_spot(binder, branches))
+    sql = binder.mark(index, "open") + sql + binder.mark(index, "close")
+    if with_alias and self.alias:
+        sql = format_alias_sql(sql, self.alias, **kwargs)
+    return sql
+
+
+def _common_spot(binder: Binder, branches: Sequence[Any]) -> Spot:
+    """The spot of a CASE or COALESCE whose branches PostgreSQL gives one type: written
+    so that, when that type is a decimal, it compares and sorts by value (its branches
+    rendered already; NULL branches say nothing of the type)."""
+    operands = tuple(
+        _TEXT_LITERAL if _is_literal(b) and isinstance(b.value, str) else _operand(binder, b)
+        for b in branches
+        if not _is_none(b)
+    )
+    return Spot("common", operands=operands)
+
+
+#: A str literal among the branches of a CASE (see ``_common_spot``): asyncpg takes it
+#: for a text, uuid or json branch, and refuses it for a number, boolean, date or bytes.
+_TEXT_LITERAL = "str"
 
 
 # What PyPika writes into the SQL text as it is given, checked: any other text from an
@@ -567,17 +603,20 @@ _CAST_LOGICAL = {
 
 
 def _result_spot(binder: Binder, function: Any) -> int | None:
-    """The spot of an aggregate of one column whose result may be decimal text (SUM,
-    AVG, MIN, MAX): written so that it compares and sorts by value (in HAVING, ORDER
-    BY) where it is, or None."""
+    """The spot of an aggregate of one column or expression whose result may be decimal
+    text (SUM, AVG, MIN, MAX): written so that it compares and sorts by value (in HAVING,
+    ORDER BY) where it is, or None. An expression's spot is filled once it is rendered."""
     if not binder.dialect.compiler.typed_spots or len(function.args) != 1:
         return None
-    name = function.name.upper()
-    target = _column(function.args[0]) if name in ("SUM", "AVG", "MIN", "MAX") else None
-    if target is None:
+    if function.name.upper() not in ("SUM", "AVG", "MIN", "MAX"):
+        return None
+    argument = function.args[0]
+    target = _column(argument)
+    if target is None and not _is_expression(argument):
         return None
     index = binder.reserve(function)
-    binder.fill(index, Spot("result", target, operator=name))
+    if target is not None:
+        binder.fill(index, Spot("result", target, operator=function.name.upper()))
     return index
 
 
@@ -710,7 +749,12 @@ def _operand(binder: Binder, term: Any) -> Operand:
 
 
 #: The logical type of a literal by its Python type (see ``Compiler.literal``).
-_LITERAL_TYPES: dict[type, str] = {int: "integer", float: "float", Decimal: "decimal"}
+_LITERAL_TYPES: dict[type, str] = {
+    bool: "boolean",
+    int: "integer",
+    float: "float",
+    Decimal: "decimal",
+}
 
 #: What a CAST to text is.
 _CAST_TEXT = Target(None, None, "text")

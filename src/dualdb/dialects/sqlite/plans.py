@@ -245,6 +245,14 @@ def typed_sql(
             return _cast_part(types, spot, part)
         if spot.kind == "assign":
             return _assign_part(types, spot, part)
+        if spot.kind == "common" and part == "open":
+            _check_branches(types, spot)
+        if spot.kind in ("common", "result") and spot.target is None:
+            # A CASE/COALESCE, or an aggregate of an expression, that is a decimal: text
+            # that compares and sorts by value, as the expression's own would.
+            if part == "op" or types.kind(index) != "decimal":
+                return ""
+            return "CAST(" if part == "open" else f" AS TEXT) COLLATE {DECIMAL_ORDER}"
         if spot.kind == "no decimal" and spot.target is None:
             kind = types.kind(spot.operands[0]) if isinstance(spot.operands[0], int) else None
             if kind in ("decimal", "float"):
@@ -341,6 +349,28 @@ def _cast_part(types: _Types, spot: Spot, part: str) -> str:
         source = "text" if logical in ("text", None) else "decimal"
     opening = f"{CAST_VALUE}('{to}', '{source}', "
     return f"CAST({opening}" if numeric else opening
+
+
+def _check_branches(types: _Types, spot: Spot) -> None:
+    """Refuse a CASE or COALESCE whose branches PostgreSQL cannot give one type (a number
+    and a boolean, text and a uuid), where SQLite would return each as it is."""
+    known = {
+        logical
+        for logical in (types.logical(o) for o in spot.operands if isinstance(o, Target))
+        if logical is not None
+    }
+    if any(isinstance(o, int) and types.kind(o) is not None for o in spot.operands):
+        known.add("number")  # (an arithmetic expression, a CAST to a number...)
+    kinds = {"number" if k in _NUMBER_KINDS else k for k in known}
+    if "str" in spot.operands and kinds & {"number", "boolean", "date", "timestamptz", "bytes"}:
+        kinds.add("text")  # (a str literal: PostgreSQL refuses it as any of these)
+    if len(kinds) > 1 and kinds != {"date", "timestamptz"}:
+        raise errors.UnsupportedFeature(
+            f"a CASE or COALESCE of {' and '.join(sorted(kinds))} values",
+            "sqlite",
+            "PostgreSQL gives its branches one type and cannot match these: CAST the "
+            "branches to one type",
+        )
 
 
 def _assign_part(types: _Types, spot: Spot, part: str) -> str:
@@ -461,10 +491,22 @@ class _Types:
         if index not in self.kinds and self.spots[index].kind == "cast":
             to = _cast_target(self.spots[index].operator) or ""
             self.kinds[index] = "decimal" if to.startswith("numeric") else _CAST_KINDS.get(to)
+        if index not in self.kinds and self.spots[index].kind == "common":
+            kinds = [self._operand_kind(o) for o in self.spots[index].operands]
+            # (a bound value or an untyped Param takes the type of the others)
+            self.kinds[index] = _common(
+                [
+                    k
+                    for k, o in zip(kinds, self.spots[index].operands, strict=True)
+                    if k is not None or not isinstance(o, str)
+                ]
+            )
         if index not in self.kinds and self.spots[index].kind == "result":
             spot = self.spots[index]
-            assert spot.target is not None
-            kind = self.column(spot.target)
+            if spot.target is not None:
+                kind = self.column(spot.target)
+            else:
+                kind = self._operand_kind(spot.operands[0]) if spot.operands else None
             if spot.operator == "SUM":  # as PostgreSQL types sum(): bigint's is numeric
                 kind = _SUMMED.get(kind, kind)
             elif spot.operator == "AVG":
@@ -489,6 +531,17 @@ class _Types:
                     found.append(self.kind(operand) if isinstance(operand, int) else operand)
             self.kinds[index] = _combined(*found) if len(found) == 2 else None
         return self.kinds[index]
+
+    def _operand_kind(self, operand: Any) -> _Kind:
+        """The kind of number an operand (see ``Operand``) is, or None if unknown."""
+        if isinstance(operand, Target):
+            return self.column(operand)
+        if isinstance(operand, int):
+            return self.kind(operand)
+        if isinstance(operand, str) and operand.startswith(":"):
+            kind = self.param(operand)
+            return None if kind == "value" else kind
+        return None
 
     def param(self, name: str) -> _Kind:
         """The kind of number the Param ``name`` (``":name"``) is: PostgreSQL types a
