@@ -12,7 +12,6 @@ from __future__ import annotations
 import abc
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from contextlib import AbstractAsyncContextManager
-from decimal import Decimal
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -28,6 +27,7 @@ from typing import (
 from pypika.enums import Matching, Order
 
 from dualdb.errors import QueryError, UnsupportedFeature
+from dualdb.sql._target import literal_type
 
 if TYPE_CHECKING:
     from dualdb.dialects._pool import PoolStats
@@ -376,15 +376,8 @@ class Compiler:
         it would type the literal written inline: PostgreSQL cannot type a parameter
         there (``SELECT $1`` is text, ``SUM($1)`` is ambiguous), where ``SELECT 1`` is
         an integer."""
-        if isinstance(value, bool):
-            return f"{placeholder}::boolean"
-        if isinstance(value, int):  # (beyond 64 bits, the bigint refuses it, as SQLite)
-            return f"{placeholder}::{'integer' if -(2**31) <= value < 2**31 else 'bigint'}"
-        if isinstance(value, float):
-            return f"{placeholder}::double precision"
-        if isinstance(value, Decimal):
-            return f"{placeholder}::numeric"
-        return placeholder
+        written = _INLINE_TYPES.get(literal_type(value) or "")
+        return f"{placeholder}::{written}" if written else placeholder
 
     def parenthesize_set_members(self, members: Sequence[Any]) -> bool:
         """Whether the SELECTs of a UNION/INTERSECT/EXCEPT (``members``, PyPika builders)
@@ -491,6 +484,16 @@ class MigrationBackend(abc.ABC):
         """Settings of a throwaway database in ``folder``, for a backend that can make one
         without a server (what ``dualdb schema dump`` applies migrations to); else None."""
         return None
+
+
+#: PostgreSQL's name of each logical type a literal may have (see ``literal_type``).
+_INLINE_TYPES = {
+    "boolean": "boolean",
+    "integer": "integer",
+    "bigint": "bigint",
+    "float": "double precision",
+    "decimal": "numeric",
+}
 
 
 def _matching_hint(comparator: Matching) -> str | None:

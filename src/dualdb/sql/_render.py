@@ -41,7 +41,6 @@ import re
 import threading
 from collections.abc import Callable, Iterable, Sequence
 from copy import copy
-from decimal import Decimal
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from pypika import functions as fn
@@ -52,7 +51,15 @@ from pypika.queries import AliasedQuery, JoinOn, QueryBuilder, _SetOperation
 from pypika.utils import format_alias_sql, format_quotes
 
 from dualdb.errors import QueryError
-from dualdb.sql._target import LIKE_PATTERN, SELECTED_VALUE, Operand, Spot, Target
+from dualdb.sql._target import (
+    LIKE_PATTERN,
+    SELECTED_VALUE,
+    Operand,
+    Spot,
+    Target,
+    cast_type,
+    literal_type,
+)
 
 if TYPE_CHECKING:
     from dualdb.dialects.base import Compiler
@@ -382,7 +389,7 @@ def _function_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) ->
             self = copy(self)
             self.args = [spotted]
     elif isinstance(self, fn.Cast) and self.args:
-        to = _cast_type(self.as_type)
+        to = cast_type(self.as_type)
         logical = _CAST_LOGICAL.get(to.split("(")[0])
         if logical is not None:  # a bound value cast is of the type it is cast to
             _meets(binder, self.args[0], Target(None, None, logical))
@@ -554,7 +561,7 @@ def _typed_call(binder: Binder, function: Any, kind: str, kwargs: dict[str, Any]
     sql = str(argument.get_sql(**{**kwargs, "with_alias": False}))
     operand = _operand(binder, argument)
     if kind == "cast":
-        spot = Spot("cast", operator=_cast_type(function.as_type).upper(), operands=(operand,))
+        spot = Spot("cast", operator=cast_type(function.as_type).upper(), operands=(operand,))
     else:
         spot = Spot("negative", operator="ABS", operands=("value", operand))
     binder.fill(index, spot)
@@ -564,12 +571,6 @@ def _typed_call(binder: Binder, function: Any, kind: str, kwargs: dict[str, Any]
             sql, function.alias, quote_char=kwargs.get("quote_char"), **_without(kwargs)
         )
     return sql
-
-
-def _cast_type(as_type: Any) -> str:
-    """The type a CAST names, in lower case with single spaces (``numeric(5,2)``)."""
-    text = str(as_type.get_sql() if hasattr(as_type, "get_sql") else as_type)
-    return " ".join(text.lower().replace(", ", ",").split())
 
 
 #: The logical type of the value of a CAST to each type.
@@ -732,14 +733,11 @@ def _operand(binder: Binder, term: Any) -> Operand:
 
     if isinstance(term, Param):
         return f":{term.name}"
-    if isinstance(term, fn.Cast) and _cast_type(term.as_type).split("(")[0] in _TEXTS:
+    if isinstance(term, fn.Cast) and cast_type(term.as_type).split("(")[0] in _TEXTS:
         return _CAST_TEXT
     if _is_literal(term) and not binder.expects(term):
         # Nothing typed it: the type PostgreSQL gives it as written (Compiler.literal).
-        value: Any = getattr(term, "value", None)
-        literal = _LITERAL_TYPES.get(type(value))
-        if literal == "integer" and not -(2**31) <= value < 2**31:
-            literal = "bigint"
+        literal = literal_type(getattr(term, "value", None))
         return Target(None, None, literal) if literal else "value"
     if _is_bound(term):
         return "value"
@@ -747,14 +745,6 @@ def _operand(binder: Binder, term: Any) -> Operand:
         return _COUNTED
     return None
 
-
-#: The logical type of a literal by its Python type (see ``Compiler.literal``).
-_LITERAL_TYPES: dict[type, str] = {
-    bool: "boolean",
-    int: "integer",
-    float: "float",
-    Decimal: "decimal",
-}
 
 #: What a CAST to text is.
 _CAST_TEXT = Target(None, None, "text")

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
 
-__all__ = ["LIKE_PATTERN", "SELECTED_VALUE", "Spot", "Target"]
+__all__ = ["LIKE_PATTERN", "SELECTED_VALUE", "Spot", "Target", "cast_type", "literal_type"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,3 +78,26 @@ class Spot:
         if self.kind == "cast":
             return {"open": "CAST(", "close": f" AS {self.operator})"}.get(part, "")
         return self.operator if part == "op" else ""
+
+
+def literal_type(value: Any) -> str | None:
+    """The logical type PostgreSQL gives ``value`` written inline as a literal (``1`` an
+    integer, ``3000000000`` a bigint, ``1.5`` dualdb binds from a float as a double),
+    which dualdb gives a literal nothing else types, on every backend; None for a value
+    PostgreSQL types from its context (a str)."""
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):  # (beyond 64 bits, the bigint refuses it, as SQLite)
+        return "integer" if -(2**31) <= value < 2**31 else "bigint"
+    if isinstance(value, float):
+        return "float"
+    if isinstance(value, Decimal):
+        return "decimal"
+    return None
+
+
+def cast_type(as_type: Any) -> str:
+    """The type a CAST names (a str or a PyPika SqlType), in lower case with single
+    spaces and none after a comma (``numeric(5,2)``)."""
+    text = str(as_type.get_sql() if hasattr(as_type, "get_sql") else as_type)
+    return " ".join(text.lower().replace(", ", ",").split())

@@ -45,7 +45,7 @@ from dualdb.dialects.sqlite.compiler import (
     UNARY,
 )
 from dualdb.records import Record, record_class
-from dualdb.sql._target import LIKE_PATTERN, Spot, Target
+from dualdb.sql._target import LIKE_PATTERN, Spot, Target, cast_type, literal_type
 from dualdb.sql.terms import Param, Raw
 
 if TYPE_CHECKING:
@@ -208,9 +208,7 @@ def make_binds(
         declared = None if target is None else types.declared(target)
         if slot.name is not None and target is not None and target.expression is not None:
             # A Param in arithmetic has one type, where its first arithmetic gives one.
-            logical = _LOGICAL.get(types.param(f":{slot.name}"))
-            if logical is not None and sources.column_type is not None:
-                declared = sources.column_type("integer" if logical == "smallint" else logical)
+            declared = types.holding(types.param(f":{slot.name}")) or declared
         encoder = binder_for(declared) if declared else None
         out.append(encode_value if encoder is None else encoder)
     return Binds(out)
@@ -395,7 +393,7 @@ def _assign_part(types: _Types, spot: Spot, part: str) -> str:
                 "sqlite",
                 "PostgreSQL assigns no text to a number: CAST it (CAST(col AS BIGINT))",
             )
-        name = {16: "smallint", 32: "integer", 64: "bigint"}[to]
+        name = _LOGICAL[to]
         return f"{CAST_VALUE}('{name}', '{source}', " if part == "open" else ")"
     if to == "decimal" and kind == "float":
         return f"CAST({CAST_VALUE}('numeric', '', " if part == "open" else ") AS TEXT)"
@@ -471,6 +469,11 @@ class _Types:
         kind = self.kind(target.expression)
         if target.column is not None and kind == self.column(target):
             return _declared(self.conn, self.schema, self.sources, target)
+        return self.holding(kind)
+
+    def holding(self, kind: _Kind) -> str | None:
+        """The declared type of a column holding numbers of ``kind`` (None if unknown).
+        A smallint is bound as an integer: it is no logical type of its own."""
         logical = _LOGICAL.get(kind)
         if logical == "smallint":
             logical = "integer"
@@ -1001,8 +1004,7 @@ def _origin(term: Any, scope: Any) -> Origin:
     if isinstance(term, terms.Negative):
         return Computed(("value", _operand_origin(term.term, scope)))
     if isinstance(term, fn.Cast) and term.args:
-        type_sql = str(term.as_type.get_sql() if hasattr(term.as_type, "get_sql") else term.as_type)
-        target = _cast_target(" ".join(type_sql.lower().replace(", ", ",").split())) or ""
+        target = _cast_target(cast_type(term.as_type)) or ""
         kind = "decimal" if target.startswith("numeric") else _CAST_KINDS.get(target)
         return Cast(kind) if kind is not None else None
     if isinstance(term, terms.Function) and term.args:
@@ -1042,19 +1044,10 @@ def _is_null(term: Any) -> bool:
 
 def _literal_kind(term: Any) -> _Kind:
     """The kind of number a literal is, as dualdb binds it on PostgreSQL (see
-    ``Compiler.literal``), or None."""
+    ``literal_type``), or None."""
     if type(term) is not terms.ValueWrapper:
         return None
-    value = term.value
-    if isinstance(value, bool):
-        return None
-    if isinstance(value, int):
-        return 32 if -(2**31) <= value < 2**31 else 64
-    if isinstance(value, float):
-        return "float"
-    if isinstance(value, Decimal):
-        return "decimal"
-    return None
+    return _NUMBER_KINDS.get(literal_type(term.value) or "")
 
 
 def _common(kinds: Sequence[_Kind]) -> _Kind:
