@@ -612,6 +612,32 @@ _IN_THREAD: dict[Operation, Callable[[SQLiteConnection, Compiled, list[Any]], An
 # ---------------------------------------------------------------------------- pool
 
 
+#: dualdb's SQL functions (see ``functions``), on every connection: name, arity, function.
+_FUNCTIONS: tuple[tuple[str, int, Callable[..., Any]], ...] = (
+    (NONZERO, 2, nonzero),
+    (INTEGER_RANGE, 2, integer_range),
+    (LIMIT_COUNT, 1, limit_count),
+    (LOWER, 1, lower),
+    (UPPER, 1, upper),
+    (OFFSET_COUNT, 1, offset_count),
+    (DECIMAL_ARITHMETIC, 3, decimal_arithmetic),
+    (FLOAT_ARITHMETIC, 3, float_arithmetic),
+    (CAST_VALUE, 3, cast_value),
+    (UNARY, 2, unary),
+)
+
+
+def _register(db: sqlite3.Connection) -> None:
+    """Register dualdb's functions, aggregates and collation on ``db`` (in its thread)."""
+    for name, arity, function in _FUNCTIONS:
+        db.create_function(name, arity, function, deterministic=True)
+    db.create_aggregate(EXACT_SUM, 1, ExactSum)
+    db.create_aggregate(EXACT_AVG, 1, ExactAvg)
+    db.create_window_function(WINDOW_SUM, 1, WindowSum)
+    db.create_window_function(WINDOW_AVG, 1, WindowAvg)
+    db.create_collation(DECIMAL_ORDER, decimal_order)
+
+
 class SQLiteDriver(Driver):
     """A small pool of aiosqlite connections (each one a thread) to one database file.
 
@@ -672,25 +698,8 @@ class SQLiteDriver(Driver):
                 "PRAGMA case_sensitive_like = ON",
             ):
                 await conn.execute(pragma)
-            await conn.create_function(NONZERO, 2, nonzero, deterministic=True)
-            await conn.create_function(INTEGER_RANGE, 2, integer_range, deterministic=True)
-            await conn.create_function(LIMIT_COUNT, 1, limit_count, deterministic=True)
-            await conn.create_function(LOWER, 1, lower, deterministic=True)
-            await conn.create_function(UPPER, 1, upper, deterministic=True)
-            await conn.create_function(OFFSET_COUNT, 1, offset_count, deterministic=True)
-            await conn.create_function(
-                DECIMAL_ARITHMETIC, 3, decimal_arithmetic, deterministic=True
-            )
-            await conn.create_function(FLOAT_ARITHMETIC, 3, float_arithmetic, deterministic=True)
-            await conn.create_function(CAST_VALUE, 3, cast_value, deterministic=True)
-            await conn.create_function(UNARY, 2, unary, deterministic=True)
-            db = _aiosqlite.sqlite3_connection(conn)
-            in_thread = _aiosqlite.in_thread(conn)
-            await in_thread(db.create_aggregate, EXACT_SUM, 1, ExactSum)
-            await in_thread(db.create_aggregate, EXACT_AVG, 1, ExactAvg)
-            await in_thread(db.create_window_function, WINDOW_SUM, 1, WindowSum)
-            await in_thread(db.create_window_function, WINDOW_AVG, 1, WindowAvg)
-            await in_thread(db.create_collation, DECIMAL_ORDER, decimal_order)
+            # In one hop to the connection's thread, where they must be registered.
+            await _aiosqlite.in_thread(conn)(_register, _aiosqlite.sqlite3_connection(conn))
         except sqlite3.Error as exc:
             await conn.close()
             raise translate(exc, self.path) from driver_error(exc)
