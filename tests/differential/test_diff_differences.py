@@ -92,17 +92,6 @@ async def test_real_arithmetic_is_double_precision_on_sqlite(
     assert value == _by_backend(backend, 0.30000000447034836, 0.30000001192092896)
 
 
-async def test_a_computed_column_of_a_subquery_is_untyped_in_arithmetic_on_sqlite(
-    t: dualdb.Database, backend: str
-) -> None:
-    """SQLite decodes a subquery's computed column by its type, but does not carry that
-    type into arithmetic on it in the outer query: cast there, or compute in one query."""
-    sub = Query.from_(T).select(fn.Cast(T.s, "NUMERIC").as_("sn")).where(T.id == 1).as_("sub")
-    await t.execute(Query.update(T).set(T.s, "12"))
-    value = await t.fetch_val(Query.from_(sub).select((sub.sn * 2).as_("v")))
-    assert (type(value), value) == _by_backend(backend, (int, 24), (Decimal, Decimal(24)))
-
-
 # ---------------------------------------------------------------------------- collation
 
 

@@ -53,6 +53,7 @@ from pypika.utils import format_alias_sql, format_quotes
 from dualdb.errors import QueryError
 from dualdb.sql._target import (
     LIKE_PATTERN,
+    SCALAR,
     SELECTED_VALUE,
     Operand,
     Spot,
@@ -150,14 +151,21 @@ def _is_none(term: Any) -> bool:
 
 
 def _column(field: Any) -> Target | None:
-    """The column a term names, if it is a plain column."""
+    """The column a term names, if it is a plain column (or a scalar subquery)."""
+    if isinstance(field, QueryBuilder):
+        return Target(None, SCALAR, source=field)
     if type(field) is not terms.Field:
         return None
     table = field.table
     if table is None:
         return Target(None, field.name)
-    name = getattr(table, "_table_name", None)  # a subquery or join alias has none
-    return Target(name, field.name) if isinstance(name, str) else None
+    name = getattr(table, "_table_name", None)
+    if isinstance(name, str):
+        return Target(name, field.name)
+    if isinstance(table, QueryBuilder | _SetOperation | AliasedQuery) and table.alias:
+        # A subquery's (or CTE's) column: the dialect follows it to its origin.
+        return Target(table.alias, field.name, source=table)
+    return None
 
 
 def _is_bound(term: Any) -> bool:
@@ -655,22 +663,28 @@ def _arithmetic_sql(
     where PostgreSQL cannot type the two parameters added first); and, where the compiler
     asks (``typed_spots``), the expression is marked as a spot in three parts (before,
     the operator, after) for the driver to write by its operands' types."""
+    from dualdb.sql.terms import Param  # which imports this module
+
     compiler = binder.dialect.compiler
     typed = compiler.typed_spots
     index = binder.reserve(self) if typed else 0
 
-    def typed_as(term: Any) -> Target | None:
+    def typed_as(term: Any, value: Any) -> Target | None:
         if isinstance(term, terms.ArithmeticExpression):
             return Target(None, None, expression=binder.reserve(term) if typed else -1)
         column = _column(term)
         if column is not None and typed:
             # The column, and this expression: a Param's type may come from elsewhere.
             return Target(column.table, column.column, expression=index)
+        if column is None and isinstance(value, Param) and _is_literal(term):
+            # ``:k + 1``: PostgreSQL types the parameter as the literal (an integer).
+            literal = literal_type(term.value)
+            return Target(None, None, literal) if literal else None
         return column
 
     # A bound operand takes the other operand's type, as PostgreSQL types a parameter.
-    _meets(binder, self.right, typed_as(self.left))
-    _meets(binder, self.left, typed_as(self.right))
+    _meets(binder, self.right, typed_as(self.left, self.right))
+    _meets(binder, self.left, typed_as(self.right, self.left))
     operator = self.operator
     right = self.right
     if operator is Arithmetic.div and compiler.divisor("", "") is not None:

@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-__all__ = ["LIKE_PATTERN", "SELECTED_VALUE", "Spot", "Target", "cast_type", "literal_type"]
+__all__ = [
+    "LIKE_PATTERN",
+    "SCALAR",
+    "SELECTED_VALUE",
+    "Spot",
+    "Target",
+    "cast_type",
+    "literal_type",
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -23,14 +31,22 @@ class Target:
     #: none): the value is an operand, and takes the expression's type (with ``column``,
     #: the other operand's column).
     expression: int | None = None
+    #: Where ``table`` names no table but a subquery (or a CTE): that query, whose
+    #: result column ``column`` the dialect follows to where it is read or computed.
+    source: Any = field(default=None, compare=False, repr=False)
 
     def describe(self) -> str:
         if self.expression is not None and self.column is None:
             return "an expression"
+        if self.column == SCALAR:
+            return "a subquery's value"
         if self.column is None:
             return str(self.logical)
         return f"{self.table}.{self.column}" if self.table else self.column
 
+
+#: The column a scalar subquery's :class:`Target` names: its only one, unnamed.
+SCALAR = "?column?"
 
 #: What the pattern of a LIKE meets: text in which a trailing backslash (the escape
 #: character dualdb gives every LIKE) is an error, as PostgreSQL makes it.

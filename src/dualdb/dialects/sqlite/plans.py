@@ -45,7 +45,7 @@ from dualdb.dialects.sqlite.compiler import (
     UNARY,
 )
 from dualdb.records import Record, record_class
-from dualdb.sql._target import LIKE_PATTERN, Spot, Target, cast_type, literal_type
+from dualdb.sql._target import LIKE_PATTERN, SCALAR, Spot, Target, cast_type, literal_type
 from dualdb.sql.terms import Param, Raw
 
 if TYPE_CHECKING:
@@ -149,7 +149,17 @@ class Sources:
     schema version. ``names`` maps result column names to decoders instead, for raw SQL
     given ``types=``."""
 
-    __slots__ = ("binds", "column_type", "names", "origins", "plans", "sqls", "stars", "tables")
+    __slots__ = (
+        "binds",
+        "column_type",
+        "ctes",
+        "names",
+        "origins",
+        "plans",
+        "sqls",
+        "stars",
+        "tables",
+    )
 
     def __init__(
         self,
@@ -158,6 +168,7 @@ class Sources:
         stars: tuple[str | Spread, ...] = (),
         names: dict[str, Callable[[Any], Any]] | None = None,
         column_type: Callable[[str], str] | None = None,
+        ctes: dict[str, Any] | None = None,
     ) -> None:
         self.origins = origins
         self.tables = tables
@@ -171,6 +182,8 @@ class Sources:
         self.sqls: dict[SchemaVersion, str] = {}
         #: Logical type → declared type, for an argument that meets a logical type (LIMIT).
         self.column_type = column_type
+        #: The statement's CTEs by name: a column read from one is typed by its origin.
+        self.ctes = ctes or {}
 
 
 def sources_of(query: Any, column_type: Callable[[str], str]) -> Sources:
@@ -190,8 +203,16 @@ def sources_of(query: Any, column_type: Callable[[str], str]) -> Sources:
     if isinstance(query, _SetOperation):
         # Its columns are those of its first SELECT, of a type common to every member's.
         base = query.base_query
-        return Sources(_set_origins(query), _tables(base), _stars(base), column_type=column_type)
-    return Sources(_origins(query), _tables(query), _stars(query), column_type=column_type)
+        return Sources(
+            _set_origins(query),
+            _tables(base),
+            _stars(base),
+            column_type=column_type,
+            ctes=_ctes(base),
+        )
+    return Sources(
+        _origins(query), _tables(query), _stars(query), column_type=column_type, ctes=_ctes(query)
+    )
 
 
 def make_binds(
@@ -199,16 +220,21 @@ def make_binds(
 ) -> Binds:
     """An encoder per argument, from the declared type of the column it meets (where it
     meets none, or one whose type dualdb does not know: the encoding of any value)."""
-    types = _Types(conn, schema, sources, compiled.spots or ())
+    types = _Types(conn, schema, sources, compiled)
     out: list[Callable[[Any], Any]] = []
     for slot, target in zip(compiled.slots, compiled.targets or (), strict=False):
         if target == LIKE_PATTERN:
             out.append(bind_like_pattern)
             continue
         declared = None if target is None else types.declared(target)
-        if slot.name is not None and target is not None and target.expression is not None:
-            # A Param in arithmetic has one type, where its first arithmetic gives one.
-            declared = types.holding(types.param(f":{slot.name}")) or declared
+        if slot.name is not None and target is not None:
+            # A Param has one type, where the statement first gives it one: where it
+            # meets a number elsewhere, it is that number here too.
+            kind = types.param(f":{slot.name}")
+            if kind != "value" and (
+                target.expression is not None or _NUMBER_KINDS.get(kind_of(declared or "") or "")
+            ):
+                declared = types.holding(kind) or declared
         encoder = binder_for(declared) if declared else None
         out.append(encode_value if encoder is None else encoder)
     return Binds(out)
@@ -224,7 +250,7 @@ def typed_sql(
     a float) at the width PostgreSQL computes it in."""
     spots = compiled.spots
     assert spots is not None
-    types = _Types(conn, schema, sources, spots)
+    types = _Types(conn, schema, sources, compiled)
 
     def write(index: int, part: str) -> str:
         spot = spots[index]
@@ -451,13 +477,11 @@ class _Types:
     """The types of one statement's columns and arithmetic expressions in one schema."""
 
     def __init__(
-        self,
-        conn: sqlite3.Connection,
-        schema: SchemaVersion,
-        sources: Sources,
-        spots: Sequence[Spot],
+        self, conn: sqlite3.Connection, schema: SchemaVersion, sources: Sources, compiled: Compiled
     ) -> None:
-        self.conn, self.schema, self.sources, self.spots = conn, schema, sources, spots
+        self.conn, self.schema, self.sources = conn, schema, sources
+        self.spots: Sequence[Spot] = compiled.spots or ()
+        self.slots, self.targets = compiled.slots, compiled.targets or ()
         self.kinds: dict[int, _Kind] = {}
         self.params: dict[str, _Kind] = {}
 
@@ -547,21 +571,25 @@ class _Types:
         return None
 
     def param(self, name: str) -> _Kind:
-        """The kind of number the Param ``name`` (``":name"``) is: PostgreSQL types a
-        parameter once, where the statement first gives it a type (the first arithmetic
-        expression with it and a typed operand), and keeps that type everywhere else."""
+        """The kind of number the Param ``name`` (``":name"``) is ("value" if none):
+        PostgreSQL types a parameter once, where the statement first gives it a type (a
+        column or type it meets, or the typed operand of its first arithmetic), and keeps
+        that type everywhere else. (dualdb takes the first in the text; PostgreSQL reads
+        FROM and JOIN before the select list.)"""
         if name not in self.params:
             self.params[name] = "value"  # (while it is worked out: no cycle)
-            for spot in self.spots:
-                if spot.kind != "arithmetic" or name not in spot.operands:
+            for slot, target in zip(self.slots, self.targets, strict=False):
+                if target is None or slot.name != name[1:]:
                     continue
-                other = spot.operands[1 - spot.operands.index(name)]
-                if isinstance(other, Target):
-                    kind = self.column(other)
-                elif isinstance(other, int):
-                    kind = self.kind(other)
+                if target.expression is None:
+                    declared = None if target == LIKE_PATTERN else self.declared(target)
+                    kind = _NUMBER_KINDS.get(kind_of(declared or "") or "")
+                    self.params[name] = "value" if kind is None else kind
+                    break
+                if target.column is not None:
+                    kind = self.column(target)
                 else:
-                    continue
+                    kind = self.kind(target.expression)
                 if kind is not None and kind != "value":
                     self.params[name] = kind
                     break
@@ -634,13 +662,23 @@ def _combined(left: _Kind, right: _Kind) -> _Kind:
 
 
 def _declared(
-    conn: sqlite3.Connection, schema: SchemaVersion, sources: Sources, target: Target
+    conn: sqlite3.Connection,
+    schema: SchemaVersion,
+    sources: Sources,
+    target: Target,
+    seen: frozenset[tuple[int, str]] = frozenset(),
 ) -> str | None:
     """The declared type of what ``target`` names: a logical type, or a column (of the
-    table it names, or of the first table the statement reads that has it)."""
+    table it names, or of the first table the statement reads that has it; of a
+    subquery or CTE: of the column it reads, or of one holding what it computes)."""
     if target.column is None:
         assert sources.column_type is not None, "a builder's Sources carry it"
         return sources.column_type(str(target.logical))
+    source = target.source
+    if source is None and target.table is not None:
+        source = sources.ctes.get(target.table)
+    if source is not None:
+        return _declared_in(conn, schema, sources, source, target.column, seen)
     table = target.table
     if table is None:
         table = next((t for t in sources.tables if target.column in schema.columns(conn, t)), None)
@@ -650,6 +688,49 @@ def _declared(
     if declared is None:
         declared = schema.columns(conn, table, refresh=True).get(target.column)
     return declared
+
+
+def _declared_in(
+    conn: sqlite3.Connection,
+    schema: SchemaVersion,
+    sources: Sources,
+    source: Any,
+    column: str,
+    seen: frozenset[tuple[int, str]],
+) -> str | None:
+    """The declared type of the result column ``column`` of the subquery (or CTE)
+    ``source``: PostgreSQL gives it the type of what the subquery selects there."""
+    if isinstance(source, AliasedQuery):
+        source = source.query if source.query is not None else sources.ctes.get(source.name)
+    if source is None or (id(source), column) in seen:
+        return None  # (a recursive CTE: the type its first member gives, unresolved)
+    seen = seen | {(id(source), column)}
+    if column == SCALAR:
+        origins = _origins(source)
+        origin = origins[0] if origins else None
+    elif isinstance(source, _SetOperation):
+        origins = _set_origins(source)
+        names = [_name_of(t) for t in _attr(source.base_query, "_selects", ())]
+        origin = origins[names.index(column)] if origins and column in names else None
+    else:
+        origin = _column_of(source, column)
+    if isinstance(origin, ResultColumn) and origin.column is not None:
+        table = origin.table
+        if table is None:
+            table = next(
+                (t for t in _tables(source) if origin.column in schema.columns(conn, t)), None
+            )
+        if table is None:
+            return None
+        return _declared(conn, schema, sources, Target(table, origin.column), seen)
+    kind = _kind(conn, schema, sources, origin, seen)
+    logical = _LOGICAL.get(kind)
+    return sources.column_type(logical) if logical and sources.column_type else None
+
+
+def _name_of(term: Any) -> str | None:
+    """The name of the result column a select-list term makes."""
+    return term.alias or (term.name if isinstance(term, terms.Field) else None)
 
 
 class Plan:
@@ -866,28 +947,34 @@ def _expand(
                     out.extend((star, c) for c in schema.columns(conn, star))
 
 
-def _kind(conn: sqlite3.Connection, schema: SchemaVersion, sources: Sources, origin: Any) -> _Kind:
+def _kind(
+    conn: sqlite3.Connection,
+    schema: SchemaVersion,
+    sources: Sources,
+    origin: Any,
+    seen: frozenset[tuple[int, str]] = frozenset(),
+) -> _Kind:
     """The kind of number an expression holds, for this schema (see ``_Kind``)."""
     if isinstance(origin, ResultColumn):
         if origin.column is None:
             return None
         table = _table_of(conn, schema, sources, origin)
-        declared = _declared(conn, schema, sources, Target(table, origin.column))
+        declared = _declared(conn, schema, sources, Target(table, origin.column), seen)
         return _NUMBER_KINDS.get(kind_of(declared) or "") if declared else None
     if isinstance(origin, Computed) and len(origin.operands) == 2:
-        left, right = (_kind(conn, schema, sources, o) for o in origin.operands)
+        left, right = (_kind(conn, schema, sources, o, seen) for o in origin.operands)
         return _combined(left, right)
     if isinstance(origin, Cast):
         return origin.kind
     if isinstance(origin, Summary):
-        kind = _kind(conn, schema, sources, origin.origin)
+        kind = _kind(conn, schema, sources, origin.origin, seen)
         if origin.name == "SUM":
             return _SUMMED.get(kind, kind)
         return "decimal" if kind in (64, 32, 16, "decimal") else kind
     if isinstance(origin, Common):
         return _common(
             [
-                b if isinstance(b, int | str) else _kind(conn, schema, sources, b)
+                b if isinstance(b, int | str) else _kind(conn, schema, sources, b, seen)
                 for b in origin.branches
             ]
         )
@@ -903,6 +990,10 @@ def _table_of(
         if origin.column in schema.columns(conn, table):
             return table
     return None
+
+
+def _ctes(query: Any) -> dict[str, Any]:
+    return {cte.name: cte.query for cte in _attr(query, "_with", ()) if cte.query is not None}
 
 
 def _tables(query: Any) -> tuple[str, ...]:
