@@ -42,6 +42,7 @@ from typing import Any
 from urllib.parse import quote, unquote, urlsplit, urlunsplit
 
 __all__ = [
+    "CERT_USER",
     "ENV_DATABASE_URL",
     "PASSWORD",
     "SUPERUSER",
@@ -50,6 +51,7 @@ __all__ = [
     "dbname_from_url",
     "ensure_bindir",
     "find_bindir",
+    "make_certificates",
     "redact_url",
     "start_server",
 ]
@@ -262,9 +264,10 @@ def _usable_temp_root(user: str | None) -> str | None:
 class _Cluster:
     """A private PostgreSQL cluster in a temporary directory."""
 
-    def __init__(self, bindir: Path, user: str | None) -> None:
+    def __init__(self, bindir: Path, user: str | None, *, tls: bool = False) -> None:
         self.bindir = bindir
         self.user = user
+        self.tls = tls
         self.base = Path(tempfile.mkdtemp(prefix="dualdb-pg-", dir=_usable_temp_root(user)))
         self.datadir = self.base / "data"
         self.logfile = self.base / "server.log"
@@ -319,6 +322,11 @@ class _Cluster:
         ]
         for key, value in SERVER_SETTINGS.items():
             opts += ["-c", f"{key}={value}"]
+        if self.tls:
+            tls = self.base / "tls"
+            opts += ["-c", "ssl=on", "-c", f"ssl_cert_file={tls / 'server.crt'}"]
+            opts += ["-c", f"ssl_key_file={tls / 'server.key'}"]
+            opts += ["-c", f"ssl_ca_file={tls / 'ca.crt'}"]
         return " ".join(shlex.quote(o) for o in opts)  # pg_ctl hands this to /bin/sh
 
     @property
@@ -388,6 +396,11 @@ class _Cluster:
                     )
         finally:
             pwfile.unlink(missing_ok=True)
+        if self.tls:
+            make_certificates(self.base / "tls", owner=self.user)
+            # A client certificate signed by the CA logs CERT_USER in without a password.
+            hba = self.datadir / "pg_hba.conf"
+            hba.write_text(f"hostssl all {CERT_USER} 127.0.0.1/32 cert\n" + hba.read_text())
 
     def start(self) -> None:
         last_error = ""
@@ -458,6 +471,56 @@ class _Cluster:
             self._dismiss_watchdog()
 
 
+#: The role a TLS cluster's client certificate (``client.crt``) logs in as.
+CERT_USER = "dualdb_cert"
+
+
+def make_certificates(folder: Path, *, owner: str | None = None) -> None:
+    """A CA (``ca.crt``), a server certificate it signed for ``localhost`` and 127.0.0.1
+    (``server.crt``/``.key``), a client certificate for ``CERT_USER``
+    (``client.crt``/``.key``), and a second CA that signed neither (``other-ca.crt``),
+    made with openssl (installed from Debian when missing)."""
+    if shutil.which("openssl") is None:
+        _log("openssl not found; installing it with apt-get")
+        subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
+        subprocess.run(
+            ["apt-get", "install", "-y", "-qq", "openssl"], check=True, capture_output=True
+        )
+    folder.mkdir(parents=True, exist_ok=True)
+
+    def openssl(*args: str) -> None:
+        proc = subprocess.run(
+            ["openssl", *args], cwd=folder, capture_output=True, text=True, check=False
+        )
+        if proc.returncode != 0:
+            raise PgClusterError(f"openssl {args[0]} failed: {proc.stderr.strip()}")
+
+    for ca in ("ca", "other-ca"):
+        openssl(
+            "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
+            "-subj", f"/CN=dualdb test {ca}", "-keyout", f"{ca}.key", "-out", f"{ca}.crt",
+        )  # fmt: skip
+    (folder / "server.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    for name, subject, extensions in (
+        ("server", "/CN=localhost", ["-extfile", "server.ext"]),
+        ("client", f"/CN={CERT_USER}", []),
+    ):
+        openssl(
+            "req", "-new", "-newkey", "rsa:2048", "-nodes", "-subj", subject,
+            "-keyout", f"{name}.key", "-out", f"{name}.csr",
+        )  # fmt: skip
+        openssl(
+            "x509", "-req", "-in", f"{name}.csr", "-CA", "ca.crt", "-CAkey", "ca.key",
+            "-CAcreateserial", "-days", "2", "-out", f"{name}.crt", *extensions,
+        )  # fmt: skip
+    for key in folder.glob("*.key"):
+        key.chmod(0o600)
+    if owner is not None:
+        entry = pwd.getpwnam(owner)
+        for path in (folder, *folder.iterdir()):
+            os.chown(path, entry.pw_uid, entry.pw_gid)
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
@@ -491,6 +554,18 @@ class PgServer:
     def managed(self) -> bool:
         """True if this module started the server (so it may be restarted/stopped)."""
         return self._cluster is not None
+
+    @property
+    def tls_folder(self) -> Path:
+        """The certificates of a TLS cluster (see :func:`make_certificates`)."""
+        assert self._cluster is not None and self._cluster.tls, "start_server(tls=True)"
+        return self._cluster.base / "tls"
+
+    @property
+    def socket_folder(self) -> Path:
+        """The folder of a managed cluster's Unix socket."""
+        assert self._cluster is not None, "a managed cluster"
+        return self._cluster.base
 
     @property
     def log_tail(self) -> str:
@@ -621,10 +696,14 @@ def _stop_all() -> None:
 atexit.register(_stop_all)
 
 
-def start_server() -> PgServer:
-    """Return a usable PostgreSQL server (see module docstring). Call ``stop()`` when done."""
+def start_server(*, tls: bool = False) -> PgServer:
+    """Return a usable PostgreSQL server (see module docstring). Call ``stop()`` when done.
+
+    With ``tls``, always a cluster of our own that also takes TLS connections, with the
+    certificates of :func:`make_certificates` in ``server.tls_folder``.
+    """
     external = os.environ.get(ENV_DATABASE_URL, "").strip()
-    if external:
+    if external and not tls:
         scheme = urlsplit(external).scheme
         if scheme not in ("postgresql", "postgres"):
             raise PgClusterError(
@@ -635,7 +714,7 @@ def start_server() -> PgServer:
         return server
 
     bindir = ensure_bindir()
-    cluster = _Cluster(bindir, _server_user())
+    cluster = _Cluster(bindir, _server_user(), tls=tls)
     try:
         cluster.initdb()
         cluster.start()

@@ -31,6 +31,7 @@ from dualdb.errors import (
     QueryTimeout,
     SchemaChanged,
     SerializationFailure,
+    TransactionAborted,
     UniqueViolation,
     UnsupportedFeature,
 )
@@ -75,6 +76,7 @@ __all__ = [
     "Settings",
     "Table",
     "Transaction",
+    "TransactionAborted",
     "UniqueViolation",
     "UnsupportedFeature",
     "close_database",

@@ -27,6 +27,7 @@ no traceback. Callers catch by meaning, on either backend::
     │   ├── SerializationFailure  a concurrent transaction conflicted; retry (also
     │   │   │                     SQLite's "database is locked")
     │   │   └── SchemaChanged     concurrent DDL invalidated a prepared statement; retry
+    │   ├── TransactionAborted    an earlier statement failed: roll back, or use a savepoint
     │   └── DeadlockDetected      retry
     ├── MigrationError          the migration runner refused or failed (dualdb.migrate)
     │   ├── MigrationSourceError  (also ConfigurationError) migrations folder missing/empty
@@ -84,6 +85,7 @@ __all__ = [
     "SeedFailed",
     "SerializationFailure",
     "TokenDecryptionError",
+    "TransactionAborted",
     "UniqueViolation",
     "UnsupportedFeature",
 ]
@@ -219,6 +221,42 @@ class SchemaChanged(SerializationFailure):
     :class:`SerializationFailure`). Outside a transaction dualdb prepares the statement
     again itself, so this is raised only inside one.
     """
+
+
+class TransactionAborted(OperationalError):
+    """A statement in this transaction failed, so the database aborted the transaction:
+    every later statement in it fails, and it cannot commit.
+
+    Catching the first error does not undo this. Leave the ``async with`` block with
+    the error (the transaction rolls back), or run the statement that may fail in a
+    savepoint of its own, ``async with tx.transaction():``, which rolls back alone.
+    PostgreSQL aborts the transaction itself; dualdb's SQLite connections do the same,
+    so that code which would keep going after an error fails in development too.
+    """
+
+    #: What to do about it, in every message of this class.
+    HINT = (
+        "roll the transaction back (let the error leave its `async with` block), or run "
+        "the statement that may fail in a savepoint: `async with tx.transaction():`"
+    )
+
+    @classmethod
+    def after_error(cls, dialect: str) -> TransactionAborted:
+        """A statement sent after the one that failed."""
+        return cls(
+            "current transaction is aborted (an earlier statement in it failed), commands "
+            f"ignored until end of transaction block: {cls.HINT}",
+            dialect=dialect,
+        )
+
+    @classmethod
+    def at_commit(cls, dialect: str) -> TransactionAborted:
+        """COMMIT of an aborted transaction, which rolls it back instead."""
+        return cls(
+            "the transaction was rolled back, not committed: a statement in it failed and "
+            f"its error was caught; nothing it wrote was kept ({cls.HINT})",
+            dialect=dialect,
+        )
 
 
 class DeadlockDetected(OperationalError):

@@ -73,6 +73,10 @@ class Settings:
 
     slow_query_threshold: float | None = 0.5
 
+    #: The database must be configured explicitly (``DB_PRODUCTION``): no SQLite file
+    #: by default, and no new SQLite database made by connecting.
+    production: bool = False
+
     def __post_init__(self) -> None:
         if not is_registered(self.backend):
             raise ConfigurationError(
@@ -209,6 +213,20 @@ def _number(env: Mapping[str, str], name: str, kind: Callable[[str], T], minimum
     return value
 
 
+_TRUE = frozenset({"1", "true", "yes", "on"})
+_FALSE = frozenset({"", "0", "false", "no", "off"})
+
+
+def _flag(env: Mapping[str, str], name: str) -> bool:
+    raw = env.get(name, "").strip().lower()
+    if raw not in _TRUE | _FALSE:
+        raise ConfigurationError(
+            f"{name} must be true or false (1/0, yes/no, on/off); got {env[name]!r}",
+            variable=name,
+        )
+    return raw in _TRUE
+
+
 def _parse_backend(raw: str, variable: str) -> Backend:
     backend = _BACKEND_ALIASES.get(raw.strip().lower())
     if backend is None:
@@ -318,6 +336,9 @@ def load_settings(
     env.update(os.environ if environ is None else environ)
 
     values: dict[str, Any] = {}
+    production = _flag(env, "DB_PRODUCTION")
+    if production:
+        values["production"] = True
     declared: Backend | None = None
     if env.get("DB_TYPE", "").strip():
         declared = _parse_backend(env["DB_TYPE"], "DB_TYPE")
@@ -333,6 +354,13 @@ def load_settings(
                 variable="DB_TYPE",
             )
     else:
+        if production and declared is None and not env.get("SQLITE_FILE", "").strip():
+            raise ConfigurationError(
+                "DB_PRODUCTION is on but no database is configured: set DATABASE_URL "
+                "(postgresql://user:password@host:5432/dbname), or DB_TYPE=postgresql with "
+                "DB_HOST and DB_NAME. In production dualdb falls back to no SQLite file.",
+                variable="DATABASE_URL",
+            )
         values["backend"] = declared or "sqlite"
         if values["backend"] == "sqlite":
             values["sqlite_file"] = env.get("SQLITE_FILE", "").strip() or DEFAULT_SQLITE_FILE

@@ -55,6 +55,81 @@ async def test_default_sqlite_file_creates_data_folder(
     assert (tmp_path / "data" / "app.db").is_file()
 
 
+@pytest.fixture
+def no_database_configured(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A working directory with no .env, and no database variable set."""
+    monkeypatch.chdir(tmp_path)
+    for name in ("DB_TYPE", "DATABASE_URL", "SQLITE_FILE", "DB_PRODUCTION"):
+        monkeypatch.delenv(name, raising=False)
+    return tmp_path
+
+
+async def test_the_default_sqlite_file_says_where_it_is_made(
+    no_database_configured: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="dualdb.connect"):
+        async with dualdb.connect():
+            pass
+    made = str(no_database_configured / "data" / "app.db")
+    assert [r.levelname for r in caplog.records if made in r.getMessage()] == ["WARNING"]
+
+
+async def test_in_production_no_configuration_is_an_error_not_a_sqlite_file(
+    no_database_configured: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DB_PRODUCTION", "true")
+    with pytest.raises(dualdb.ConfigurationError, match="DATABASE_URL"):
+        await dualdb.connect()
+    assert not (no_database_configured / "data").exists()
+
+
+async def test_in_production_a_configured_database_connects(
+    no_database_configured: Path, monkeypatch: pytest.MonkeyPatch, database_url: str
+) -> None:
+    """A PostgreSQL URL, or a SQLite file that exists already."""
+    async with dualdb.connect(database_url):
+        pass  # (made here, outside production)
+    monkeypatch.setenv("DB_PRODUCTION", "1")
+    monkeypatch.setenv("DATABASE_URL", database_url)
+    async with dualdb.connect() as db:
+        assert db.settings.production
+        assert await db.fetch_val(raw("SELECT 1")) == 1
+
+
+async def test_in_production_a_missing_sqlite_file_is_not_created(
+    no_database_configured: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("DB_PRODUCTION", "on")
+    monkeypatch.setenv("SQLITE_FILE", "app.db")
+    with pytest.raises(dualdb.ConfigurationError, match="does not exist"):
+        await dualdb.connect()
+    assert not (no_database_configured / "app.db").exists()
+
+
+async def test_a_sqlite_path_in_a_missing_folder_is_an_error(
+    no_database_configured: Path,
+) -> None:
+    with pytest.raises(dualdb.ConfigurationError, match=r"folder .* does not exist"):
+        await dualdb.connect("sqlite:///typo/app.db")
+    assert not (no_database_configured / "typo").exists()
+
+
+async def test_a_new_sqlite_file_in_an_existing_folder_is_made_and_logged(
+    no_database_configured: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    with caplog.at_level("INFO", logger="dualdb.connect"):
+        async with dualdb.connect("sqlite:///new.db"):
+            pass
+    assert (no_database_configured / "new.db").is_file()
+    assert any(str(no_database_configured / "new.db") in r.getMessage() for r in caplog.records)
+
+
+def test_db_production_takes_only_true_or_false(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DB_PRODUCTION", "prod")
+    with pytest.raises(dualdb.ConfigurationError, match="DB_PRODUCTION"):
+        dualdb.load_settings(env_file=None)
+
+
 async def test_sqlite_connections_use_wal_and_foreign_keys(database_url: str, backend: str) -> None:
     async with dualdb.connect(database_url) as db:
         if backend == "sqlite":

@@ -103,6 +103,100 @@ async def test_failed_statement_inside_transaction_rolls_back_the_whole(
     assert await names(items) == ["kept"]
 
 
+async def test_a_statement_after_a_caught_error_raises_transaction_aborted(
+    items: dualdb.Database,
+) -> None:
+    """PostgreSQL aborts a transaction at its first failed statement; SQLite would go on,
+    so dualdb's SQLite connections refuse the rest as PostgreSQL does."""
+    uid = uuid.uuid4()
+    await items.execute(INSERT, id=uid, name="kept")
+    with pytest.raises(dualdb.TransactionAborted, match="savepoint"):
+        async with items.transaction() as tx:
+            with pytest.raises(dualdb.UniqueViolation):
+                await tx.execute(INSERT, id=uid, name="dup")
+            await tx.fetch_all(NAMES)
+    assert await names(items) == ["kept"]
+
+
+@pytest.mark.parametrize("then", ["execute", "execute_many", "iterate", "savepoint"])
+async def test_every_kind_of_statement_is_refused_in_an_aborted_transaction(
+    items: dualdb.Database, then: str
+) -> None:
+    uid = uuid.uuid4()
+    await items.execute(INSERT, id=uid, name="kept")
+    with pytest.raises(dualdb.TransactionAborted, match="commands ignored"):
+        async with items.transaction() as tx:
+            with pytest.raises(dualdb.UniqueViolation):
+                await tx.execute(INSERT, id=uid, name="dup")
+            if then == "execute":
+                await tx.execute(INSERT, id=uuid.uuid4(), name="after")
+            elif then == "execute_many":
+                await tx.execute_many(INSERT, [{"id": uuid.uuid4(), "name": "after"}])
+            elif then == "iterate":
+                async for _ in tx.iterate(NAMES):
+                    pass
+            else:
+                async with tx.transaction():
+                    pass
+    assert await names(items) == ["kept"]
+
+
+async def test_committing_after_a_caught_error_raises_and_keeps_nothing(
+    items: dualdb.Database,
+) -> None:
+    """On PostgreSQL, COMMIT of an aborted transaction rolls back and reports success;
+    the block's earlier writes were lost without a word. dualdb raises on both."""
+    uid = uuid.uuid4()
+    await items.execute(INSERT, id=uid, name="kept")
+    with pytest.raises(dualdb.TransactionAborted, match="rolled back, not committed"):
+        async with items.transaction() as tx:
+            await tx.execute(INSERT, id=uuid.uuid4(), name="lost")
+            with pytest.raises(dualdb.UniqueViolation):
+                await tx.execute(INSERT, id=uid, name="dup")
+    assert await names(items) == ["kept"]
+    assert await items.fetch_val(COUNT) == 1  # the pool's connection is usable
+
+
+async def test_a_caught_error_in_a_savepoint_leaves_the_transaction_usable(
+    items: dualdb.Database,
+) -> None:
+    uid = uuid.uuid4()
+    await items.execute(INSERT, id=uid, name="kept")
+    async with items.transaction() as tx:
+        await tx.execute(INSERT, id=uuid.uuid4(), name="before")
+        with pytest.raises(dualdb.UniqueViolation):
+            async with tx.transaction() as savepoint:
+                await savepoint.execute(INSERT, id=uid, name="dup")
+        await tx.execute(INSERT, id=uuid.uuid4(), name="after")
+    assert await names(items) == ["after", "before", "kept"]
+
+
+async def test_an_error_dualdb_raises_before_sending_does_not_abort_the_transaction(
+    items: dualdb.Database,
+) -> None:
+    """A value refused before anything is sent (as asyncpg refuses it on PostgreSQL)
+    leaves the transaction as it was, on both."""
+    async with items.transaction() as tx:
+        with pytest.raises(dualdb.DataError):
+            await tx.execute(INSERT, id="not-a-uuid", name="x")
+        await tx.execute(INSERT, id=uuid.uuid4(), name="after")
+    assert await names(items) == ["after"]
+
+
+async def test_the_next_transaction_on_the_connection_is_not_aborted(
+    items: dualdb.Database,
+) -> None:
+    uid = uuid.uuid4()
+    await items.execute(INSERT, id=uid, name="kept")
+    for _ in range(3):  # (the pool hands the same connection back)
+        with pytest.raises(dualdb.UniqueViolation):
+            async with items.transaction() as tx:
+                await tx.execute(INSERT, id=uid, name="dup")
+    async with items.transaction() as tx:
+        await tx.execute(INSERT, id=uuid.uuid4(), name="next")
+    assert await names(items) == ["kept", "next"]
+
+
 async def test_transaction_object_is_unusable_after_the_block(items: dualdb.Database) -> None:
     async with items.transaction() as tx:
         pass

@@ -98,8 +98,11 @@ async def test_sqlite_file_under_a_regular_file_fails_naming_the_folder(
     file cannot be created or entered by anyone, so this fails for root too."""
     blocker = tmp_path / "not-a-folder"
     blocker.write_text("x")
-    for target in (blocker / "app.db", blocker / "sub" / "app.db"):
-        with pytest.raises(dualdb.ConnectionFailed) as caught:
+    for target, error in (
+        (blocker / "app.db", dualdb.ConnectionFailed),
+        (blocker / "sub" / "app.db", dualdb.ConfigurationError),  # (no such folder)
+    ):
+        with pytest.raises(error) as caught:
             await dualdb.connect(f"sqlite:///{target}")
         assert str(blocker) in str(caught.value)
         assert "SQLITE_FILE" in str(caught.value)
@@ -149,7 +152,8 @@ def test_sqlite_in_an_unwritable_folder_fails_naming_the_path_for_an_unprivilege
         for path in sorted(base.rglob("*"), reverse=True):
             path.unlink() if path.is_file() else path.rmdir()
         base.rmdir()
-    assert outcome == "ConnectionFailed", message
+    # (A folder that does not exist is a configuration error, before any permission.)
+    assert outcome == ("ConnectionFailed" if where == "file" else "ConfigurationError"), message
     named = str(target) if where == "file" else str(target.parent)
     assert named in message
 

@@ -157,6 +157,18 @@ class PostgresConnection(Connection):
     def iterate(self, compiled: Compiled, args: Sequence[Any], batch_size: int) -> _Stream:
         return _Stream(self, compiled.sql, args, batch_size)
 
+    async def commit(self) -> None:
+        if self.interrupted:
+            await self.run("COMMIT")  # (which refuses)
+        try:
+            status = await guarded(self._con.execute("COMMIT"), self)
+        except TRANSLATED as exc:
+            raise_translated(exc)
+        if status == "ROLLBACK":
+            # PostgreSQL ends an aborted transaction so, and reports no error: the caller
+            # caught a statement's error and went on as if the transaction had survived.
+            raise errors.TransactionAborted.at_commit(NAME)
+
     async def run(self, sql: str) -> None:
         if self.interrupted:
             # E.g. a COMMIT after a cancelled savepoint block: the block's work may be half

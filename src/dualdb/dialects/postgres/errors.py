@@ -136,6 +136,8 @@ def translate(exc: BaseException, compiled: Compiled | None = None) -> errors.Da
                 # The same words as SQLite's check (PostgreSQL's name the encoding).
                 return errors.DataError(_NUL_MESSAGE, **details)
             return _data_error(exc, compiled, **details)
+        if state == "25P02":
+            return errors.TransactionAborted.after_error(NAME)
         cls: type[errors.DatabaseError] = _BY_STATE.get(state) or _BY_CLASS.get(
             state[:2], errors.DatabaseError
         )

@@ -8,6 +8,7 @@ own thread, so each operation here is one function run in that thread in a singl
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import os
 import sqlite3
@@ -77,7 +78,7 @@ from dualdb.dialects.sqlite.plans import (
     typed_sql,
 )
 from dualdb.records import Record, record_class
-from dualdb.settings import Settings
+from dualdb.settings import DEFAULT_SQLITE_FILE, Settings
 from dualdb.sql.compile import Compiled
 
 __all__ = ["SQLiteConnection", "SQLiteDriver"]
@@ -85,6 +86,8 @@ __all__ = ["SQLiteConnection", "SQLiteDriver"]
 _Made = TypeVar("_Made")
 
 _MEMORY = ":memory:"
+
+logger = logging.getLogger("dualdb.connect")
 #: How a read-only transaction begins (see ``begin``; told apart by identity).
 _BEGIN_READ_ONLY = "BEGIN DEFERRED"
 
@@ -116,7 +119,9 @@ class SQLiteConnection(Connection):
         "_seen",
         "_started",
         "_version_cursor",
+        "aborted",
         "broken",
+        "in_block",
         "unsettled",
     )
 
@@ -126,6 +131,11 @@ class SQLiteConnection(Connection):
         self._in_thread = _aiosqlite.in_thread(conn)
         self._driver = driver
         self.broken = False
+        #: Inside a transaction block dualdb opened (from ``begin`` to its end).
+        self.in_block = False
+        #: A statement of the block failed in the database: as PostgreSQL, the block
+        #: refuses every statement until it is rolled back (or back to a savepoint).
+        self.aborted = False
         #: A cancelled call may still be running in the connection's thread.
         self.unsettled = False
         #: While a call's function runs in the connection's thread (set there).
@@ -161,7 +171,13 @@ class SQLiteConnection(Connection):
             error = self._failure(exc)
             if error is None:
                 raise
+            if self.in_block:
+                self.aborted = True
             raise error from driver_error(exc)
+
+    def _refuse_if_aborted(self) -> None:
+        if self.aborted:
+            raise errors.TransactionAborted.after_error(NAME)
 
     def _failure(self, exc: BaseException) -> errors.DatabaseError | None:
         """What to raise for ``exc`` from a call to the thread: the dualdb error for a
@@ -490,20 +506,29 @@ class SQLiteConnection(Connection):
     def fetch_all(
         self, compiled: Compiled, args: Sequence[Any]
     ) -> Coroutine[Any, Any, list[Record]]:
+        if self.aborted:
+            self._refuse_if_aborted()
         return self._call(self._fetch_all, compiled, _encoded(compiled, args))
 
     def fetch_one(
         self, compiled: Compiled, args: Sequence[Any]
     ) -> Coroutine[Any, Any, Record | None]:
+        if self.aborted:
+            self._refuse_if_aborted()
         return self._call(self._fetch_one, compiled, _encoded(compiled, args))
 
     def fetch_val(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, Any]:
+        if self.aborted:
+            self._refuse_if_aborted()
         return self._call(self._fetch_val, compiled, _encoded(compiled, args))
 
     def execute(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, int]:
+        if self.aborted:
+            self._refuse_if_aborted()
         return self._call(self._execute, compiled, _encoded(compiled, args))
 
     async def execute_many(self, compiled: Compiled, rows: Sequence[Sequence[Any]]) -> None:
+        self._refuse_if_aborted()
         target = compiled.bulk_target
         if target is not None and compiled.sql.endswith(" VALUES " + _group(len(target[1]))):
             flat = encode_many(rows) if compiled.targets is None else rows
@@ -518,6 +543,7 @@ class SQLiteConnection(Connection):
         # The cursor stays in the thread's hands: were it returned, a cancel arriving as
         # it opens would lose it, still open, holding a read snapshot (a later write on
         # this connection then fails "database is locked") and keeping an interrupt alive.
+        self._refuse_if_aborted()
         opened: list[sqlite3.Cursor] = []
         try:
             await self._call(self._open_cursor, opened, compiled, _encoded(compiled, args))
@@ -550,19 +576,40 @@ class SQLiteConnection(Connection):
         # the write lock up front, so a transaction that reads and then writes cannot
         # fail half-way with SQLITE_BUSY; every level runs serializable.
         self._pending = _BEGIN_READ_ONLY if readonly else "BEGIN IMMEDIATE"
+        self.in_block, self.aborted = True, False
 
     async def commit(self) -> None:
+        if self.aborted:
+            # As PostgreSQL ends an aborted transaction: rolled back, and (unlike there,
+            # silently) an error, since the caller meant to commit.
+            await self.rollback()
+            raise errors.TransactionAborted.at_commit(NAME)
         if self._pending is not None:
             self._pending = None  # no statement ran, so nothing began: nothing to end
+            self.in_block = False
             return
         await self._call(self._commit)
+        self.in_block = False
 
     async def rollback(self) -> None:
+        self.in_block = self.aborted = False
         if self._pending is not None:
             self._pending = None
             return
         # Also when the BEGIN itself failed (busy) and nothing began.
         await self._call(self._end_transaction)
+
+    async def savepoint(self, name: str) -> None:
+        self._refuse_if_aborted()
+        await self.run(f"SAVEPOINT {name}")
+
+    async def release(self, name: str) -> None:
+        self._refuse_if_aborted()
+        await self.run(f"RELEASE SAVEPOINT {name}")
+
+    async def rollback_to(self, name: str) -> None:
+        await self.run(f"ROLLBACK TO SAVEPOINT {name}")
+        self.aborted = False  # what the savepoint began is undone; the rest stands
 
     async def run(self, sql: str) -> None:
         await self._call(self._db.execute, sql)
@@ -665,7 +712,7 @@ class SQLiteDriver(Driver):
 
     async def start(self) -> None:
         if self.path != _MEMORY:
-            _make_folder(self.path)
+            prepare_file(self.settings)
         await self._pool.fill(1)
 
     async def _connect(self) -> SQLiteConnection:
@@ -737,6 +784,7 @@ class SQLiteDriver(Driver):
 
     async def _give_back(self, conn: SQLiteConnection, exc: BaseException | None) -> None:
         conn._pending = None
+        conn.in_block = conn.aborted = False
         if exc is not None and not isinstance(exc, Exception):
             # Cancelled, or an iterate() abandoned mid-stream (GeneratorExit): its cursor
             # may still be open, and an interrupt meant for it would stop the next
@@ -783,14 +831,47 @@ async def _close(conn: SQLiteConnection) -> None:
     await conn._conn.close()
 
 
-def _make_folder(path: str) -> None:
-    """Create the database file's folder (``./data/`` by default), once at connect."""
-    folder = os.path.dirname(os.path.abspath(os.path.expanduser(path)))
-    try:
-        os.makedirs(folder, exist_ok=True)
-    except OSError as exc:
-        raise errors.ConnectionFailed(
-            f"cannot create the folder {folder!r} for the SQLite database "
-            f"(SQLITE_FILE / DATABASE_URL): {exc.strerror}",
-            dialect=NAME,
-        ) from exc
+def prepare_file(settings: Settings, *, migrating: bool = False) -> None:
+    """Check the database file's place before SQLite creates the file there, as it does
+    for any path it can write: a mistyped path (or a missing configuration) would give a
+    working application on a new, empty database.
+
+    The default file's folder (``./data/``) is created; another path's folder must exist.
+    Under ``DB_PRODUCTION`` the file itself must exist, unless ``migrating`` (``dualdb
+    migrate`` creates it). A new database file is logged, with its full path.
+    """
+    path = os.path.abspath(os.path.expanduser(settings.sqlite_file))
+    if os.path.exists(path):
+        return
+    default = os.path.normpath(settings.sqlite_file) == os.path.normpath(DEFAULT_SQLITE_FILE)
+    if settings.production and not migrating:
+        raise errors.ConfigurationError(
+            f"the SQLite database {path} does not exist, and DB_PRODUCTION is on, so "
+            "connecting creates none: check SQLITE_FILE / DATABASE_URL, or create it with "
+            "`dualdb migrate`",
+            variable="DATABASE_URL",
+        )
+    folder = os.path.dirname(path)
+    if not os.path.isdir(folder):
+        if not default and not os.path.exists(folder):
+            raise errors.ConfigurationError(
+                f"the folder {folder} of the SQLite database does not exist (SQLITE_FILE / "
+                "DATABASE_URL): create it, or correct the path",
+                variable="SQLITE_FILE",
+            )
+        try:
+            os.makedirs(folder, exist_ok=True)
+        except OSError as exc:
+            raise errors.ConnectionFailed(
+                f"cannot create the folder {folder!r} for the SQLite database "
+                f"(SQLITE_FILE / DATABASE_URL): {exc.strerror}",
+                dialect=NAME,
+            ) from exc
+    if default:
+        logger.warning(
+            "no database is configured (DATABASE_URL, DB_TYPE, SQLITE_FILE): creating a new "
+            "SQLite database at %s",
+            path,
+        )
+    else:
+        logger.info("creating a new SQLite database at %s", path)

@@ -30,6 +30,7 @@ from yoyo.migrations import default_migration_table
 from dualdb.dialects.base import MigrationBackend
 from dualdb.dialects.sqlite.codec import kind_of
 from dualdb.dialects.sqlite.dialect import NAME
+from dualdb.dialects.sqlite.driver import prepare_file
 from dualdb.dialects.sqlite.introspect import introspect, logical_type
 from dualdb.errors import ConfigurationError, ConnectionFailed
 from dualdb.migrate.backends import AfterChange, AtomicMigrations, drop_listed
@@ -96,13 +97,7 @@ class SQLiteMigrations(MigrationBackend):
             # Nothing applied, without creating the file: a private in-memory database.
             path = ":memory:"
         elif not existed:
-            try:
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
-            except OSError as exc:
-                raise ConnectionFailed(
-                    f"cannot create the folder of {settings.display_url()}: {exc.strerror}",
-                    dialect=NAME,
-                ) from exc
+            prepare_file(settings, migrating=True)
         uri = DatabaseURI(
             scheme="sqlite",
             username=None,
