@@ -476,10 +476,10 @@ CERT_USER = "dualdb_cert"
 
 
 def make_certificates(folder: Path, *, owner: str | None = None) -> None:
-    """A CA (``ca.crt``), a server certificate it signed for ``localhost`` and 127.0.0.1
-    (``server.crt``/``.key``), a client certificate for ``CERT_USER``
-    (``client.crt``/``.key``), and a second CA that signed neither (``other-ca.crt``),
-    made with openssl (installed from Debian when missing)."""
+    """A CA (``ca.crt``); a server certificate it signed for ``localhost`` only, not for
+    127.0.0.1, so that verify-full can be seen refusing a name (``server.crt``/``.key``);
+    a client certificate for ``CERT_USER`` (``client.crt``/``.key``); and a second CA that
+    signed neither (``other-ca.crt``). Made with openssl (installed when missing)."""
     if shutil.which("openssl") is None:
         _log("openssl not found; installing it with apt-get")
         subprocess.run(["apt-get", "update", "-qq"], check=False, capture_output=True)
@@ -500,7 +500,7 @@ def make_certificates(folder: Path, *, owner: str | None = None) -> None:
             "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
             "-subj", f"/CN=dualdb test {ca}", "-keyout", f"{ca}.key", "-out", f"{ca}.crt",
         )  # fmt: skip
-    (folder / "server.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    (folder / "server.ext").write_text("subjectAltName=DNS:localhost\n")
     for name, subject, extensions in (
         ("server", "/CN=localhost", ["-extfile", "server.ext"]),
         ("client", f"/CN={CERT_USER}", []),

@@ -112,7 +112,7 @@ def _backends_needed(item: pytest.Item) -> set[str]:
     callspec = getattr(item, "callspec", None)
     if callspec is not None and "backend" in callspec.params:
         needed.add(callspec.params["backend"])
-    if "pg_server" in getattr(item, "fixturenames", ()):
+    if {"pg_server", "pg_tls_server"} & set(getattr(item, "fixturenames", ())):
         needed.add("postgresql")
     return needed
 
@@ -176,8 +176,20 @@ def pg_server() -> Iterator[PgServer]:
     An atexit hook and a watchdog process also stop it if the session is interrupted or
     killed. If it cannot start, every test that needs it fails with the reason (never skips).
     """
+    yield from _started(start_server)
+
+
+@pytest.fixture(scope="session")
+def pg_tls_server() -> Iterator[PgServer]:
+    """A second PostgreSQL cluster of the session's own, which also takes TLS
+    connections, with a test CA, server and client certificates (``tls_folder``), and
+    listens on a Unix socket (``socket_folder``). Started when a test first needs it."""
+    yield from _started(lambda: start_server(tls=True))
+
+
+def _started(start: Callable[[], PgServer]) -> Iterator[PgServer]:
     try:
-        server = start_server()
+        server = start()
     except Exception as exc:
         if IN_CI:
             hint = "CI is set: the PostgreSQL tests are mandatory."

@@ -9,6 +9,7 @@ is excluded from ``repr`` and from :meth:`Settings.display_url`.
 from __future__ import annotations
 
 import os
+import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
@@ -59,6 +60,12 @@ class Settings:
     sslmode: str | None = None
     #: Extra ``?key=value`` options of the URL, passed to the server as settings.
     url_options: tuple[tuple[str, str], ...] = ()
+    #: Every server to try, in order, where the URL names several (``host`` and
+    #: ``port`` are the first); a host starting with ``/`` is a Unix socket's folder.
+    hosts: tuple[tuple[str, int], ...] = ()
+    #: libpq connection parameters of the URL (``sslrootcert``, ``target_session_attrs``
+    #: …, see ``CONNECT_OPTIONS``), passed to the driver, not to the server.
+    connect_options: tuple[tuple[str, str], ...] = ()
 
     pool_min_size: int = 1
     pool_max_size: int = 20
@@ -104,6 +111,10 @@ class Settings:
                 variable="DATABASE_URL",
             )
 
+    def endpoints(self) -> tuple[tuple[str, int], ...]:
+        """The servers to try, in order: ``(host, port)`` pairs."""
+        return self.hosts or ((self.host, self.port),)
+
     def display_url(self) -> str:
         """The connection target as a URL with the password masked, for messages and logs."""
         if self.backend == "sqlite":
@@ -114,9 +125,12 @@ class Settings:
             if self.password:
                 auth += ":***"
             auth += "@"
-        options = _masked(self.url_options)
-        query = f"?{urlencode(options)}" if options else ""
-        return f"postgresql://{auth}{self.host}:{self.port}/{self.database}{query}"
+        options = _masked((*self.connect_options, *self.url_options))
+        query = f"?{urlencode(options, safe='*/')}" if options else ""
+        return f"postgresql://{auth}{self._hostspec()}/{self.database}{query}"
+
+    def _hostspec(self) -> str:
+        return ",".join(f"{_quote_host(host)}:{port}" for host, port in self.endpoints())
 
     def __repr__(self) -> str:
         # The dataclass's own, with secret URL options masked (``password`` is left out).
@@ -124,7 +138,7 @@ class Settings:
         for item in fields(self):
             if item.repr:
                 value = getattr(self, item.name)
-                if item.name == "url_options":
+                if item.name in ("url_options", "connect_options"):
                     value = _masked(value)
                 shown.append(f"{item.name}={value!r}")
         return f"Settings({', '.join(shown)})"
@@ -140,11 +154,11 @@ class Settings:
             if self.password is not None:
                 auth += ":" + quote(self.password, safe="")
             auth += "@"
-        options = list(self.url_options)
+        options = [*self.connect_options, *self.url_options]
         if self.sslmode:
             options.append(("sslmode", self.sslmode))
         query = f"?{urlencode(options)}" if options else ""
-        return f"postgresql://{auth}{self.host}:{self.port}/{quote(self.database or '')}{query}"
+        return f"postgresql://{auth}{self._hostspec()}/{quote(self.database or '')}{query}"
 
     def with_options(self, **options: Any) -> Settings:
         """A copy with some fields replaced; unknown names are a ConfigurationError."""
@@ -240,6 +254,116 @@ def _parse_backend(raw: str, variable: str) -> Backend:
 #: URL options whose values are secrets (or say where one is): masked wherever shown.
 _SECRET_OPTIONS = frozenset({"password", "sslpassword", "passfile"})
 
+#: libpq connection parameters dualdb hands to the driver (asyncpg, and libpq for the
+#: migration CLI, read them as libpq does); any other ``?key=value`` of a URL is a
+#: server setting.
+CONNECT_OPTIONS = frozenset(
+    {
+        "passfile",
+        "sslcert",
+        "sslkey",
+        "sslrootcert",
+        "sslcrl",
+        "sslpassword",
+        "sslsni",
+        "ssl_min_protocol_version",
+        "ssl_max_protocol_version",
+        "target_session_attrs",
+        "krbsrvname",
+        "gsslib",
+    }
+)
+_SESSION_ATTRS = ("any", "primary", "standby", "prefer-standby", "read-write", "read-only")
+
+#: libpq's environment variables, read where dualdb's own are not set (``DB_TYPE=
+#: postgresql`` without ``DATABASE_URL``): variable → setting or connection parameter.
+_PG_ENVIRONMENT = {
+    "PGSSLROOTCERT": "sslrootcert",
+    "PGSSLCERT": "sslcert",
+    "PGSSLKEY": "sslkey",
+    "PGSSLCRL": "sslcrl",
+    "PGTARGETSESSIONATTRS": "target_session_attrs",
+    "PGPASSFILE": "passfile",
+}
+
+
+def _quote_host(host: str) -> str:
+    if host.startswith("/"):
+        return quote(host, safe="")  # a socket folder: percent-encoded, as libpq reads it
+    return f"[{host}]" if ":" in host else host
+
+
+def _hosts(spec: str, ports: str | None, variable: str) -> tuple[tuple[str, int], ...]:
+    """libpq's host list (``h1:5432,h2``, ``[::1]:5433``, a percent-encoded socket
+    folder), with ``ports`` (one for all, or one per host) for hosts that give none."""
+    entries: list[tuple[str, int | None]] = []
+    for entry in spec.split(","):
+        port_text: str | None = None
+        if entry.startswith("["):
+            host, _, rest = entry[1:].partition("]")
+            if rest and not rest.startswith(":"):
+                raise ConfigurationError(f"{variable} has an invalid host", variable=variable)
+            port_text = rest[1:] if rest else None
+        else:
+            host, colon, after = entry.partition(":")
+            port_text = after if colon else None
+        entries.append((unquote(host), _port(port_text, variable) if port_text else None))
+    defaults = [_port(p, variable) for p in ports.split(",")] if ports else []
+    if len(defaults) > 1 and len(defaults) != len(entries):
+        raise ConfigurationError(
+            f"{variable} names {len(entries)} host(s) but {len(defaults)} ports", variable=variable
+        )
+    out = []
+    for index, (host, port) in enumerate(entries):
+        fallback = defaults[index if len(defaults) > 1 else 0] if defaults else 5432
+        out.append((host or "localhost", port if port is not None else fallback))
+    return tuple(out)
+
+
+def _port(text: str, variable: str) -> int:
+    if not text.isdigit() or not 1 <= int(text) <= 65535:
+        raise ConfigurationError(
+            f"{variable} has an invalid port; expected a number from 1 to 65535",
+            variable=variable,
+        )
+    return int(text)
+
+
+def _server_options(text: str, variable: str) -> list[tuple[str, str]]:
+    """libpq's ``options`` parameter (``-c key=value …``) as server settings."""
+    words = shlex.split(text)
+    out = []
+    while words:
+        word = words.pop(0)
+        if word == "-c" and words:
+            word = words.pop(0)
+        elif word.startswith(("-c", "--")):
+            word = word[2:]
+        else:
+            raise ConfigurationError(
+                f"{variable}: dualdb reads only '-c name=value' in the options parameter",
+                variable=variable,
+            )
+        key, equals, value = word.partition("=")
+        if not equals:
+            raise ConfigurationError(
+                f"{variable}: a server setting in options needs name=value", variable=variable
+            )
+        out.append((key.replace("-", "_"), value))
+    return out
+
+
+def _connect_timeout(text: str, variable: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value != value:
+        raise ConfigurationError(
+            f"{variable}: connect_timeout must be a number of seconds > 0", variable=variable
+        )
+    return value
+
 
 def _masked(options: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
     return tuple((k, "***" if k.lower() in _SECRET_OPTIONS else v) for k, v in options)
@@ -279,40 +403,70 @@ def parse_url(url: str, variable: str = "DATABASE_URL") -> dict[str, Any]:
             variable=variable,
         )
     parts = urlsplit(url)
-    try:
-        port = parts.port
-    except ValueError:
-        raise ConfigurationError(
-            f"{variable} has an invalid port; expected a number from 1 to 65535",
-            variable=variable,
-        ) from None
+    userinfo, at, hostspec = parts.netloc.rpartition("@")
     result: dict[str, Any] = {"backend": "postgresql"}
-    if parts.hostname:
-        result["host"] = parts.hostname
-    if port is not None:
-        result["port"] = port
-    if parts.username:
-        result["user"] = unquote(parts.username)
-    if parts.password is not None:
-        result["password"] = unquote(parts.password)
+    if at:
+        user, colon, password = userinfo.partition(":")
+        if user:
+            result["user"] = unquote(user)
+        if colon:
+            result["password"] = unquote(password)
     database = unquote(parts.path.lstrip("/"))
     if database:
         result["database"] = database
-    options = []
-    for key, value in parse_qsl(parts.query, keep_blank_values=True):
+    query_hosts: str | None = None
+    ports: str | None = None
+    options: list[tuple[str, str]] = []
+    connect: list[tuple[str, str]] = []
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    for key, value in query:
         if key == "sslmode":
             result["sslmode"] = value
         elif key == "password":  # libpq's spelling in the query string: the password
             result["password"] = value
-        elif key.lower() in ("standard_conforming_strings", "backslash_quote"):
+        elif key == "user":
+            result["user"] = value
+        elif key == "dbname":
+            result["database"] = value
+        elif key == "host":
+            query_hosts = value
+        elif key == "port":
+            ports = value
+        elif key == "connect_timeout":
+            result["connect_timeout"] = _connect_timeout(value, variable)
+        elif key == "options":
+            options.extend(_server_options(value, variable))
+        elif key in CONNECT_OPTIONS:
+            if key == "target_session_attrs" and value not in _SESSION_ATTRS:
+                raise ConfigurationError(
+                    f"{variable}: target_session_attrs must be one of "
+                    f"{', '.join(_SESSION_ATTRS)}; got {value!r}",
+                    variable=variable,
+                )
+            connect.append((key, value))
+        elif key in ("service", "servicefile"):
+            raise ConfigurationError(
+                f"{variable}: connection service files are not supported; give the "
+                "parameters in the URL",
+                variable=variable,
+            )
+        else:
+            options.append((key, value))
+    for key, _ in options:
+        if key.lower() in ("standard_conforming_strings", "backslash_quote"):
             raise ConfigurationError(
                 f"{variable} must not set {key}: dualdb keeps standard_conforming_strings on "
                 "(with it off, a backslash in a quoted literal could end the literal)",
                 variable=variable,
             )
-        else:
-            options.append((key, value))
+    spec = query_hosts if query_hosts is not None else hostspec
+    if spec or ports:
+        hosts = _hosts(spec, ports, variable)
+        result["host"], result["port"] = hosts[0]
+        if len(hosts) > 1:
+            result["hosts"] = hosts
     result["url_options"] = tuple(options)
+    result["connect_options"] = tuple(connect)
     return result
 
 
@@ -345,8 +499,10 @@ def load_settings(
 
     url_variable = "url" if url is not None else "DATABASE_URL"
     database_url = url if url is not None else env.get("DATABASE_URL", "").strip() or None
+    from_url: dict[str, Any] = {}
     if database_url:
-        values.update(parse_url(database_url, url_variable))
+        from_url = parse_url(database_url, url_variable)
+        values.update(from_url)
         if declared is not None and url is None and declared != values["backend"]:
             raise ConfigurationError(
                 f"DB_TYPE={declared} but DATABASE_URL is a {values['backend']} URL; "
@@ -365,32 +521,48 @@ def load_settings(
         if values["backend"] == "sqlite":
             values["sqlite_file"] = env.get("SQLITE_FILE", "").strip() or DEFAULT_SQLITE_FILE
         else:
-            for variable, key in (
-                ("DB_HOST", "host"),
-                ("DB_USER", "user"),
-                ("DB_NAME", "database"),
+            # dualdb's variables, else libpq's (PGHOST, PGUSER …), as psql reads them.
+            for variables, key in (
+                (("DB_USER", "PGUSER"), "user"),
+                (("DB_NAME", "PGDATABASE"), "database"),
             ):
-                if env.get(variable, "").strip():
-                    values[key] = env[variable].strip()
-            if env.get("DB_PASSWORD"):
-                values["password"] = env["DB_PASSWORD"]
-            port = _number(env, "DB_PORT", int, 1)
-            if port is not None:
-                if port > 65535:
-                    raise ConfigurationError(
-                        f"DB_PORT must be a port number from 1 to 65535; got {port}",
-                        variable="DB_PORT",
-                    )
-                values["port"] = port
+                found = next((env[v].strip() for v in variables if env.get(v, "").strip()), None)
+                if found:
+                    values[key] = found
+            password = env.get("DB_PASSWORD") or env.get("PGPASSWORD")
+            if password:
+                values["password"] = password
+            host = next((env[v] for v in ("DB_HOST", "PGHOST") if env.get(v, "").strip()), None)
+            port_text = next(
+                (env[v].strip() for v in ("DB_PORT", "PGPORT") if env.get(v, "").strip()), None
+            )
+            if host is not None or port_text is not None:
+                port_variable = "DB_PORT" if env.get("DB_PORT", "").strip() else "PGPORT"
+                hosts = _hosts(host.strip() if host else "", port_text, port_variable)
+                values["host"], values["port"] = hosts[0]
+                if len(hosts) > 1:
+                    values["hosts"] = hosts
+            values["connect_options"] = tuple(
+                (key, env[variable].strip())
+                for variable, key in _PG_ENVIRONMENT.items()
+                if env.get(variable, "").strip()
+            )
+            if env.get("PGCONNECT_TIMEOUT", "").strip():
+                values["connect_timeout"] = _connect_timeout(
+                    env["PGCONNECT_TIMEOUT"].strip(), "PGCONNECT_TIMEOUT"
+                )
+            if env.get("PGAPPNAME", "").strip():
+                values["url_options"] = (("application_name", env["PGAPPNAME"].strip()),)
 
-    if env.get("DB_SSLMODE", "").strip() and "sslmode" not in values:
-        values["sslmode"] = env["DB_SSLMODE"].strip().lower()
+    for variable in ("DB_SSLMODE", "PGSSLMODE"):
+        if env.get(variable, "").strip() and "sslmode" not in values:
+            values["sslmode"] = env[variable].strip().lower()
 
     for key, (variable, kind, minimum) in _NUMBERS.items():
         if key == "port":
             continue  # PostgreSQL's own, read above with its range
         value = _number(env, variable, kind, minimum)
-        if value is not None:
+        if value is not None and key not in from_url:  # (the URL's connect_timeout wins)
             values[key] = value
     # 0 means "off" for the two optional thresholds, as in PostgreSQL's statement_timeout.
     for key in ("statement_timeout", "slow_query_threshold"):

@@ -273,3 +273,87 @@ def test_any_password_is_never_shown_wherever_settings_are(password: str) -> Non
     assert repr(settings_) == repr(other)
     assert settings_.display_url() == other.display_url()
     assert str(settings_) == str(other)
+
+
+# ------------------------------------------------------------- libpq's connection parameters
+
+
+def test_a_multi_host_url_keeps_every_host_in_order() -> None:
+    settings = load({"DATABASE_URL": "postgresql://u@db1:5433,db2,[::1]:5434/app"})
+    assert settings.endpoints() == (("db1", 5433), ("db2", 5432), ("::1", 5434))
+    assert settings.display_url() == "postgresql://u@db1:5433,db2:5432,[::1]:5434/app"
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "postgresql://u@/app?host=/var/run/postgresql",
+        "postgresql://u@%2Fvar%2Frun%2Fpostgresql/app",
+    ],
+    ids=["host parameter", "percent-encoded host"],
+)
+def test_a_socket_folder_is_a_host(url: str) -> None:
+    assert load({"DATABASE_URL": url}).endpoints() == (("/var/run/postgresql", 5432),)
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["postgresql://u@h:0/app", "postgresql://u@h:70000/app", "postgresql://u@h:x/app"],
+)
+def test_a_port_outside_1_to_65535_is_an_error(url: str) -> None:
+    """Port 0 used to target 5432 silently."""
+    with pytest.raises(ConfigurationError, match="port"):
+        load({"DATABASE_URL": url})
+
+
+def test_connection_parameters_go_to_the_driver_and_settings_to_the_server() -> None:
+    settings = load(
+        {
+            "DATABASE_URL": "postgresql://u@h/app?sslmode=verify-full&sslrootcert=/ca.crt"
+            "&target_session_attrs=read-write&connect_timeout=7&application_name=api"
+            "&options=-c%20search_path%3Dapp"
+        }
+    )
+    assert settings.sslmode == "verify-full"
+    assert settings.connect_options == (
+        ("sslrootcert", "/ca.crt"),
+        ("target_session_attrs", "read-write"),
+    )
+    assert settings.connect_timeout == 7
+    assert settings.url_options == (("application_name", "api"), ("search_path", "app"))
+
+
+def test_the_urls_connect_timeout_wins_over_the_variable() -> None:
+    url = "postgresql://u@h/app?connect_timeout=9"
+    assert load({"DATABASE_URL": url, "DB_CONNECT_TIMEOUT": "3"}).connect_timeout == 9
+
+
+@pytest.mark.parametrize(
+    ("query", "error"),
+    [
+        ("target_session_attrs=bogus", "target_session_attrs"),
+        ("connect_timeout=0", "connect_timeout"),
+        ("connect_timeout=soon", "connect_timeout"),
+        ("service=prod", "service"),
+        ("options=-x", "options"),
+    ],
+)
+def test_a_bad_connection_parameter_is_an_error_naming_it(query: str, error: str) -> None:
+    with pytest.raises(ConfigurationError, match=error):
+        load({"DATABASE_URL": f"postgresql://u@h/app?{query}"})
+
+
+def test_libpq_variables_fill_in_where_dualdbs_are_not_set() -> None:
+    settings = load(
+        {
+            "DB_TYPE": "postgresql",
+            "PGHOST": "a,b",
+            "PGPORT": "6432",
+            "PGUSER": "svc",
+            "PGDATABASE": "app",
+            "PGSSLMODE": "require",
+            "DB_USER": "mine",
+        }
+    )
+    assert settings.endpoints() == (("a", 6432), ("b", 6432))
+    assert (settings.user, settings.database, settings.sslmode) == ("mine", "app", "require")

@@ -7,6 +7,7 @@ import asyncio
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any
+from urllib.parse import urlencode
 
 import asyncpg
 import asyncpg.exceptions as pgerr
@@ -310,14 +311,20 @@ class PostgresDriver(Driver):
         server_settings["standard_conforming_strings"] = "on"
         if settings.statement_timeout is not None:
             server_settings["statement_timeout"] = str(int(settings.statement_timeout * 1000))
+        # libpq's connection parameters (TLS files, target_session_attrs …) reach asyncpg
+        # as libpq's own do: in a URL, which asyncpg reads as libpq would.
+        parameters = list(settings.connect_options)
+        if settings.sslmode:
+            parameters.append(("sslmode", settings.sslmode))
+        endpoints = settings.endpoints()
         try:
-            con = await asyncpg.connect(  # type: ignore[misc]
-                host=settings.host,
-                port=settings.port,
+            con = await asyncpg.connect(
+                f"postgresql://?{urlencode(parameters)}" if parameters else None,
+                host=[host for host, _ in endpoints],
+                port=[port for _, port in endpoints],
                 user=settings.user,
                 password=settings.password,
                 database=settings.database,
-                ssl=settings.sslmode,  # type: ignore[arg-type]  # validated by Settings
                 timeout=settings.connect_timeout,
                 statement_cache_size=settings.statement_cache_size,
                 server_settings=server_settings or None,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import ssl
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import asyncpg.exceptions as pgerr
@@ -221,8 +222,16 @@ def connect_error(exc: BaseException, settings: Settings) -> errors.DatabaseErro
             "(DB_CONNECT_TIMEOUT)",
             dialect=NAME,
         )
+    if isinstance(exc, ssl.SSLError):
+        reason = getattr(exc, "verify_message", None) or exc.reason or type(exc).__name__
+        what = "certificate verification" if isinstance(exc, ssl.SSLCertVerificationError) else ""
+        return errors.ConnectionFailed(
+            f"TLS {what or 'handshake'} with {target} failed: {reason} (check sslmode, "
+            "sslrootcert, and the host name the certificate names)",
+            dialect=NAME,
+        )
     if isinstance(exc, OSError):
-        reason = exc.strerror or type(exc).__name__
+        reason = exc.strerror or str(exc) or type(exc).__name__
         return errors.ConnectionFailed(f"could not connect to {target}: {reason}", dialect=NAME)
     mapped = translate(exc)
     if isinstance(mapped, errors.ConnectionFailed):

@@ -11,7 +11,7 @@ import math
 from typing import Any, ClassVar
 
 from yoyo.backends.core.postgresql import PostgresqlBackend as _YoyoPostgresqlBackend
-from yoyo.connections import DatabaseURI, parse_uri
+from yoyo.connections import DatabaseURI
 from yoyo.migrations import default_migration_table
 
 from dualdb.dialects.base import MigrationBackend
@@ -36,60 +36,32 @@ class PostgresqlBackend(AtomicMigrations, _YoyoPostgresqlBackend):  # type: igno
         return True
 
 
-# libpq connection keywords; any other ``?key=value`` of the URL is a server setting and is
-# passed as ``options=-c key=value`` (as the core passes them to asyncpg's server_settings).
-_LIBPQ_KEYWORDS = frozenset(
-    {
-        "application_name",
-        "channel_binding",
-        "client_encoding",
-        "connect_timeout",
-        "fallback_application_name",
-        "gssencmode",
-        "keepalives",
-        "keepalives_count",
-        "keepalives_idle",
-        "keepalives_interval",
-        "krbsrvname",
-        "options",
-        "passfile",
-        "requirepeer",
-        "service",
-        "ssl_max_protocol_version",
-        "ssl_min_protocol_version",
-        "sslcert",
-        "sslcompression",
-        "sslcrl",
-        "sslkey",
-        "sslmode",
-        "sslpassword",
-        "sslrootcert",
-        "sslsni",
-        "target_session_attrs",
-        "tcp_user_timeout",
-        "schema",  # yoyo's own option: sets search_path
-    }
-)
-
-
 def _escape_option(value: str) -> str:
     return value.replace("\\", "\\\\").replace(" ", "\\ ")
 
 
 def _uri(settings: Settings) -> DatabaseURI:
-    uri = parse_uri(settings.postgres_url())
-    args: dict[str, str] = {}
-    server_settings: list[str] = []
-    for key, value in uri.args.items():
-        if key in _LIBPQ_KEYWORDS:
-            args[key] = value
-        else:
-            server_settings.append(f"-c {key}={_escape_option(value)}")
+    """What yoyo's backend hands psycopg2 as keywords: libpq's host and port lists
+    (several servers, socket folders) and connection parameters as they are, the
+    server settings as ``options``."""
+    args: dict[str, str] = dict(settings.connect_options)
+    if settings.sslmode:
+        args["sslmode"] = settings.sslmode
+    server_settings = [f"-c {key}={_escape_option(value)}" for key, value in settings.url_options]
     if server_settings:
-        args["options"] = " ".join([args.get("options", ""), *server_settings]).strip()
+        args["options"] = " ".join(server_settings)
     # libpq counts whole seconds (and treats anything below 2 as 2).
     args["connect_timeout"] = str(max(1, math.ceil(settings.connect_timeout)))
-    return uri._replace(args=args)
+    endpoints = settings.endpoints()
+    return DatabaseURI(
+        scheme="postgresql",
+        username=settings.user,
+        password=settings.password,
+        hostname=",".join(host for host, _ in endpoints),
+        port=",".join(str(port) for _, port in endpoints),
+        database=settings.database or "",
+        args=args,
+    )
 
 
 class PostgresMigrations(MigrationBackend):
