@@ -247,6 +247,20 @@ class Database(_Queries):
         """
         return Transaction(self, None, isolation=isolation, readonly=readonly)
 
+    def connection(self) -> _DriverConnection:
+        """The driver's own connection for the block, for what dualdb does not wrap:
+        ``async with db.connection() as conn:`` gives an ``asyncpg.Connection`` on
+        PostgreSQL (LISTEN/NOTIFY, ``copy_to_table`` from a file, session advisory
+        locks, custom type codecs) or an ``aiosqlite.Connection`` on SQLite.
+
+        Whatever the block changes in the session does not reach the connection's next
+        borrower: on PostgreSQL it is reset as asyncpg's own pool resets a connection
+        (advisory locks released, LISTENs ended, settings reset, temporary tables
+        dropped); on SQLite the connection is closed. A transaction the block left open
+        is rolled back.
+        """
+        return _DriverConnection(self._driver.acquire())
+
     def pool_stats(self) -> PoolStats:
         """How many connections are open, idle and in use, and how many callers wait."""
         return self._driver.stats()
@@ -403,6 +417,29 @@ class Transaction(_Queries):
         kind = "savepoint" if self._parent is not None else "transaction"
         state = "done" if self._done else ("active" if self._conn else "new")
         return f"<Transaction {kind} {state} on {self._settings.display_url()}>"
+
+
+class _DriverConnection:
+    """``async with db.connection() as conn:`` (see :meth:`Database.connection`)."""
+
+    __slots__ = ("_conn", "_lease")
+
+    def __init__(self, lease: AbstractAsyncContextManager[Connection]) -> None:
+        self._lease = lease
+        self._conn: Connection | None = None
+
+    async def __aenter__(self) -> Any:
+        self._conn = conn = await self._lease.__aenter__()
+        conn.taint()
+        return conn.driver_connection()
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._lease.__aexit__(exc_type, exc, tb)
 
 
 class _OwnConnection:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from dualdb.database import Database
 from dualdb.dialects import get_dialect
+from dualdb.dialects.base import OnConnect
 from dualdb.errors import QueryError
 from dualdb.settings import Settings, load_settings
 
@@ -18,13 +19,14 @@ __all__ = ["close_database", "connect", "get_database"]
 class _Connect:
     """Both ``await connect()`` and ``async with connect() as db:`` (which closes it)."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, on_connect: OnConnect | None) -> None:
         self._settings = settings
+        self._on_connect = on_connect
         self._db: Database | None = None
 
     async def _open(self) -> Database:
         dialect = get_dialect(self._settings.backend)
-        driver = await dialect.connect(self._settings)
+        driver = await dialect.connect(self._settings, self._on_connect)
         return Database(self._settings, dialect, driver)
 
     def __await__(self) -> Generator[Any, None, Database]:
@@ -52,13 +54,21 @@ class _Connect:
 
 
 def connect(
-    url: str | None = None, /, *, settings: Settings | None = None, **options: Any
+    url: str | None = None,
+    /,
+    *,
+    settings: Settings | None = None,
+    on_connect: OnConnect | None = None,
+    **options: Any,
 ) -> _Connect:
     """Open a Database from ``url``, ``settings``, or the environment and ``.env``.
 
     ``options`` override single settings by field name (e.g. ``pool_max_size=5``). With
     no arguments: ``DB_TYPE``/``DATABASE_URL``/``SQLITE_FILE``… (see ``.env.example``),
-    defaulting to SQLite at ``./data/app.db``. Raises ConfigurationError for bad settings
+    defaulting to SQLite at ``./data/app.db``. ``on_connect`` is awaited with every new
+    driver connection (``asyncpg.Connection``, ``aiosqlite.Connection``) after dualdb's
+    own set-up: register a type codec (pgvector), load an extension, set a session
+    parameter every connection needs. Raises ConfigurationError for bad settings
     and ConnectionFailed if the database cannot be reached within the connect timeout.
     """
     if settings is None:
@@ -67,7 +77,7 @@ def connect(
         settings = (
             settings.with_options(**options) if url is None else load_settings(url=url, **options)
         )
-    return _Connect(settings)
+    return _Connect(settings, on_connect)
 
 
 _shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Database] = (

@@ -73,7 +73,14 @@ class Settings:
     idle_timeout: float = 30.0
     connect_timeout: float = 2.0
     statement_timeout: float | None = None
+    #: How long the client waits for any one call (None: the statement timeout plus
+    #: two seconds, or no limit without one); see :meth:`call_timeout`.
+    command_timeout: float | None = None
     statement_cache_size: int = 100
+    #: Close a pooled connection this old when it is next idle (None: never).
+    max_connection_lifetime: float | None = None
+    #: At start, retry an unreachable PostgreSQL for up to this long (None: fail at once).
+    connect_retry_timeout: float | None = None
 
     sqlite_pool_size: int = 5
     sqlite_busy_timeout: float = 5.0
@@ -110,6 +117,14 @@ class Settings:
                 "(postgresql://user:password@host:5432/dbname) or DB_NAME",
                 variable="DATABASE_URL",
             )
+
+    def call_timeout(self) -> float | None:
+        """The client's bound on one call: past it a server that stopped answering (frozen,
+        or cut off by a black-holed network) gives ``QueryTimeout`` and the connection is
+        discarded. The server's statement timeout fires first when it can."""
+        if self.command_timeout is not None:
+            return self.command_timeout
+        return None if self.statement_timeout is None else self.statement_timeout + 2.0
 
     def endpoints(self) -> tuple[tuple[str, int], ...]:
         """The servers to try, in order: ``(host, port)`` pairs."""
@@ -182,12 +197,23 @@ _NUMBERS: dict[str, tuple[str, type, float]] = {
     "idle_timeout": ("DB_IDLE_TIMEOUT", float, 0.0),
     "connect_timeout": ("DB_CONNECT_TIMEOUT", float, 0.001),
     "statement_timeout": ("DB_STATEMENT_TIMEOUT", float, 0.0),
+    "command_timeout": ("DB_COMMAND_TIMEOUT", float, 0.0),
     "statement_cache_size": ("DB_STATEMENT_CACHE_SIZE", int, 0),
+    "max_connection_lifetime": ("DB_MAX_CONNECTION_LIFETIME", float, 0.0),
+    "connect_retry_timeout": ("DB_CONNECT_RETRY_TIMEOUT", float, 0.0),
     "sqlite_pool_size": ("SQLITE_POOL_SIZE", int, 1),
     "sqlite_busy_timeout": ("SQLITE_BUSY_TIMEOUT", float, 0.0),
     "slow_query_threshold": ("DB_SLOW_QUERY_SECONDS", float, 0.0),
 }
-_OPTIONAL = frozenset({"statement_timeout", "slow_query_threshold"})
+_OPTIONAL = frozenset(
+    {
+        "statement_timeout",
+        "slow_query_threshold",
+        "command_timeout",
+        "max_connection_lifetime",
+        "connect_retry_timeout",
+    }
+)
 
 
 def _check_number(name: str, value: object, variable: str, kind: type, minimum: float) -> None:
@@ -564,8 +590,8 @@ def load_settings(
         value = _number(env, variable, kind, minimum)
         if value is not None and key not in from_url:  # (the URL's connect_timeout wins)
             values[key] = value
-    # 0 means "off" for the two optional thresholds, as in PostgreSQL's statement_timeout.
-    for key in ("statement_timeout", "slow_query_threshold"):
+    # 0 means "off" for the optional ones, as in PostgreSQL's statement_timeout.
+    for key in _OPTIONAL:
         if values.get(key) == 0:
             values[key] = None
 

@@ -24,6 +24,10 @@ from dualdb import errors
 
 __all__ = ["Pool", "PoolStats"]
 
+#: How long callers wait for a connection given back before a new connect is tried, once
+#: the server refused one for lack of room.
+_FULL_PAUSE = 0.5
+
 
 @dataclass(frozen=True, slots=True)
 class PoolStats:
@@ -61,6 +65,8 @@ class Pool(Generic[C]):
         timeout_hint: str,
         min_size: int = 0,
         idle_timeout: float | None = None,
+        max_lifetime: float | None = None,
+        server_full: Callable[[BaseException], bool] | None = None,
     ) -> None:
         self.idle: list[C] = []  # a stack: the most recently used on top
         self.closed = False
@@ -72,6 +78,13 @@ class Pool(Generic[C]):
         self._timeout_hint = timeout_hint
         self._min_size = min_size
         self._idle_timeout = idle_timeout or None
+        self._max_lifetime = max_lifetime or None
+        #: When each connection was opened (kept only with a ``max_lifetime``).
+        self._born: dict[C, float] = {}
+        #: Says that a failed connect means the server has no room for another
+        #: connection: callers then wait for the open ones, until ``_full_until``.
+        self._server_full = server_full
+        self._full_until = 0.0
         #: Connections open or being opened; never more than ``size``.
         self._open = 0
         #: Each waiter gets a connection, or None to open one in a slot that a dropped
@@ -104,11 +117,12 @@ class Pool(Generic[C]):
         task.add_done_callback(self._background.discard)
 
     async def fill(self, count: int) -> None:
-        """Open ``count`` connections now (at least one: connecting fails here, early)."""
-        for _ in range(max(1, min(count, self._size)) - self._open):
+        """Open ``count`` connections now (connecting fails here, early); none for 0: the
+        first call connects."""
+        for _ in range(min(count, self._size) - self._open):
             self._open += 1
             self.put(await self._open_in_slot())
-        if self._idle_timeout is not None and self._sweeper is None:
+        if self._sweeper is None and (self._idle_timeout or self._max_lifetime):
             self._arm()
 
     async def checkout(self) -> C:
@@ -118,11 +132,36 @@ class Pool(Generic[C]):
             raise errors.OperationalError("the database is closed", dialect=self._backend)
         if self.idle:
             return self.idle.pop()
-        if self._open < self._size:
-            self._open += 1
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self._timeout
+        while True:
+            if self._open < self._size and loop.time() >= self._full_until:
+                self._open += 1
+                conn = await self._try_open()
+                if conn is not None:
+                    return conn
+            handed = await self._wait(deadline - loop.time())
+            if handed is not None:
+                return handed
+            if loop.time() < self._full_until:
+                self._open -= 1  # the server has no room now: leave the slot free
+                continue
+            conn = await self._try_open()  # in the slot a dropped connection freed
+            if conn is not None:
+                return conn
+
+    async def _try_open(self) -> C | None:
+        """A new connection in a slot already counted; None (the slot freed) if the server
+        has no room for it while this pool holds live connections to wait for."""
+        try:
             return await self._open_in_slot()
-        handed = await self._wait()
-        return handed if handed is not None else await self._open_in_slot()
+        except errors.ConnectionFailed as exc:
+            full = self._server_full
+            if full is None or not full(exc) or not self._all:
+                raise
+            # Wait for a connection given back; try connecting again only a little later.
+            self._full_until = asyncio.get_running_loop().time() + _FULL_PAUSE
+            return None
 
     async def replace(self, conn: C) -> C:
         """A new connection in the slot of ``conn``, which is closed (found dead)."""
@@ -171,11 +210,11 @@ class Pool(Generic[C]):
 
     # ------------------------------------------------------------------------ internals
 
-    async def _wait(self) -> C | None:
+    async def _wait(self, seconds: float) -> C | None:
         waiter: asyncio.Future[C | None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
-            async with asyncio.timeout(self._timeout):
+            async with asyncio.timeout(max(seconds, 0.0)):
                 return await waiter
         except BaseException as exc:
             if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
@@ -218,6 +257,8 @@ class Pool(Generic[C]):
                 task.add_done_callback(self._adopt)
             raise
         self._all.add(conn)
+        if self._max_lifetime is not None:
+            self._born[conn] = asyncio.get_running_loop().time()
         return conn
 
     def _adopt(self, task: asyncio.Task[C]) -> None:
@@ -228,9 +269,12 @@ class Pool(Generic[C]):
             return
         conn = task.result()
         self._all.add(conn)
+        if self._max_lifetime is not None:
+            self._born[conn] = asyncio.get_running_loop().time()
         self.put(conn)
 
     def _forget(self, conn: C) -> None:
+        self._born.pop(conn, None)
         if conn in self._all:
             self._all.discard(conn)
             self.spawn(self._close(conn))
@@ -253,9 +297,11 @@ class Pool(Generic[C]):
         return False
 
     def _arm(self) -> None:
-        assert self._idle_timeout is not None
+        every = min(t for t in (self._idle_timeout, self._max_lifetime) if t is not None)
+        if self._max_lifetime is not None:
+            every = min(every, self._max_lifetime / 2)
         loop = asyncio.get_running_loop()
-        self._sweeper = loop.call_later(self._idle_timeout, self._sweep)
+        self._sweeper = loop.call_later(every, self._sweep)
 
     def _sweep(self) -> None:
         """Close the connections idle since the last sweep, down to ``min_size``.
@@ -266,6 +312,18 @@ class Pool(Generic[C]):
         last sweep too have been idle for one to two ``idle_timeout``s.
         """
         if self.closed:
+            return
+        if self._max_lifetime is not None:
+            # Connections older than the lifetime go when idle (one in use goes at a
+            # later sweep): a failover, a DNS change or a server's memory growth then
+            # reaches every connection in time.
+            born_before = asyncio.get_running_loop().time() - self._max_lifetime
+            old = [c for c in self.idle if self._born.get(c, born_before) <= born_before]
+            for conn in old:
+                self.idle.remove(conn)
+                self.drop(conn)
+        if self._idle_timeout is None:
+            self._arm()
             return
         idle, previous = self.idle, self._bottom
         stale = 0

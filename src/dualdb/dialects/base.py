@@ -47,6 +47,7 @@ __all__ = [
     "IsolationLevel",
     "Lease",
     "MigrationBackend",
+    "OnConnect",
     "Operation",
 ]
 
@@ -168,8 +169,23 @@ class Connection(abc.ABC):
     @abc.abstractmethod
     def in_transaction(self) -> bool: ...
 
+    @abc.abstractmethod
+    def driver_connection(self) -> Any:
+        """The driver's own connection (``asyncpg.Connection``, ``aiosqlite.Connection``),
+        for what dualdb does not wrap. The connection is reset before it is reused
+        (see :meth:`taint`)."""
+
+    @abc.abstractmethod
+    def taint(self) -> None:
+        """Someone may have changed this connection's session (raw SQL such as ``SET``,
+        or the driver connection itself): reset it, or replace it, before the next
+        borrower gets it."""
+
 
 C = TypeVar("C", bound=Connection)
+
+#: A function run on every new driver connection (``connect(on_connect=…)``).
+OnConnect = Callable[[Any], Awaitable[None]]
 
 
 class Lease(Generic[C]):
@@ -287,8 +303,9 @@ class Dialect(abc.ABC):
         """The placeholder for the argument at 1-based ``position``."""
 
     @abc.abstractmethod
-    async def connect(self, settings: Settings) -> Driver:
-        """Open the pool; raise :class:`~dualdb.errors.ConnectionFailed` if unreachable."""
+    async def connect(self, settings: Settings, on_connect: OnConnect | None = None) -> Driver:
+        """Open the pool; raise :class:`~dualdb.errors.ConnectionFailed` if unreachable.
+        ``on_connect`` runs on every new driver connection, after dualdb's own set-up."""
 
     @abc.abstractmethod
     def migrations(self) -> MigrationBackend:

@@ -91,6 +91,10 @@ class Compiled:
     spots: tuple[Spot, ...] | None = None
     #: ``sql`` with each spot marked as ``\x00<nonce>:<index>:<part>\x00`` (see ``write``).
     template: str | None = field(default=None, compare=False, repr=False)
+    #: Raw SQL that may change the connection's session (``SET``, ``LISTEN``, a session
+    #: advisory lock, a temporary table, a PRAGMA …): the pool resets the connection
+    #: before the next borrower gets it.
+    session: bool = False
 
     #: ``values -> arguments`` when every slot is a Param: one C-level call per statement.
     _pick: Callable[[Mapping[str, Any]], Any] | None = field(
@@ -409,6 +413,7 @@ def _compile(query: Any, dialect: Dialect) -> Compiled:
             is_write=verb in _WRITES or verb in _DDL,
             is_ddl=verb in _DDL,
             state=dialect.statement_state(query),
+            session=_changes_session(sql),
         )
     if isinstance(query, CreateQueryBuilder | DropQueryBuilder | CreateIndexBuilder):
         return _compile_ddl(query, dialect)
@@ -507,6 +512,39 @@ def _check_text(sql: str) -> None:
 
 _WRITES = frozenset({"INSERT", "UPDATE", "DELETE", "REPLACE", "WITH"})
 _DDL = frozenset({"CREATE", "ALTER", "DROP"})
+
+
+#: Statements that change a connection's session rather than the data (PostgreSQL's
+#: SET, LISTEN, PREPARE, DECLARE … WITH HOLD, DO and CALL, which may run anything;
+#: SQLite's PRAGMA and ATTACH).
+_SESSION_VERBS = frozenset(
+    {
+        "SET",
+        "RESET",
+        "LISTEN",
+        "UNLISTEN",
+        "PREPARE",
+        "DECLARE",
+        "DISCARD",
+        "LOAD",
+        "DO",
+        "CALL",
+        "PRAGMA",
+        "ATTACH",
+        "DETACH",
+        "LOCK",
+    }
+)
+#: What else changes a session from inside a query: set_config(…, false), session
+#: advisory locks, temporary tables.
+_SESSION_CALLS = re.compile(r"set_config|advisory_lock|\btemp(orary)?\b", re.IGNORECASE)
+
+
+def _changes_session(sql: str) -> bool:
+    words = sql.split(None, 1)
+    return bool(words) and (
+        words[0].upper().rstrip(";") in _SESSION_VERBS or _SESSION_CALLS.search(sql) is not None
+    )
 
 
 def _verb(sql: str) -> str:

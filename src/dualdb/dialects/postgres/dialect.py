@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, ClassVar
 
-from dualdb.dialects.base import Dialect, IsolationLevel, MigrationBackend
+from dualdb.dialects.base import Dialect, IsolationLevel, MigrationBackend, OnConnect
 from dualdb.dialects.postgres.compiler import PostgresCompiler
 from dualdb.settings import Settings
 
@@ -44,10 +44,12 @@ class PostgresDialect(Dialect):
     def placeholder(self, position: int) -> str:
         return f"${position}"
 
-    async def connect(self, settings: Settings) -> PostgresDriver:
+    async def connect(
+        self, settings: Settings, on_connect: OnConnect | None = None
+    ) -> PostgresDriver:
         from dualdb.dialects.postgres.driver import PostgresDriver
 
-        driver = PostgresDriver(settings)
+        driver = PostgresDriver(settings, on_connect)
         await driver.start()
         return driver
 

@@ -4,6 +4,7 @@ whose checkout and release cost no round trip and no Task."""
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any
@@ -14,7 +15,7 @@ import asyncpg.exceptions as pgerr
 
 from dualdb import errors
 from dualdb.dialects._pool import Pool, PoolStats
-from dualdb.dialects.base import Connection, Driver, Lease
+from dualdb.dialects.base import Connection, Driver, Lease, OnConnect
 from dualdb.dialects.postgres import _asyncpg
 from dualdb.dialects.postgres._asyncpg import guarded
 from dualdb.dialects.postgres.codec import check_args, register_codecs
@@ -30,6 +31,8 @@ from dualdb.settings import Settings
 from dualdb.sql.compile import Compiled
 
 __all__ = ["PostgresConnection", "PostgresDriver"]
+
+_logger = logging.getLogger("dualdb.connect")
 
 
 def _rowcount(status: bytes) -> int:
@@ -60,6 +63,8 @@ def _statement(
     mapping and re-preparing after concurrent DDL."""
 
     async def statement(conn: PostgresConnection, compiled: Compiled, args: Sequence[Any]) -> Any:
+        if compiled.session:
+            conn.dirty = True
         try:
             return await guarded(attempt(conn._con, compiled.sql, *check_args(args)), conn)
         except TRANSLATED as exc:
@@ -115,13 +120,15 @@ class PostgresConnection(Connection):
     """One asyncpg connection. The statement methods return the coroutine of the shared
     function ``Driver.run`` also calls, with no frame of their own."""
 
-    __slots__ = ("_con", "_peers", "broken", "in_flight", "interrupted")
+    __slots__ = ("_con", "_peers", "broken", "dirty", "in_flight", "interrupted")
 
     def __init__(self, con: asyncpg.Connection, peers: Callable[[], Iterable[Any]]) -> None:
         self._con = con
         #: The driver's open connections (whose prepared statements DDL may invalidate).
         self._peers = peers
         self.broken = False  # closed: never reused
+        #: Its session may have been changed (see ``Connection.taint``): reset before reuse.
+        self.dirty = False
         #: Cut off mid-operation (cancelled, or its transaction block interrupted): no
         #: COMMIT may follow, and the driver settles it before anyone reuses it.
         self.interrupted = False
@@ -141,6 +148,8 @@ class PostgresConnection(Connection):
         return _execute(self, compiled, args)
 
     async def execute_many(self, compiled: Compiled, rows: Sequence[Sequence[Any]]) -> None:
+        if compiled.session:
+            self.dirty = True
         try:
             rows = [check_args(row) for row in rows]
             if compiled.bulk_target is not None:
@@ -185,6 +194,12 @@ class PostgresConnection(Connection):
 
     def in_transaction(self) -> bool:
         return bool(self._con.is_in_transaction())
+
+    def driver_connection(self) -> asyncpg.Connection:
+        return self._con
+
+    def taint(self) -> None:
+        self.dirty = True
 
     def forget_statements(self) -> None:
         """Drop every connection's prepared statements: DDL has invalidated some."""
@@ -273,6 +288,20 @@ _SETTLE_TIMEOUT = 5.0
 _CANCEL_GRACE = 0.05
 
 
+#: What a borrower may have changed in a session, undone as asyncpg's pool does when it
+#: releases a connection (plus temporary tables); asyncpg's own prepared statements stay.
+_RESET = (
+    "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL; DISCARD TEMP; "
+    "DISCARD SEQUENCES"
+)
+
+
+def _server_full(exc: BaseException) -> bool:
+    """The server refused a new connection for lack of room (too many clients, or the
+    role's CONNECTION LIMIT): the pool's callers wait for its live connections instead."""
+    return getattr(exc.__cause__, "sqlstate", None) == "53300"
+
+
 class PostgresDriver(Driver):
     """A pool (see :mod:`dualdb.dialects._pool`) of asyncpg connections.
 
@@ -286,8 +315,9 @@ class PostgresDriver(Driver):
     at most a cancel request and a ROLLBACK, not a new connection.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, on_connect: OnConnect | None = None) -> None:
         self.settings = settings
+        self._on_connect = on_connect
         self._pool: Pool[PostgresConnection] = Pool(
             backend=NAME,
             size=settings.pool_max_size,
@@ -297,10 +327,35 @@ class PostgresDriver(Driver):
             timeout_hint="DB_POOL_MAX_SIZE / DB_POOL_TIMEOUT",
             min_size=settings.pool_min_size,
             idle_timeout=settings.idle_timeout,
+            max_lifetime=settings.max_connection_lifetime,
+            server_full=_server_full,
         )
 
     async def start(self) -> None:
-        await self._pool.fill(self.settings.pool_min_size)
+        """Open ``DB_POOL_MIN_SIZE`` connections (none: the first call connects). With
+        ``DB_CONNECT_RETRY_TIMEOUT``, a server not reachable yet (a container started
+        before its database) is retried with backoff until then; credentials it refuses
+        are not retried."""
+        retry = self.settings.connect_retry_timeout
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + (retry or 0.0)
+        pause = 0.25
+        while True:
+            try:
+                await self._pool.fill(self.settings.pool_min_size)
+                return
+            except errors.ConnectionFailed as exc:
+                state = getattr(exc.__cause__, "sqlstate", None) or ""
+                if not retry or state.startswith("28") or loop.time() + pause > deadline:
+                    raise
+                _logger.warning(
+                    "%s is not reachable yet (%s); retrying for up to %.0f s more",
+                    self.settings.display_url(),
+                    exc.message,
+                    deadline - loop.time(),
+                )
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 2.0)
 
     async def _connect(self) -> PostgresConnection:
         settings = self.settings
@@ -326,6 +381,7 @@ class PostgresDriver(Driver):
                 password=settings.password,
                 database=settings.database,
                 timeout=settings.connect_timeout,
+                command_timeout=settings.call_timeout(),
                 statement_cache_size=settings.statement_cache_size,
                 server_settings=server_settings or None,
             )
@@ -333,6 +389,8 @@ class PostgresDriver(Driver):
             raise connect_error(exc, settings) from driver_error(exc)
         try:
             await register_codecs(con)
+            if self._on_connect is not None:
+                await self._on_connect(con)
         except BaseException as exc:
             con.terminate()
             if isinstance(exc, TRANSLATED):
@@ -352,7 +410,7 @@ class PostgresDriver(Driver):
             self._give_back(conn, exc)
             raise
         con = conn._con
-        if con.is_in_transaction() or con.is_closed():
+        if con.is_in_transaction() or con.is_closed() or conn.dirty:
             self._give_back(conn, None)
         else:
             pool.put(conn)
@@ -386,6 +444,7 @@ class PostgresDriver(Driver):
             or not isinstance(exc, Exception | None)  # cancelled (or GeneratorExit)
             or con.is_in_transaction()  # e.g. a BEGIN run as plain SQL, a failed COMMIT
             or _asyncpg.is_cancelling(con)  # e.g. asyncpg timed a statement out
+            or conn.dirty  # its session may differ from a new connection's
         ):
             conn.interrupted = True
             self._pool.spawn(self._settle(conn))
@@ -407,6 +466,9 @@ class PostgresDriver(Driver):
                     await _asyncpg.wait_for_cancellation(con)
                 if con.is_in_transaction():
                     await con.execute("ROLLBACK")
+                if conn.dirty:
+                    await con.execute(_RESET)
+                    conn.dirty = False
         except BaseException as exc:
             self._close_now(conn)
             self._pool.drop(conn)

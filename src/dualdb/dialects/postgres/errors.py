@@ -145,6 +145,12 @@ def translate(exc: BaseException, compiled: Compiled | None = None) -> errors.Da
         return cls(message, **details)
     if isinstance(exc, pgerr.DataError):  # client-side: an argument of the wrong type
         return _data_error(exc, compiled)
+    if isinstance(exc, TimeoutError):  # asyncpg's command timeout: the client gave up
+        return errors.QueryTimeout(
+            "the server did not answer within the command timeout (DB_COMMAND_TIMEOUT, by "
+            "default DB_STATEMENT_TIMEOUT + 2 s); the connection is discarded",
+            dialect=NAME,
+        )
     if isinstance(exc, pgerr.ConnectionDoesNotExistError | ConnectionError | OSError):
         return errors.ConnectionFailed(f"connection lost: {exc}", dialect=NAME)
     if isinstance(exc, pgerr.InterfaceError | pgerr.InternalClientError) and _CLOSED.search(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dualdb.dialects.base import Dialect, IsolationLevel, MigrationBackend
+from dualdb.dialects.base import Dialect, IsolationLevel, MigrationBackend, OnConnect
 from dualdb.dialects.sqlite.compiler import SQLiteCompiler
 from dualdb.settings import Settings
 
@@ -54,10 +54,12 @@ class SQLiteDialect(Dialect):
 
         return sources_of(query, self.column_type)
 
-    async def connect(self, settings: Settings) -> SQLiteDriver:
+    async def connect(
+        self, settings: Settings, on_connect: OnConnect | None = None
+    ) -> SQLiteDriver:
         from dualdb.dialects.sqlite.driver import SQLiteDriver
 
-        driver = SQLiteDriver(settings)
+        driver = SQLiteDriver(settings, on_connect)
         await driver.start()
         return driver
 

@@ -19,7 +19,14 @@ import aiosqlite
 
 from dualdb import errors
 from dualdb.dialects._pool import Pool, PoolStats
-from dualdb.dialects.base import Connection, Driver, IsolationLevel, Lease, Operation
+from dualdb.dialects.base import (
+    Connection,
+    Driver,
+    IsolationLevel,
+    Lease,
+    OnConnect,
+    Operation,
+)
 from dualdb.dialects.sqlite import _aiosqlite
 from dualdb.dialects.sqlite.codec import (
     Binds,
@@ -121,6 +128,7 @@ class SQLiteConnection(Connection):
         "_version_cursor",
         "aborted",
         "broken",
+        "dirty",
         "in_block",
         "unsettled",
     )
@@ -131,6 +139,9 @@ class SQLiteConnection(Connection):
         self._in_thread = _aiosqlite.in_thread(conn)
         self._driver = driver
         self.broken = False
+        #: Its session may have been changed (a PRAGMA, an ATTACH, the driver connection
+        #: handed out): closed when given back, rather than reset.
+        self.dirty = False
         #: Inside a transaction block dualdb opened (from ``begin`` to its end).
         self.in_block = False
         #: A statement of the block failed in the database: as PostgreSQL, the block
@@ -178,6 +189,17 @@ class SQLiteConnection(Connection):
     def _refuse_if_aborted(self) -> None:
         if self.aborted:
             raise errors.TransactionAborted.after_error(NAME)
+
+    def _before(self, compiled: Compiled) -> None:
+        self._refuse_if_aborted()
+        if compiled.session:
+            self.dirty = True
+
+    def driver_connection(self) -> aiosqlite.Connection:
+        return self._conn
+
+    def taint(self) -> None:
+        self.dirty = True
 
     def _failure(self, exc: BaseException) -> errors.DatabaseError | None:
         """What to raise for ``exc`` from a call to the thread: the dualdb error for a
@@ -506,29 +528,29 @@ class SQLiteConnection(Connection):
     def fetch_all(
         self, compiled: Compiled, args: Sequence[Any]
     ) -> Coroutine[Any, Any, list[Record]]:
-        if self.aborted:
-            self._refuse_if_aborted()
+        if self.aborted or compiled.session:
+            self._before(compiled)
         return self._call(self._fetch_all, compiled, _encoded(compiled, args))
 
     def fetch_one(
         self, compiled: Compiled, args: Sequence[Any]
     ) -> Coroutine[Any, Any, Record | None]:
-        if self.aborted:
-            self._refuse_if_aborted()
+        if self.aborted or compiled.session:
+            self._before(compiled)
         return self._call(self._fetch_one, compiled, _encoded(compiled, args))
 
     def fetch_val(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, Any]:
-        if self.aborted:
-            self._refuse_if_aborted()
+        if self.aborted or compiled.session:
+            self._before(compiled)
         return self._call(self._fetch_val, compiled, _encoded(compiled, args))
 
     def execute(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, int]:
-        if self.aborted:
-            self._refuse_if_aborted()
+        if self.aborted or compiled.session:
+            self._before(compiled)
         return self._call(self._execute, compiled, _encoded(compiled, args))
 
     async def execute_many(self, compiled: Compiled, rows: Sequence[Sequence[Any]]) -> None:
-        self._refuse_if_aborted()
+        self._before(compiled)
         target = compiled.bulk_target
         if target is not None and compiled.sql.endswith(" VALUES " + _group(len(target[1]))):
             flat = encode_many(rows) if compiled.targets is None else rows
@@ -543,7 +565,7 @@ class SQLiteConnection(Connection):
         # The cursor stays in the thread's hands: were it returned, a cancel arriving as
         # it opens would lose it, still open, holding a read snapshot (a later write on
         # this connection then fails "database is locked") and keeping an interrupt alive.
-        self._refuse_if_aborted()
+        self._before(compiled)
         opened: list[sqlite3.Cursor] = []
         try:
             await self._call(self._open_cursor, opened, compiled, _encoded(compiled, args))
@@ -692,9 +714,10 @@ class SQLiteDriver(Driver):
     A private in-memory database exists per connection, so it gets a pool of one.
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, on_connect: OnConnect | None = None) -> None:
         _aiosqlite.hide_call_arguments()  # aiosqlite's DEBUG lines print bound values
         self.settings = settings
+        self._on_connect = on_connect
         self.path = settings.sqlite_file
         self.schema = Schema()
         self._pool: Pool[SQLiteConnection] = Pool(
@@ -708,6 +731,7 @@ class SQLiteDriver(Driver):
             # alone holds a private in-memory database).
             min_size=1,
             idle_timeout=settings.idle_timeout,
+            max_lifetime=settings.max_connection_lifetime,
         )
 
     async def start(self) -> None:
@@ -747,9 +771,13 @@ class SQLiteDriver(Driver):
                 await conn.execute(pragma)
             # In one hop to the connection's thread, where they must be registered.
             await _aiosqlite.in_thread(conn)(_register, _aiosqlite.sqlite3_connection(conn))
-        except sqlite3.Error as exc:
+            if self._on_connect is not None:
+                await self._on_connect(conn)
+        except BaseException as exc:
             await conn.close()
-            raise translate(exc, self.path) from driver_error(exc)
+            if isinstance(exc, sqlite3.Error):
+                raise translate(exc, self.path) from driver_error(exc)
+            raise
         return SQLiteConnection(conn, self)
 
     async def run(self, operation: Operation, compiled: Compiled, args: Sequence[Any]) -> Any:
@@ -757,6 +785,8 @@ class SQLiteDriver(Driver):
         idle = pool.idle
         conn = idle.pop() if idle else await pool.checkout()
         conn._issued += 1
+        if compiled.session:
+            conn.dirty = True
         try:
             # What conn.<operation> does, without its coroutine frame: this is the path
             # of every statement run outside a transaction.
@@ -769,7 +799,7 @@ class SQLiteDriver(Driver):
             if error is None:
                 raise
             raise error from driver_error(exc)
-        if conn.unsettled or conn.broken or pool.closed or pool.waiting:
+        if conn.unsettled or conn.broken or conn.dirty or pool.closed or pool.waiting:
             self._checkin(conn)
         else:
             idle.append(conn)  # what _checkin does in the common case, inline
@@ -796,8 +826,8 @@ class SQLiteDriver(Driver):
         pool = self._pool
         if conn.unsettled and not (conn.broken or pool.closed):
             pool.spawn(self._settle(conn))  # which gives the connection back
-        elif conn.broken:
-            pool.drop(conn)
+        elif conn.broken or conn.dirty:
+            pool.drop(conn)  # (a new connection is cheap: no session to reset)
         else:
             pool.put(conn)
 
