@@ -11,7 +11,9 @@ from pypika import Order, Table
 from pypika import functions as fn
 
 from dualdb import errors
+from dualdb._hooks import QueryEvent, QueryOutcome
 from dualdb._logging import register_secret_names
+from dualdb._otel import instrument_opentelemetry
 from dualdb.database import Database, Health, PoolStats, Queryable, Transaction
 from dualdb.errors import (
     CheckViolation,
@@ -67,6 +69,8 @@ __all__ = [
     "ProgrammingError",
     "Query",
     "QueryError",
+    "QueryEvent",
+    "QueryOutcome",
     "QueryTimeout",
     "Queryable",
     "Raw",
@@ -85,6 +89,7 @@ __all__ = [
     "escape_like",
     "fn",
     "get_database",
+    "instrument_opentelemetry",
     "load_settings",
     "raw",
     "register_secret_names",

@@ -14,6 +14,7 @@ The drivers' own loggers are kept from logging values by each dialect (aiosqlite
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import re
 from collections.abc import Sequence
@@ -68,7 +69,21 @@ def log_query(
     elapsed: float,
     dialect: str,
     slow_threshold: float | None,
+    operation: str = "",
+    rows: int | None = None,
 ) -> None:
+    """Log one statement. Each record also carries its parts as attributes, for a JSON
+    formatter or a log pipeline: ``db_backend``, ``db_operation``, ``duration_ms``,
+    ``rows``, ``statement`` and ``fingerprint`` (a short digest of the statement that
+    groups its executions)."""
+    extra = {
+        "db_backend": dialect,
+        "db_operation": operation,
+        "duration_ms": round(elapsed * 1000, 3),
+        "rows": rows,
+        "statement": compiled.sql,
+        "fingerprint": hashlib.blake2s(compiled.sql.encode(), digest_size=6).hexdigest(),
+    }
     if slow_threshold is not None and elapsed >= slow_threshold:
         logger.warning(
             "slow query (%.1f ms > %.1f ms) on %s: %s [%d params]",
@@ -77,6 +92,7 @@ def log_query(
             dialect,
             compiled.sql,
             len(args),
+            extra=extra,
         )
     elif logger.isEnabledFor(logging.DEBUG):
         logger.debug(
@@ -86,8 +102,14 @@ def log_query(
             elapsed * 1000,
             dialect,
             redact(compiled, args),
+            extra=extra,
         )
     elif logger.isEnabledFor(logging.INFO):
         logger.info(
-            "%s [%d params] %.3f ms on %s", compiled.sql, len(args), elapsed * 1000, dialect
+            "%s [%d params] %.3f ms on %s",
+            compiled.sql,
+            len(args),
+            elapsed * 1000,
+            dialect,
+            extra=extra,
         )

@@ -24,6 +24,7 @@ from time import perf_counter
 from types import TracebackType
 from typing import Any, Protocol
 
+from dualdb._hooks import Hooks, QueryHook, count_rows
 from dualdb._logging import log_query
 from dualdb._logging import logger as query_logger
 from dualdb.dialects._pool import PoolStats
@@ -80,6 +81,10 @@ class _Queries:
     _perform: Callable[[Operation, Compiled, Sequence[Any]], Awaitable[Any]]
     _slow_threshold: float | None
     _slow: float  # the threshold, or infinity when slow queries are not logged
+    #: The Database's query hooks, shared with its transactions, and their list (empty:
+    #: none), which the hot path tests.
+    _hooks: Hooks
+    _hooked: list[Any]
 
     def _init_queries(self, settings: Settings, dialect: Dialect) -> None:
         self._settings = settings
@@ -99,13 +104,17 @@ class _Queries:
     def dialect(self) -> Dialect:
         return self._dialect
 
-    def _log(self, compiled: Compiled, args: Any, started: float) -> None:
+    def _log(
+        self, compiled: Compiled, args: Any, started: float, operation: str, rows: int | None
+    ) -> None:
         log_query(
             compiled,
             args,
             perf_counter() - started,
             self._dialect.name,
             self._settings.slow_query_threshold,
+            operation,
+            rows,
         )
 
     async def _run(self, operation: Operation, query: Any, values: Mapping[str, Any]) -> Any:
@@ -117,11 +126,39 @@ class _Queries:
         """
         compiled = compile_query(query, self._dialect)
         args = compiled.arguments(values)
+        if self._hooked:
+            return await self._observed(operation, compiled, args)
         started = perf_counter()
         result = await self._perform(operation, compiled, args)
         elapsed = perf_counter() - started
         if elapsed >= self._slow or query_logger.isEnabledFor(INFO):
-            log_query(compiled, args, elapsed, self._dialect.name, self._slow_threshold)
+            log_query(
+                compiled,
+                args,
+                elapsed,
+                self._dialect.name,
+                self._slow_threshold,
+                operation,
+                count_rows(operation, result),
+            )
+        return result
+
+    async def _observed(self, operation: Operation, compiled: Compiled, args: Any) -> Any:
+        """``_run`` with the query hooks called around the statement."""
+        finishers = self._hooks.before(operation, self._dialect.name, compiled, compiled.sql, args)
+        started = perf_counter()
+        try:
+            result = await self._perform(operation, compiled, args)
+        except BaseException as exc:
+            Hooks.after(finishers, perf_counter() - started, None, exc)
+            raise
+        elapsed = perf_counter() - started
+        rows = count_rows(operation, result)
+        Hooks.after(finishers, elapsed, rows, None)
+        if elapsed >= self._slow or query_logger.isEnabledFor(INFO):
+            log_query(
+                compiled, args, elapsed, self._dialect.name, self._slow_threshold, operation, rows
+            )
         return result
 
     # Coroutine functions, not plain functions returning ``_run``'s coroutine: the
@@ -156,10 +193,22 @@ class _Queries:
         arguments = compiled.arguments_many(rows)
         if not arguments:
             return
+        finishers = (
+            self._hooks.before("execute_many", self._dialect.name, compiled, compiled.sql)
+            if self._hooked
+            else ()
+        )
         started = perf_counter()
-        async with self._connection() as conn:
-            await conn.execute_many(compiled, arguments)
-        self._log(compiled, arguments[0], started)
+        try:
+            async with self._connection() as conn:
+                await conn.execute_many(compiled, arguments)
+        except BaseException as exc:
+            if finishers:
+                Hooks.after(list(finishers), perf_counter() - started, None, exc)
+            raise
+        if finishers:
+            Hooks.after(list(finishers), perf_counter() - started, len(arguments), None)
+        self._log(compiled, arguments[0], started, "execute_many", len(arguments))
 
     async def iterate(
         self, query: Any, /, *, batch_size: int = 500, **values: Any
@@ -172,16 +221,32 @@ class _Queries:
             raise QueryError(f"batch_size must be ≥ 1, got {batch_size}")
         compiled = compile_query(query, self._dialect)
         args = compiled.arguments(values)
+        finishers = (
+            self._hooks.before("iterate", self._dialect.name, compiled, compiled.sql, args)
+            if self._hooked
+            else []
+        )
         started = perf_counter()
-        # The stream is closed before the connection is given back, whether the loop
-        # ended, broke off or was cancelled: a driver's stream must not outlive its lease.
-        async with (
-            self._connection() as conn,
-            aclosing(conn.iterate(compiled, args, batch_size)) as records,
-        ):
-            async for record in records:
-                yield record
-        self._log(compiled, args, started)
+        rows = 0
+        error: BaseException | None = None
+        try:
+            # The stream is closed before the connection is given back, whether the loop
+            # ended, broke off or was cancelled: a driver's stream must not outlive its
+            # lease.
+            async with (
+                self._connection() as conn,
+                aclosing(conn.iterate(compiled, args, batch_size)) as records,
+            ):
+                async for record in records:
+                    rows += 1
+                    yield record
+        except BaseException as exc:
+            error = exc
+            raise
+        finally:
+            if finishers:
+                Hooks.after(finishers, perf_counter() - started, rows, error)
+        self._log(compiled, args, started, "iterate", rows)
 
     def compile(self, query: Any, /, **values: Any) -> tuple[str, list[Any]]:
         """The SQL this dialect runs for ``query`` and its arguments, for inspection.
@@ -227,6 +292,19 @@ class Database(_Queries):
         self._perform = driver.run
         self._driver = driver
         self._closed = False
+        if dialect.is_embedded:
+            self._hooks = Hooks(settings.sqlite_file, None)
+        else:
+            self._hooks = Hooks(settings.database or "", settings.endpoints()[0])
+        self._hooked = self._hooks.entries
+
+    def add_query_hook(self, hook: QueryHook, *, values: bool = False) -> Callable[[], None]:
+        """Call ``hook(event)`` before every statement this Database (and its transactions)
+        runs, and the function it returns, if any, with the outcome: for metrics, tracing
+        and audit logs (see :class:`~dualdb.QueryEvent`, :class:`~dualdb.QueryOutcome`).
+        ``values=True`` gives the hook the arguments, secrets shown as ``***``. Returns a
+        function that removes the hook."""
+        return self._hooks.add(hook, values)
 
     @property
     def settings(self) -> Settings:
@@ -309,6 +387,7 @@ class Transaction(_Queries):
             raise QueryError("a nested transaction (savepoint) takes no isolation or readonly")
         self._init_queries(database.settings, dialect)
         self._perform = self._on_connection
+        self._hooks, self._hooked = database._hooks, database._hooked
         self._database = database
         self._parent = parent
         self._isolation: IsolationLevel | None = level
@@ -360,12 +439,26 @@ class Transaction(_Queries):
         lease = self._database._driver.acquire()
         conn = await lease.__aenter__()
         try:
-            await conn.begin(self._isolation, self._readonly)
+            await self._control("begin", conn.begin(self._isolation, self._readonly))
         except BaseException as exc:
             await lease.__aexit__(type(exc), exc, exc.__traceback__)
             raise
         self._lease, self._conn = lease, conn
         return self
+
+    async def _control(self, operation: str, call: Awaitable[None]) -> None:
+        """A BEGIN, COMMIT or ROLLBACK, seen by the query hooks."""
+        if not self._hooked:
+            await call
+            return
+        finishers = self._hooks.before(operation, self._dialect.name, None, operation.upper())
+        started = perf_counter()
+        try:
+            await call
+        except BaseException as exc:
+            Hooks.after(finishers, perf_counter() - started, None, exc)
+            raise
+        Hooks.after(finishers, perf_counter() - started, None, None)
 
     async def __aexit__(
         self,
@@ -383,9 +476,9 @@ class Transaction(_Queries):
         assert lease is not None
         try:
             if exc is None:
-                await conn.commit()
+                await self._control("commit", conn.commit())
             elif isinstance(exc, Exception):
-                await conn.rollback()
+                await self._control("rollback", conn.rollback())
             else:
                 # Cancelled (or interpreter exit) mid-transaction: the block's work may be
                 # half done, so the driver settles (rolls back) the connection or closes it.

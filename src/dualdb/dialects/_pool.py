@@ -40,6 +40,14 @@ class PoolStats:
     #: Callers waiting for a connection.
     waiting: int
     max_size: int
+    #: Since the pool opened (counters, for rates): callers that had to wait for a
+    #: connection, the seconds they waited in all, those that gave up (PoolTimeout),
+    #: connections opened, and attempts to open one that failed.
+    waits: int = 0
+    wait_seconds: float = 0.0
+    timeouts: int = 0
+    connects: int = 0
+    connect_failures: int = 0
 
 
 C = TypeVar("C")
@@ -85,6 +93,9 @@ class Pool(Generic[C]):
         #: connection: callers then wait for the open ones, until ``_full_until``.
         self._server_full = server_full
         self._full_until = 0.0
+        #: See ``PoolStats``: counted on the slow paths only (waiting, connecting).
+        self._waits = self._timeouts = self._connects = self._connect_failures = 0
+        self._wait_seconds = 0.0
         #: Connections open or being opened; never more than ``size``.
         self._open = 0
         #: Each waiter gets a connection, or None to open one in a slot that a dropped
@@ -104,7 +115,18 @@ class Pool(Generic[C]):
     def stats(self) -> PoolStats:
         idle = len(self.idle)
         waiting = sum(1 for waiter in self._waiters if not waiter.done())
-        return PoolStats(self._open, idle, self._open - idle, waiting, self._size)
+        return PoolStats(
+            self._open,
+            idle,
+            self._open - idle,
+            waiting,
+            self._size,
+            self._waits,
+            self._wait_seconds,
+            self._timeouts,
+            self._connects,
+            self._connect_failures,
+        )
 
     def members(self) -> tuple[C, ...]:
         """Every open connection, idle or in use."""
@@ -211,8 +233,11 @@ class Pool(Generic[C]):
     # ------------------------------------------------------------------------ internals
 
     async def _wait(self, seconds: float) -> C | None:
-        waiter: asyncio.Future[C | None] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        waiter: asyncio.Future[C | None] = loop.create_future()
         self._waiters.append(waiter)
+        self._waits += 1
+        started = loop.time()
         try:
             async with asyncio.timeout(max(seconds, 0.0)):
                 return await waiter
@@ -229,12 +254,15 @@ class Pool(Generic[C]):
                 with contextlib.suppress(ValueError):
                     self._waiters.remove(waiter)
             if isinstance(exc, TimeoutError):
+                self._timeouts += 1
                 raise errors.PoolTimeout(
                     f"no {self._backend} connection became free within {self._timeout}s "
                     f"(pool size {self._size}; {self._timeout_hint})",
                     dialect=self._backend,
                 ) from None
             raise
+        finally:
+            self._wait_seconds += loop.time() - started
 
     async def _open_in_slot(self) -> C:
         """Open a connection in a slot already counted in ``_open``; free it on failure.
@@ -244,7 +272,7 @@ class Pool(Generic[C]):
         handshake then fails in the background, and under a storm of cancellations no
         connect would ever finish).
         """
-        task = asyncio.get_running_loop().create_task(self._connect())
+        task = asyncio.get_running_loop().create_task(self._counted_connect())
         try:
             conn = await asyncio.shield(task)
         except BaseException:
@@ -259,6 +287,15 @@ class Pool(Generic[C]):
         self._all.add(conn)
         if self._max_lifetime is not None:
             self._born[conn] = asyncio.get_running_loop().time()
+        return conn
+
+    async def _counted_connect(self) -> C:
+        try:
+            conn = await self._connect()
+        except BaseException:
+            self._connect_failures += 1
+            raise
+        self._connects += 1
         return conn
 
     def _adopt(self, task: asyncio.Task[C]) -> None:
