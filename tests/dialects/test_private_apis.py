@@ -60,3 +60,13 @@ async def test_aiosqlite_runs_a_function_in_its_thread_in_one_hop() -> None:
         db = _aiosqlite.sqlite3_connection(conn)
         assert await run(lambda: db.execute("SELECT 1").fetchone()) == (1,)
         assert await run(threading.get_ident) == thread.ident
+
+
+def test_yoyo_lock_is_reentrant_through_its_is_locked_flag() -> None:
+    # dualdb/dialects/postgres/migrate.py: PostgresMigrations.migration_lock sets
+    # ``_is_locked`` while it holds the lock row on a connection of its own, so that
+    # yoyo's internal-schema upgrade (which calls ``lock()``) does not wait for it.
+    from yoyo.backends.base import DatabaseBackend
+
+    assert DatabaseBackend._is_locked is False
+    assert "_is_locked" in inspect.getsource(DatabaseBackend.lock)

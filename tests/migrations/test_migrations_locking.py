@@ -3,7 +3,9 @@ is reported with how to clear it; a held lock makes a run wait, then give up cle
 
 from __future__ import annotations
 
+import contextlib
 import os
+import sqlite3
 import subprocess
 import sys
 import time
@@ -11,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+import pytest
 from _migrate_helpers import MIGRATION_IDS, Result, clean_env, execute
 
 from dualdb.migrate.connection import Target, open_target
@@ -111,3 +114,84 @@ def test_a_held_lock_makes_migrate_wait_for_the_lock_timeout_then_fail(
     assert waited >= 1.5
     assert f"still held by process {os.getpid()}" in result.stderr
     assert "Waiting up to 1.5 s" in result.stdout
+
+
+# ----------------------------------------------------------- crash-safe: no manual step
+
+
+def _start_slow_run(project: Path, database_url: str) -> subprocess.Popen[str]:
+    """A ``dualdb migrate`` that is inside the slow migration when this returns."""
+    (project / "migrations" / "9000_slow.py").write_text(
+        SLOW_MIGRATION.replace("time.sleep(1.5)", "time.sleep(60)")
+    )
+    run = subprocess.Popen(
+        [sys.executable, "-m", "dualdb", "--database", database_url, "migrate"],
+        cwd=project,
+        env=clean_env(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert run.stdout is not None
+    for line in run.stdout:
+        if "9000_slow" in line or "Applying" in line:
+            break
+    time.sleep(0.5)  # (inside the slow step by now: the others are quick)
+    assert run.poll() is None, run.stderr.read() if run.stderr else ""
+    return run
+
+
+def test_a_run_killed_mid_migration_needs_no_manual_step(
+    project: Path, database_url: str, dualdb: Callable[..., Result], db: Callable[[], Target]
+) -> None:
+    """SIGKILL (a container's OOM kill, ``docker kill``): the next ``dualdb migrate``
+    proceeds at once, without ``--break-lock``, and nothing is half-applied."""
+    run = _start_slow_run(project, database_url)
+    run.kill()
+    run.communicate(timeout=30)
+    (project / "migrations" / "9000_slow.py").write_text(SLOW_MIGRATION)
+    started = time.monotonic()
+    result = dualdb("migrate", "--lock-timeout", "10")
+    assert result.returncode == 0, result.output
+    assert time.monotonic() - started < 10
+    with db() as target:
+        applies = execute(
+            target,
+            "SELECT migration_id, count(*) FROM _yoyo_log WHERE operation = 'apply' "
+            "GROUP BY migration_id",
+        )
+        assert execute(target, "SELECT count(*) FROM yoyo_lock") == [(0,)]
+    assert sorted(applies) == sorted((m, 1) for m in [*MIGRATION_IDS, "9000_slow"])
+
+
+def test_a_live_run_is_waited_for_and_never_broken(
+    project: Path, database_url: str, dualdb: Callable[..., Result]
+) -> None:
+    """A run that is alive holds the lock even where its pid means nothing here (another
+    container): a second run waits, says a migration is running, and ``--break-lock``
+    does not take the lock from it (on SQLite it failed with a raw "database is locked")."""
+    run = _start_slow_run(project, database_url)
+    try:
+        status = dualdb("status")
+        assert f"process {run.pid}" in status.stdout, status.output
+        for extra in ([], ["--break-lock"]):
+            result = dualdb("migrate", "--lock-timeout", "1", *extra)
+            assert result.returncode == 5, result.output
+            assert "A migration is running" in result.stderr
+            assert "database is locked" not in result.output
+        assert run.poll() is None  # untouched
+    finally:
+        run.kill()
+        run.communicate(timeout=30)
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_migrate_puts_a_sqlite_file_in_wal_mode(
+    backend: str, dualdb: Callable[..., Result], settings: Settings
+) -> None:
+    """As the application's connections do: a reader never blocks on a migration."""
+    sqlite3.connect(settings.sqlite_file).close()  # a new file: rollback-journal mode
+    result = dualdb("migrate")
+    assert result.returncode == 0, result.output
+    with contextlib.closing(sqlite3.connect(settings.sqlite_file)) as conn:
+        assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)

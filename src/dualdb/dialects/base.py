@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import abc
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
-from contextlib import AbstractAsyncContextManager
+from contextlib import AbstractAsyncContextManager, AbstractContextManager
 from typing import (
     TYPE_CHECKING,
     Any,
@@ -31,6 +31,7 @@ from dualdb.sql._target import literal_type
 
 if TYPE_CHECKING:
     from dualdb.dialects._pool import PoolStats
+    from dualdb.migrate.locking import LockInfo
     from dualdb.migrate.schema import Schema
     from dualdb.records import Record
     from dualdb.settings import Settings
@@ -492,10 +493,20 @@ class MigrationBackend(abc.ABC):
         ``"<dialect>:<declared>"`` for a type outside the vocabulary (it then never equals
         a logical type, so a snapshot comparison reports it)."""
 
-    def lock_holder_gone(self, pid: int) -> bool:
-        """Whether the process holding the migration lock is known to be gone. False by
-        default: only a database on this machine can tell (the holder may run anywhere)."""
-        return False
+    def migration_lock(
+        self, backend: Any, *, timeout: float, break_lock: bool, echo: Callable[[str], None]
+    ) -> AbstractContextManager[None]:
+        """The migration lock, held so that the server or the operating system frees it
+        when this process dies (see :mod:`dualdb.migrate.locking`). By default yoyo's own
+        lock row, which a killed run leaves behind."""
+        from dualdb.migrate.locking import yoyo_row_lock
+
+        return yoyo_row_lock(backend, timeout=timeout, break_lock=break_lock, echo=echo)
+
+    def running_migration(self, backend: Any) -> LockInfo | None:
+        """A dualdb run holding the migration lock in a form yoyo's row does not show
+        (see :meth:`migration_lock`), or None."""
+        return None
 
     def scratch_settings(self, folder: str) -> Settings | None:
         """Settings of a throwaway database in ``folder``, for a backend that can make one

@@ -1,11 +1,13 @@
 """The migration lock: yoyo's ``yoyo_lock`` row, with a wait time and a useful message.
 
-dualdb takes the same lock as plain yoyo, so a ``yoyo apply`` and a ``dualdb migrate``
-exclude each other too. yoyo waits a hard-coded 10 s and then names only a pid; here the wait
-is configurable, and a lock that outlived its run is reported with how to clear it. Where the
-database is a local file (SQLite), a lock whose process no longer exists on this machine is
-known to be stale at once; with a server the holder may run anywhere, so only the timeout
-tells (:meth:`MigrationBackend.lock_holder_gone`).
+A ``yoyo apply`` and a ``dualdb migrate`` exclude each other: dualdb takes yoyo's lock row
+too. But yoyo's row outlives a killed run (a container's SIGKILL, an OOM kill), and a pid
+cannot tell whether its run is alive (in a container it is 1). So dualdb holds the lock in
+a form the server or the operating system frees when the process dies: on PostgreSQL the
+row is inserted in a transaction that stays open while the run lasts (a killed run's
+transaction is rolled back, row and all); on SQLite an OS lock on a file beside the
+database guards the row (see each backend's ``migration_lock``). yoyo waits a hard-coded
+10 s and names only a pid; here the wait is configurable.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from yoyo.exceptions import LockTimeout
 from dualdb.errors import LockHeld
 from dualdb.migrate.backends import migrations_of
 
-__all__ = ["LockInfo", "lock_holder", "migration_lock"]
+__all__ = ["LockInfo", "held", "lock_holder", "migration_lock", "yoyo_row_lock"]
 
 _CLEAR_HINT = (
-    "If no migration is running (for example a run was killed), clear the lock with "
-    "`dualdb migrate --break-lock` (which then migrates) or `yoyo break-lock`."
+    "This lock row was written by plain yoyo (or an older dualdb): if no migration is "
+    "running, clear it with `dualdb migrate --break-lock` (which then migrates) or "
+    "`yoyo break-lock`."
 )
 
 
@@ -58,38 +61,51 @@ def migration_lock(
     break_lock: bool = False,
     echo: Callable[[str], None] = print,
 ) -> Iterator[None]:
-    """Hold yoyo's migration lock for the ``with`` block, waiting up to ``timeout`` seconds.
+    """Hold the migration lock for the ``with`` block, waiting up to ``timeout`` seconds.
 
-    ``break_lock`` first removes any lock (say so, naming its holder). Raises
-    :class:`LockHeld` when the lock is still taken after the wait, or at once when the
-    holder is known to be dead.
+    The lock is freed by the server or the operating system when the process holding it
+    dies (see ``MigrationBackend.migration_lock``), so a killed run leaves nothing to
+    clear. A lock row left by plain yoyo (or a dualdb before this one) is waited for as
+    yoyo does; ``break_lock`` first removes it (saying so, naming its holder). Raises
+    :class:`LockHeld` when the lock is still taken after the wait.
     """
     if timeout <= 0:
         raise ValueError("the lock timeout must be positive")  # yoyo treats 0 as "forever"
+    with migrations_of(backend).migration_lock(
+        backend, timeout=timeout, break_lock=break_lock, echo=echo
+    ):
+        yield
+
+
+@contextmanager
+def yoyo_row_lock(
+    backend: Any, *, timeout: float, break_lock: bool, echo: Callable[[str], None]
+) -> Iterator[None]:
+    """yoyo's own lock row, as plain ``yoyo apply`` takes it: waited for up to
+    ``timeout``, removed first with ``break_lock``."""
     holder = lock_holder(backend)
     if holder is not None and break_lock:
         backend.break_lock()
         echo(f"Removed the migration lock held by {holder.describe()}.")
         holder = None
     if holder is not None:
-        if migrations_of(backend).lock_holder_gone(holder.pid):
-            raise LockHeld(
-                f"the migration lock was left behind by {holder.describe()}, which is no "
-                f"longer running on this machine. {_CLEAR_HINT}",
-                pid=holder.pid,
-                since=holder.since,
-                stale=True,
-            )
         echo(f"Waiting up to {timeout:g} s for the migration lock held by {holder.describe()}…")
     try:
         with backend.lock(timeout=timeout):
             yield
     except LockTimeout as exc:
         holder = lock_holder(backend)
-        who = holder.describe() if holder is not None else "another run"
-        raise LockHeld(
-            f"the migration lock is still held by {who} after waiting {timeout:g} s. {_CLEAR_HINT}",
-            pid=holder.pid if holder else None,
-            since=holder.since if holder else None,
-            stale=False,
-        ) from exc
+        raise held(holder, timeout) from exc
+
+
+def held(holder: LockInfo | None, timeout: float, *, live: bool = False) -> LockHeld:
+    """The error for a lock still held after ``timeout``: by a running dualdb (``live``,
+    which frees it when it ends or dies), or by a yoyo lock row."""
+    who = holder.describe() if holder is not None else "another run"
+    hint = "A migration is running; try again when it has finished." if live else _CLEAR_HINT
+    return LockHeld(
+        f"the migration lock is still held by {who} after waiting {timeout:g} s. {hint}",
+        pid=holder.pid if holder else None,
+        since=holder.since if holder else None,
+        stale=False,
+    )

@@ -28,7 +28,7 @@ from dualdb.errors import (
     MigrationSourceError,
     Refused,
 )
-from dualdb.migrate.backends import drop_everything
+from dualdb.migrate.backends import drop_everything, migrations_of
 from dualdb.migrate.checksums import SUM_FILE, ChecksumStore, compare, sum_problems
 from dualdb.migrate.connection import Target, open_target
 from dualdb.migrate.introspect import introspect
@@ -471,7 +471,8 @@ class Runner:
             pending=[m for m in source.ids if m not in applied_ids],
             notes=notes,
             problems=problems,
-            lock=lock_holder(target.backend),
+            lock=lock_holder(target.backend)
+            or migrations_of(target.backend).running_migration(target.backend),
         )
 
     def check(self, snapshot: Path) -> Report:

@@ -8,6 +8,10 @@ from __future__ import annotations
 
 import importlib
 import math
+import os
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, ClassVar
 
 from yoyo.backends.core.postgresql import PostgresqlBackend as _YoyoPostgresqlBackend
@@ -20,6 +24,7 @@ from dualdb.dialects.postgres.introspect import introspect, logical_type
 from dualdb.errors import ConfigurationError, ConnectionFailed
 from dualdb.migrate.backends import AfterChange, AtomicMigrations, drop_listed
 from dualdb.migrate.connection import scrub
+from dualdb.migrate.locking import LockInfo, held, lock_holder
 from dualdb.migrate.schema import Schema
 from dualdb.settings import Settings
 
@@ -34,6 +39,11 @@ class PostgresqlBackend(AtomicMigrations, _YoyoPostgresqlBackend):  # type: igno
 
     def _check_transactional_ddl(self) -> bool:
         return True
+
+
+#: The application_name of the connection holding a dualdb run's migration lock (with
+#: the run's pid after it): how another run names the holder.
+_LOCK_APPLICATION = "dualdb migrate"
 
 
 def _escape_option(value: str) -> str:
@@ -84,6 +94,80 @@ class PostgresMigrations(MigrationBackend):
                 dialect=NAME,
             ) from exc
         return backend, True
+
+    @contextmanager
+    def migration_lock(
+        self, backend: Any, *, timeout: float, break_lock: bool, echo: Callable[[str], None]
+    ) -> Iterator[None]:
+        """yoyo's lock row, inserted on a connection of its own in a transaction that
+        stays open until the run ends and is then rolled back: a killed run's connection
+        closes, the server rolls its transaction back, and the row is gone. Plain yoyo
+        sees the uncommitted row's key and waits for it; another dualdb run waits here.
+        A committed row (plain yoyo's) is waited for, or removed by ``break_lock``."""
+        holder = lock_holder(backend)
+        if holder is not None and break_lock:
+            backend.break_lock()
+            echo(f"Removed the migration lock held by {holder.describe()}.")
+        lock = backend.connect(backend.uri)
+        try:
+            lock.autocommit = False
+            cursor = lock.cursor()
+            cursor.execute(
+                "SELECT set_config('application_name', %s, false), "
+                "set_config('lock_timeout', '200ms', false)",
+                (f"{_LOCK_APPLICATION} {os.getpid()}",),
+            )
+            lock.commit()
+            self._take_row(backend, lock, timeout, echo)
+            # What yoyo's own lock() sets while held: yoyo's internal-schema upgrade then
+            # takes no lock row of its own (which would wait for ours forever).
+            backend._is_locked = True
+            try:
+                yield
+            finally:
+                backend._is_locked = False
+        finally:
+            lock.close()  # (rolls the row back)
+
+    def _take_row(
+        self, backend: Any, lock: Any, timeout: float, echo: Callable[[str], None]
+    ) -> None:
+        driver: Any = importlib.import_module("psycopg2")
+        deadline = time.monotonic() + timeout
+        waiting = False
+        while True:
+            try:
+                lock.cursor().execute(
+                    f"INSERT INTO {backend.lock_table_quoted} (locked, ctime, pid) "
+                    "VALUES (1, now() AT TIME ZONE 'UTC', %s)",
+                    (os.getpid(),),
+                )
+                return
+            except driver.Error as exc:
+                lock.rollback()
+                if getattr(exc, "pgcode", None) not in ("23505", "55P03"):
+                    raise  # not "taken" (unique violation) or "being taken" (lock timeout)
+            holder = self.running_migration(backend) or lock_holder(backend)
+            if time.monotonic() >= deadline:
+                raise held(holder, timeout, live=self.running_migration(backend) is not None)
+            if not waiting:
+                who = holder.describe() if holder is not None else "another run"
+                echo(f"Waiting up to {timeout:g} s for the migration lock held by {who}…")
+                waiting = True
+            time.sleep(0.2)
+
+    def running_migration(self, backend: Any) -> LockInfo | None:
+        row = backend.execute(
+            "SELECT application_name, CAST(xact_start AT TIME ZONE 'UTC' AS TEXT) "
+            "FROM pg_stat_activity WHERE datname = current_database() "
+            "AND application_name LIKE :prefix AND application_name <> :mine "
+            "ORDER BY xact_start LIMIT 1",
+            {"prefix": f"{_LOCK_APPLICATION} %", "mine": f"{_LOCK_APPLICATION} {os.getpid()}"},
+        ).fetchone()
+        if row is None:
+            return None
+        pid = row[0].rsplit(" ", 1)[1]
+        return LockInfo(int(pid) if pid.isdigit() else 0, row[1])
 
     def owns(self, connection: Any) -> bool:
         return type(connection).__module__.startswith(("psycopg2", "psycopg"))

@@ -16,9 +16,15 @@ text in ``sqlite_master``.
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
+import json
 import os
+import socket
 import sqlite3
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -34,6 +40,7 @@ from dualdb.dialects.sqlite.driver import prepare_file
 from dualdb.dialects.sqlite.introspect import introspect, logical_type
 from dualdb.errors import ConfigurationError, ConnectionFailed
 from dualdb.migrate.backends import AfterChange, AtomicMigrations, drop_listed
+from dualdb.migrate.locking import LockInfo, held, lock_holder, yoyo_row_lock
 from dualdb.migrate.schema import (
     Schema,
 )
@@ -120,6 +127,11 @@ class SQLiteMigrations(MigrationBackend):
             raise ConnectionFailed(
                 f"cannot use {settings.display_url()}: {exc}", dialect=NAME
             ) from exc
+        if not read_only:
+            # As the application's connections do: readers then never block on a
+            # migration, and a writer waits (busy timeout) rather than failing at once.
+            with contextlib.suppress(sqlite3.OperationalError):  # (busy: keep the mode)
+                backend.connection.execute("PRAGMA journal_mode = WAL")
         return backend, existed
 
     def owns(self, connection: Any) -> bool:
@@ -152,18 +164,92 @@ class SQLiteMigrations(MigrationBackend):
     def logical_type(self, declared: str) -> str:
         return logical_type(declared)
 
-    def lock_holder_gone(self, pid: int) -> bool:
-        # The database is a file on this machine, so its lock holder ran here too.
+    @contextmanager
+    def migration_lock(
+        self, backend: Any, *, timeout: float, break_lock: bool, echo: Callable[[str], None]
+    ) -> Iterator[None]:
+        """An OS lock (``flock``) on ``<database>-migrate.lock`` beside the database,
+        then yoyo's lock row. The kernel frees the file lock when its process dies, in
+        any container sharing the volume; the file names the run that holds it. Holding
+        the file lock, a yoyo row that the file says a dualdb run wrote was left by a
+        run that died: it is removed. Any other row (plain yoyo's) is waited for."""
+        path = f"{backend.uri.database}-migrate.lock"
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return True
-        except PermissionError:  # exists, owned by someone else
-            return False
-        return False
+            self._flock(fd, timeout, echo)
+            left = _read_owner(fd)
+            holder = lock_holder(backend)
+            if holder is not None and left is not None and left.get("pid") == holder.pid:
+                backend.break_lock()
+                echo(
+                    f"Removed the migration lock left by {holder.describe()} on "
+                    f"{left.get('host', '?')}, a run that ended without releasing it."
+                )
+            with yoyo_row_lock(backend, timeout=timeout, break_lock=break_lock, echo=echo):
+                _write_owner(fd, {"pid": os.getpid(), "host": socket.gethostname()})
+                try:
+                    yield
+                finally:
+                    _write_owner(fd, None)
+        finally:
+            os.close(fd)  # (frees the file lock)
+
+    def _flock(self, fd: int, timeout: float, echo: Callable[[str], None]) -> None:
+        deadline = time.monotonic() + timeout
+        waiting = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                return
+            except BlockingIOError:
+                pass
+            owner = _read_owner(fd) or {}
+            holder = LockInfo(int(owner.get("pid", 0)), None)
+            if time.monotonic() >= deadline:
+                raise held(holder, timeout, live=True)
+            if not waiting:
+                echo(
+                    f"Waiting up to {timeout:g} s for the migration lock held by "
+                    f"{holder.describe()} on {owner.get('host', '?')}…"
+                )
+                waiting = True
+            time.sleep(0.2)
+
+    def running_migration(self, backend: Any) -> LockInfo | None:
+        path = f"{backend.uri.database}-migrate.lock"
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError:
+            return None
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except BlockingIOError:
+                owner = _read_owner(fd) or {}
+                return LockInfo(int(owner.get("pid", 0)), None)
+            return None
+        finally:
+            os.close(fd)
 
     def scratch_settings(self, folder: str) -> Settings:
         return Settings(backend=NAME, sqlite_file=str(Path(folder) / "scratch.db"))
+
+
+def _read_owner(fd: int) -> dict[str, Any] | None:
+    """Who the lock file says holds the lock (or held it, if it died holding it)."""
+    try:
+        text = os.pread(fd, 4096, 0).decode()
+        owner = json.loads(text) if text.strip() else None
+    except (OSError, ValueError):
+        return None
+    return owner if isinstance(owner, dict) else None
+
+
+def _write_owner(fd: int, owner: dict[str, Any] | None) -> None:
+    os.ftruncate(fd, 0)
+    if owner is not None:
+        os.pwrite(fd, json.dumps(owner).encode(), 0)
+    os.fsync(fd)
 
 
 _TABLES = """
