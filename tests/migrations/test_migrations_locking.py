@@ -119,10 +119,10 @@ def test_a_held_lock_makes_migrate_wait_for_the_lock_timeout_then_fail(
 # ----------------------------------------------------------- crash-safe: no manual step
 
 
-def _start_slow_run(project: Path, database_url: str) -> subprocess.Popen[str]:
-    """A ``dualdb migrate`` that is inside the slow migration when this returns."""
+def _start_slow_run(project: Path, database_url: str, seconds: float = 60) -> subprocess.Popen[str]:
+    """A ``dualdb migrate`` that is inside a migration of ``seconds`` when this returns."""
     (project / "migrations" / "9000_slow.py").write_text(
-        SLOW_MIGRATION.replace("time.sleep(1.5)", "time.sleep(60)")
+        SLOW_MIGRATION.replace("time.sleep(1.5)", f"time.sleep({seconds})")
     )
     run = subprocess.Popen(
         [sys.executable, "-m", "dualdb", "--database", database_url, "migrate"],
@@ -195,3 +195,15 @@ def test_migrate_puts_a_sqlite_file_in_wal_mode(
     assert result.returncode == 0, result.output
     with contextlib.closing(sqlite3.connect(settings.sqlite_file)) as conn:
         assert conn.execute("PRAGMA journal_mode").fetchone() == ("wal",)
+
+
+def test_a_seed_waits_for_a_running_migration(
+    project: Path, database_url: str, dualdb: Callable[..., Result], backend: str
+) -> None:
+    """Seeding beside a migration saw it unfinished ("not migrated") or seeded a schema
+    being changed; it now waits for the lock, then seeds the migrated database."""
+    migrate = _start_slow_run(project, database_url, seconds=2)
+    seed = dualdb("seed", *(["--allow-production"] if backend == "postgresql" else []))
+    out, err = migrate.communicate(timeout=60)
+    assert migrate.returncode == 0, out + err
+    assert seed.returncode == 0, seed.output

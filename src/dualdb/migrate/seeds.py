@@ -14,6 +14,7 @@ foreign keys on both backends.
 from __future__ import annotations
 
 import importlib.util
+from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 from types import ModuleType
@@ -23,6 +24,7 @@ from dualdb.errors import ConfigurationError, Refused, SeedFailed
 from dualdb.migrate.backends import enforce_foreign_keys
 from dualdb.migrate.connection import open_target
 from dualdb.migrate.introspect import introspect
+from dualdb.migrate.locking import migration_lock
 from dualdb.migrate.runner import read_applied
 from dualdb.migrate.source import load_source
 from dualdb.settings import Settings
@@ -74,26 +76,32 @@ def run_seeds(
     source = load_source(migrations_dir)
     with open_target(settings, read_only=True) as target:
         backend = target.backend
-        applied = {a.id for a in read_applied(backend)}
-        pending = [m for m in source.ids if m not in applied]
-        if pending:
-            raise SeedFailed(
-                f"{target.display_url} is not migrated ({len(pending)} migration(s) pending: "
-                f"{', '.join(pending)}); run `dualdb migrate` first"
-            )
-        enforce_foreign_keys(backend)
-        lines: list[str] = []
-        current = seeds_dir
-        try:
-            with backend.transaction():
-                for current in modules:
-                    result = _load(current).seed(backend.connection, target.dialect)
-                    lines.extend(str(line) for line in result or ())
-        except Exception as exc:
-            raise SeedFailed(
-                f"seed {current.name} failed: {target.describe_error(exc)}\n"
-                "Nothing of the seeds was kept (one transaction)."
-            ) from exc
+        # Under the migration lock: a seed waits for a running migration, and never runs
+        # beside one. (Never migrated, a database has no lock table to take it in.)
+        migrated = backend.lock_table in backend.list_tables()
+        with (
+            migration_lock(backend, timeout=60, echo=lambda _: None) if migrated else nullcontext()
+        ):
+            applied = {a.id for a in read_applied(backend)}
+            pending = [m for m in source.ids if m not in applied]
+            if pending:
+                raise SeedFailed(
+                    f"{target.display_url} is not migrated ({len(pending)} migration(s) "
+                    f"pending: {', '.join(pending)}); run `dualdb migrate` first"
+                )
+            enforce_foreign_keys(backend)
+            lines: list[str] = []
+            current = seeds_dir
+            try:
+                with backend.transaction():
+                    for current in modules:
+                        result = _load(current).seed(backend.connection, target.dialect)
+                        lines.extend(str(line) for line in result or ())
+            except Exception as exc:
+                raise SeedFailed(
+                    f"seed {current.name} failed: {target.describe_error(exc)}\n"
+                    "Nothing of the seeds was kept (one transaction)."
+                ) from exc
         counts: dict[str, int] = {}
         for table in introspect(backend).tables:
             quoted = backend.quote_identifier(table)
