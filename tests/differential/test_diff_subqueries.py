@@ -184,7 +184,11 @@ async def test_a_cte_reading_itself_is_an_error_on_both_not_a_hang(pair: Pair) -
 # ------------------------------------------------------------------- one type per Param
 
 #: Uses of a Param ``k`` that type it, each in the select list or in WHERE.
+OTHER = Table("items", alias="other")
+
 PARAM_USES: dict[str, tuple[str, Callable[[Any], Any]]] = {
+    "JOIN ON other.price > :k": ("join", lambda k: OTHER.price > k),
+    "JOIN ON other.qty < :k": ("join", lambda k: OTHER.qty < k),
     "qty > :k": ("where", lambda k: ITEMS.qty > k),
     "price = :k": ("where", lambda k: ITEMS.price == k),
     "ratio < :k": ("where", lambda k: ITEMS.ratio < k),
@@ -213,20 +217,28 @@ param_values = (
 async def test_a_param_used_twice_has_the_type_its_first_use_gives_it(
     pair: Pair, uses: list[str], value: Any
 ) -> None:
-    """PostgreSQL types a parameter once (the select list before WHERE, each in text
-    order) and converts it to what each other use needs; on SQLite a value the first use
-    refuses is refused, and one it takes is taken everywhere (before, each use checked the
-    value against its own column, or, for ``:k + 1``, not at all)."""
+    """PostgreSQL types a parameter once (JOIN before the select list before WHERE, each
+    in text order) and converts it to what each other use needs; on SQLite a value the
+    first use refuses is refused, and one it takes is taken everywhere (before, each use
+    checked the value against its own column, or, for ``:k + 1``, not at all)."""
     k = Param("k")
-    query = Query.from_(ITEMS).select(ITEMS.id)
+    query = Query.from_(ITEMS)
+    joined = [PARAM_USES[use][1](k) for use in uses if PARAM_USES[use][0] == "join"]
+    if joined:
+        on = joined[0]
+        for term in joined[1:]:
+            on &= term
+        # (LEFT: a row whatever :k is. With no row, PostgreSQL may still evaluate a
+        # CAST of a parameter while planning, where SQLite evaluates nothing.)
+        query = query.left_join(OTHER).on(on)
+    query = query.select(ITEMS.id)
     for use in uses:
         clause, build = PARAM_USES[use]
         term = build(k)
-        query = (
-            query.select(term.as_(f"v{len(query._selects)}"))
-            if clause == "select"
-            else (query.where(term))
-        )
+        if clause == "select":
+            query = query.select(term.as_(f"v{len(query._selects)}"))
+        elif clause == "where":
+            query = query.where(term)
     async with scratch(pair) as txs:
         await _row(txs, qty=3, price=Decimal("2.5"), ratio=2.5)
         sqlite, postgresql = await on_both(txs, fetch_all(query, k=value))
@@ -234,3 +246,31 @@ async def test_a_param_used_twice_has_the_type_its_first_use_gives_it(
         assert sqlite == postgresql
     else:
         assert canon_rows(sqlite) == canon_rows(postgresql)
+
+
+@pytest.mark.parametrize(
+    "value", [3, Decimal("2.5"), 2.5, "2"], ids=["int", "decimal", "float", "str"]
+)
+@pytest.mark.parametrize("where", ["join", "from subquery"])
+async def test_a_param_in_from_or_join_is_typed_before_the_select_list(
+    pair: Pair, value: Any, where: str
+) -> None:
+    """PostgreSQL's parser reads FROM and its JOINs before the select list: ``:k`` meeting
+    a decimal in a JOIN's ON is a numeric in ``qty * :k`` too (dualdb used to follow the
+    text, typing it by the select list's bigint and refusing 2.5 on SQLite)."""
+    k = Param("k")
+    other = Table("items", alias="other")
+    if where == "join":
+        query = (
+            Query.from_(ITEMS)
+            .join(other)
+            .on(other.price > k)
+            .select((ITEMS.qty * k).as_("v"))
+            .where(ITEMS.id == 1)
+        )
+    else:
+        sub = Query.from_(ITEMS).select(ITEMS.id, ITEMS.qty).where(ITEMS.price > k).as_("sub")
+        query = Query.from_(sub).select((sub.qty * k).as_("v"))
+    async with scratch(pair) as txs:
+        await _row(txs, qty=3, price=Decimal("9.5"))
+        agree(await on_both(txs, fetch_val(query, k=value)))

@@ -55,6 +55,7 @@ from dualdb.sql._target import (
     LIKE_PATTERN,
     SCALAR,
     SELECTED_VALUE,
+    TYPING,
     Operand,
     Spot,
     Target,
@@ -323,6 +324,10 @@ def _values_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> s
 
 @_hook(QueryBuilder, "_set_sql")
 def _set_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    return _in_part(binder, "select", lambda: _assignments_sql(binder, original, self, **kwargs))
+
+
+def _assignments_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
     updates = []
     for field, value in self._updates:
         target = _in_table(self._update_table, field)
@@ -558,7 +563,37 @@ def _with_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str
 def _join_on_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
     if self.collate:
         _check_written(self.collate, _WORD, "a join's collation")
-    return str(original(self, **kwargs))
+    return _in_part(binder, "from", lambda: original(self, **kwargs))
+
+
+@_hook(QueryBuilder, "_from_sql")
+def _from_sql(binder: Binder, original: Method, self: Any, *args: Any, **kwargs: Any) -> str:
+    return _in_part(binder, "from", lambda: original(self, *args, **kwargs))
+
+
+@_hook(QueryBuilder, "get_sql")
+def _query_sql(binder: Binder, original: Method, self: Any, *args: Any, **kwargs: Any) -> str:
+    """A query, counted for the order PostgreSQL types parameters in (``TYPING``): each
+    top-level one (a UNION's member) in turn, each of its parts by ``_in_part``."""
+    binder.depth += 1
+    if binder.depth == 1:
+        binder.member += 1
+        binder.phase = TYPING["rest"]
+    try:
+        return str(original(self, *args, **kwargs))
+    finally:
+        binder.depth -= 1
+
+
+def _in_part(binder: Binder, part: str, render: Callable[[], Any]) -> str:
+    """``render()`` as the ``part`` of a top-level query (see ``TYPING``)."""
+    if binder.depth != 1:
+        return str(render())
+    outer, binder.phase = binder.phase, TYPING[part]
+    try:
+        return str(render())
+    finally:
+        binder.phase = outer
 
 
 def _typed_call(binder: Binder, function: Any, kind: str, kwargs: dict[str, Any]) -> str:
@@ -769,6 +804,10 @@ _COUNTED = Target(None, None, "bigint")
 
 @_hook(QueryBuilder, "_select_sql")
 def _select_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
+    return _in_part(binder, "select", lambda: _select_list_sql(binder, original, self, **kwargs))
+
+
+def _select_list_sql(binder: Binder, original: Method, self: Any, **kwargs: Any) -> str:
     compiler = binder.dialect.compiler
     distinct = compiler.typed_spots and self._distinct
     from dualdb.sql.terms import Param  # which imports this module

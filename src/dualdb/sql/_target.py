@@ -10,6 +10,7 @@ __all__ = [
     "LIKE_PATTERN",
     "SCALAR",
     "SELECTED_VALUE",
+    "TYPING",
     "Spot",
     "Target",
     "cast_type",
@@ -44,6 +45,11 @@ class Target:
             return str(self.logical)
         return f"{self.table}.{self.column}" if self.table else self.column
 
+
+#: The order in which PostgreSQL's parser reaches the parts of a query, and so types the
+#: parameters in them (a parameter keeps the type its first use gives it): FROM and its
+#: JOINs, then the select list (an UPDATE's SET), then the rest.
+TYPING = {"from": 0, "select": 1, "rest": 2}
 
 #: The column a scalar subquery's :class:`Target` names: its only one, unnamed.
 SCALAR = "?column?"

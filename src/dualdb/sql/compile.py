@@ -42,7 +42,7 @@ from pypika.queries import (
 from dualdb.errors import DatabaseError, DataError, QueryError
 from dualdb.query import _Builder
 from dualdb.sql import _render
-from dualdb.sql._target import Spot, Target
+from dualdb.sql._target import TYPING, Spot, Target
 from dualdb.sql.terms import Param, Raw
 
 if TYPE_CHECKING:
@@ -91,6 +91,9 @@ class Compiled:
     spots: tuple[Spot, ...] | None = None
     #: ``sql`` with each spot marked as ``\x00<nonce>:<index>:<part>\x00`` (see ``write``).
     template: str | None = field(default=None, compare=False, repr=False)
+    #: The slots in the order PostgreSQL types them (see ``TYPING``), where it is not
+    #: their order in the text: the first use of a Param in this order gives its type.
+    typing_order: tuple[int, ...] | None = None
     #: Raw SQL that may change the connection's session (``SET``, ``LISTEN``, a session
     #: advisory lock, a temporary table, a PRAGMA …): the pool resets the connection
     #: before the next borrower gets it.
@@ -205,13 +208,17 @@ class Binder:
         "_keys",
         "_nonce",
         "_terms",
+        "depth",
         "dialect",
         "key_width",
+        "member",
+        "phase",
         "set_members",
         "slots",
         "spot_of",
         "spots",
         "targets",
+        "typing_keys",
         "upsert_keys",
     )
 
@@ -239,6 +246,13 @@ class Binder:
         self._nonce = ""
         #: How many set operations (UNION…) are being rendered around the current term.
         self.set_members = 0
+        #: Where the statement's top-level queries are being rendered (see ``TYPING``):
+        #: the nesting depth, which top-level query (a UNION has several), and which
+        #: part of it; and each slot's place in PostgreSQL's order of typing parameters.
+        self.depth = 0
+        self.member = 0
+        self.phase = TYPING["rest"]
+        self.typing_keys: list[tuple[int, int, int]] = []
 
     def spot(self, target: Target, kind: str) -> str:
         """The mark of a place whose SQL depends on ``target``'s declared type, where the
@@ -312,6 +326,7 @@ class Binder:
         self.key_width = width
 
     def _add(self, slot: _Slot, term: Any) -> None:
+        self.typing_keys.append((self.member, self.phase, len(self.slots)))
         self.slots.append(slot)
         self.targets.append(self._expected.get(id(term)) if term is not None else None)
         if self._keys and term is not None:
@@ -466,7 +481,14 @@ def _compile(query: Any, dialect: Dialect) -> Compiled:
         spots=spots,
         template=template,
         upsert_keys=_upsert_keys(binder),
+        typing_order=_typing_order(binder),
     )
+
+
+def _typing_order(binder: Binder) -> tuple[int, ...] | None:
+    keys = binder.typing_keys
+    order = tuple(sorted(range(len(keys)), key=keys.__getitem__))
+    return None if order == tuple(range(len(keys))) else order
 
 
 def _upsert_keys(binder: Binder) -> tuple[tuple[int, ...], ...] | None:

@@ -482,6 +482,8 @@ class _Types:
         self.conn, self.schema, self.sources = conn, schema, sources
         self.spots: Sequence[Spot] = compiled.spots or ()
         self.slots, self.targets = compiled.slots, compiled.targets or ()
+        #: The slots in PostgreSQL's order of typing parameters (see ``param``).
+        self.order = compiled.typing_order or range(len(self.slots))
         self.kinds: dict[int, _Kind] = {}
         self.params: dict[str, _Kind] = {}
 
@@ -574,11 +576,13 @@ class _Types:
         """The kind of number the Param ``name`` (``":name"``) is ("value" if none):
         PostgreSQL types a parameter once, where the statement first gives it a type (a
         column or type it meets, or the typed operand of its first arithmetic), and keeps
-        that type everywhere else. (dualdb takes the first in the text; PostgreSQL reads
-        FROM and JOIN before the select list.)"""
+        that type everywhere else; its parser reads FROM and JOIN first, then the select
+        list, then the rest (``Compiled.typing_order``)."""
         if name not in self.params:
             self.params[name] = "value"  # (while it is worked out: no cycle)
-            for slot, target in zip(self.slots, self.targets, strict=False):
+            for index in self.order:
+                slot = self.slots[index]
+                target = self.targets[index] if index < len(self.targets) else None
                 if target is None or slot.name != name[1:]:
                     continue
                 if target.expression is None:
