@@ -35,7 +35,7 @@ from dualdb.dialects.base import (
     IsolationLevel,
     Operation,
 )
-from dualdb.errors import DatabaseError, OperationalError, QueryError
+from dualdb.errors import DatabaseError, OperationalError, QueryError, TransactionAborted
 from dualdb.records import Record
 from dualdb.settings import Settings
 from dualdb.sql.compile import Compiled, compile_query
@@ -496,7 +496,15 @@ class Transaction(_Queries):
         name = self._savepoint
         assert name is not None
         if exc is None:
-            await conn.release(name)
+            try:
+                await conn.release(name)
+            except TransactionAborted:
+                # A statement of the block failed and its error was caught: roll back to
+                # the savepoint, as an error leaving the block would have, so that the
+                # enclosing transaction goes on; and say that the block's work is gone.
+                await conn.rollback_to(name)
+                await conn.release(name)
+                raise TransactionAborted.in_savepoint(self._dialect.name) from None
         elif isinstance(exc, Exception):
             try:
                 await conn.rollback_to(name)

@@ -250,6 +250,17 @@ class TransactionAborted(OperationalError):
         )
 
     @classmethod
+    def in_savepoint(cls, dialect: str) -> TransactionAborted:
+        """The end of a savepoint block in which a statement failed and its error was
+        caught: rolled back to the savepoint; the enclosing transaction goes on."""
+        return cls(
+            "the savepoint was rolled back, not released: a statement in its block failed "
+            "and its error was caught; nothing the block wrote was kept, and the enclosing "
+            "transaction goes on",
+            dialect=dialect,
+        )
+
+    @classmethod
     def at_commit(cls, dialect: str) -> TransactionAborted:
         """COMMIT of an aborted transaction, which rolls it back instead."""
         return cls(

@@ -100,7 +100,8 @@ class Settings:
             )
         if self.sslmode is not None and self.sslmode not in _SSL_MODES:
             raise ConfigurationError(
-                f"DB_SSLMODE must be one of {', '.join(_SSL_MODES)}; got {self.sslmode!r}",
+                f"sslmode (?sslmode= in DATABASE_URL, DB_SSLMODE or PGSSLMODE) must be one of "
+                f"{', '.join(_SSL_MODES)}; got {self.sslmode!r}",
                 variable="DB_SSLMODE",
             )
         for name, (variable, kind, minimum) in _NUMBERS.items():
@@ -568,17 +569,26 @@ def load_settings(
                 values["host"], values["port"] = hosts[0]
                 if len(hosts) > 1:
                     values["hosts"] = hosts
-            values["connect_options"] = tuple(
+
+    if values["backend"] == "postgresql":
+        # libpq's variables are defaults for what the URL (or DB_*) leaves unsaid, as for
+        # psql, libpq (dualdb migrate, yoyo) and asyncpg (which reads some itself).
+        given = {key for key, _ in values.get("connect_options", ())}
+        values["connect_options"] = (
+            *values.get("connect_options", ()),
+            *(
                 (key, env[variable].strip())
                 for variable, key in _PG_ENVIRONMENT.items()
-                if env.get(variable, "").strip()
+                if env.get(variable, "").strip() and key not in given
+            ),
+        )
+        if env.get("PGCONNECT_TIMEOUT", "").strip() and "connect_timeout" not in values:
+            values["connect_timeout"] = _connect_timeout(
+                env["PGCONNECT_TIMEOUT"].strip(), "PGCONNECT_TIMEOUT"
             )
-            if env.get("PGCONNECT_TIMEOUT", "").strip():
-                values["connect_timeout"] = _connect_timeout(
-                    env["PGCONNECT_TIMEOUT"].strip(), "PGCONNECT_TIMEOUT"
-                )
-            if env.get("PGAPPNAME", "").strip():
-                values["url_options"] = (("application_name", env["PGAPPNAME"].strip()),)
+        server = values.get("url_options", ())
+        if env.get("PGAPPNAME", "").strip() and "application_name" not in dict(server):
+            values["url_options"] = (*server, ("application_name", env["PGAPPNAME"].strip()))
 
     for variable in ("DB_SSLMODE", "PGSSLMODE"):
         if env.get(variable, "").strip() and "sslmode" not in values:
@@ -589,7 +599,7 @@ def load_settings(
             continue  # PostgreSQL's own, read above with its range
         value = _number(env, variable, kind, minimum)
         if value is not None and key not in from_url:  # (the URL's connect_timeout wins)
-            values[key] = value
+            values[key] = value  # (and DB_CONNECT_TIMEOUT wins over PGCONNECT_TIMEOUT)
     # 0 means "off" for the optional ones, as in PostgreSQL's statement_timeout.
     for key in _OPTIONAL:
         if values.get(key) == 0:

@@ -67,3 +67,14 @@ async def test_a_param_as_a_whole_in_list_is_a_query_error_with_the_alternative(
     with pytest.raises(dualdb.QueryError, match="one value per placeholder"):
         await db.fetch_all(Query.from_(T).select(T.a).where(T.a.isin(Param("xs"))), xs=[1, 2])
     assert await db.fetch_all(Query.from_(T).select(T.a).where(T.a.isin([1, 2]))) == []
+
+
+async def test_raw_sql_with_the_wrong_number_of_values_is_a_query_error(
+    db: dualdb.Database, backend: str
+) -> None:
+    """The same mistake, the same class on both (PostgreSQL's was an OperationalError)."""
+    placeholder = "$1" if backend == "postgresql" else "?"
+    with pytest.raises(dualdb.QueryError):
+        await db.fetch_val(dualdb.raw(f"SELECT {placeholder}"))
+    with pytest.raises(dualdb.QueryError):
+        await db.fetch_val(dualdb.raw("SELECT 1", 5))

@@ -357,3 +357,22 @@ def test_libpq_variables_fill_in_where_dualdbs_are_not_set() -> None:
     )
     assert settings.endpoints() == (("a", 6432), ("b", 6432))
     assert (settings.user, settings.database, settings.sslmode) == ("mine", "app", "require")
+
+
+def test_libpq_variables_are_defaults_under_a_url_too() -> None:
+    """As libpq (``dualdb migrate``) reads them: what the URL leaves unsaid."""
+    settings = load(
+        {
+            "DATABASE_URL": "postgresql://u@h/app?sslrootcert=/mine.crt",
+            "PGAPPNAME": "billing",
+            "PGSSLROOTCERT": "/theirs.crt",
+            "PGSSLKEY": "/k.key",
+        }
+    )
+    assert dict(settings.url_options) == {"application_name": "billing"}
+    assert dict(settings.connect_options) == {"sslrootcert": "/mine.crt", "sslkey": "/k.key"}
+
+
+def test_a_bad_sslmode_names_every_place_it_may_come_from() -> None:
+    with pytest.raises(ConfigurationError, match=r"\?sslmode= in DATABASE_URL"):
+        load({"DATABASE_URL": "postgresql://u@h/app?sslmode=bogus"})

@@ -171,6 +171,23 @@ async def test_a_caught_error_in_a_savepoint_leaves_the_transaction_usable(
     assert await names(items) == ["after", "before", "kept"]
 
 
+async def test_a_savepoint_whose_error_was_caught_inside_rolls_back_alone(
+    items: dualdb.Database,
+) -> None:
+    """Its block ends normally although a statement in it failed: the savepoint is rolled
+    back (not released), that is said, and the enclosing transaction goes on."""
+    uid = uuid.uuid4()
+    await items.execute(INSERT, id=uid, name="kept")
+    async with items.transaction() as tx:
+        with pytest.raises(dualdb.TransactionAborted, match="savepoint was rolled back"):
+            async with tx.transaction() as savepoint:
+                await savepoint.execute(INSERT, id=uuid.uuid4(), name="lost")
+                with pytest.raises(dualdb.UniqueViolation):
+                    await savepoint.execute(INSERT, id=uid, name="dup")
+        await tx.execute(INSERT, id=uuid.uuid4(), name="after")
+    assert await names(items) == ["after", "kept"]
+
+
 async def test_an_error_dualdb_raises_before_sending_does_not_abort_the_transaction(
     items: dualdb.Database,
 ) -> None:

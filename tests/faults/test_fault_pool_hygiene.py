@@ -117,6 +117,11 @@ def test_a_builders_statements_never_need_a_reset(dialect: str) -> None:
         ("CREATE TEMP TABLE t (x int)", True),
         ("PRAGMA foreign_keys = OFF", True),
         ("INSERT INTO temperatures VALUES (1)", False),
+        ("/* a comment */ SET search_path = x", True),
+        ("-- a comment\n  PRAGMA foreign_keys = OFF", True),
+        ("CREATE TABLE pg_temp.t (x int)", True),
+        ("PREPARE p AS SELECT 1", True),
+        ("/* SET */ SELECT 1", False),
     ],
 )
 def test_which_raw_statements_may_change_the_session(sql: str, changes: bool) -> None:
@@ -207,7 +212,8 @@ async def test_a_frozen_server_is_a_query_timeout_within_the_command_timeout(
         try:
             started = time.monotonic()
             with pytest.raises(dualdb.QueryTimeout, match="DB_COMMAND_TIMEOUT"):
-                await db.fetch_val(raw("SELECT 1"))
+                async with asyncio.timeout(10):  # (without the client's deadline: forever)
+                    await db.fetch_val(raw("SELECT 1"))
             assert time.monotonic() - started < 1 + 2.0
         finally:
             os.kill(pid, signal.SIGCONT)
@@ -323,3 +329,22 @@ async def test_a_pool_min_size_of_zero_connects_on_first_use(backend: str) -> No
             await db.fetch_val(raw("SELECT 1"))
     finally:
         await db.close()
+
+
+@pytest.mark.parametrize("backend", ["postgresql"])
+async def test_a_borrowers_prepared_statement_is_gone_for_the_next(
+    backend: str, database_url: str
+) -> None:
+    async with dualdb.connect(database_url, pool_max_size=1) as db:
+        await db.execute(raw("PREPARE mine AS SELECT 1"))
+        with pytest.raises(dualdb.ProgrammingError):
+            await db.fetch_val(raw("EXECUTE mine"))
+        assert await db.fetch_val(raw("SELECT 2")) == 2  # dualdb's own statements still run
+
+
+async def test_a_session_change_behind_a_comment_is_reset_too(database_url: str) -> None:
+    async with dualdb.connect(database_url, pool_max_size=1, sqlite_pool_size=1) as db:
+        change, show, _ = SESSION_CHANGES[db.backend]
+        before = await db.fetch_val(raw(show))
+        await db.execute(raw(f"/* from a migration tool */ {change}"))
+        assert await db.fetch_val(raw(show)) == before

@@ -559,14 +559,18 @@ _SESSION_VERBS = frozenset(
 )
 #: What else changes a session from inside a query: set_config(…, false), session
 #: advisory locks, temporary tables.
-_SESSION_CALLS = re.compile(r"set_config|advisory_lock|\btemp(orary)?\b", re.IGNORECASE)
+_SESSION_CALLS = re.compile(r"set_config|advisory_lock|\btemp(orary)?\b|pg_temp", re.IGNORECASE)
 
 
 def _changes_session(sql: str) -> bool:
-    words = sql.split(None, 1)
+    words = _LEADING_COMMENTS.sub("", sql).split(None, 1)
     return bool(words) and (
         words[0].upper().rstrip(";") in _SESSION_VERBS or _SESSION_CALLS.search(sql) is not None
     )
+
+
+#: Comments and space before a statement's first word (``/* c */ SET …``, ``-- c\nSET``).
+_LEADING_COMMENTS = re.compile(r"\A(?:\s+|--[^\n]*(?:\n|\Z)|/\*.*?\*/)*", re.DOTALL)
 
 
 def _verb(sql: str) -> str:

@@ -289,10 +289,11 @@ _CANCEL_GRACE = 0.05
 
 
 #: What a borrower may have changed in a session, undone as asyncpg's pool does when it
-#: releases a connection (plus temporary tables); asyncpg's own prepared statements stay.
+#: releases a connection, plus temporary tables and prepared statements (a borrower's
+#: PREPARE; asyncpg prepares its own again as they are needed).
 _RESET = (
     "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL; DISCARD TEMP; "
-    "DISCARD SEQUENCES"
+    "DISCARD SEQUENCES; DEALLOCATE ALL"
 )
 
 
@@ -468,6 +469,8 @@ class PostgresDriver(Driver):
                     await con.execute("ROLLBACK")
                 if conn.dirty:
                     await con.execute(_RESET)
+                    # (which deallocated asyncpg's own prepared statements too)
+                    _asyncpg.drop_statement_cache(con)
                     conn.dirty = False
         except BaseException as exc:
             self._close_now(conn)

@@ -159,12 +159,17 @@ def translate(exc: BaseException, compiled: Compiled | None = None) -> errors.Da
         # The server closed the connection while asyncpg still held it as idle or busy
         # (e.g. killed or restarted while the event loop was busy elsewhere).
         return errors.ConnectionFailed(f"connection lost: {exc}", dialect=NAME)
+    if isinstance(exc, pgerr.InterfaceError) and _ARGUMENT_COUNT.search(str(exc)):
+        # raw SQL given the wrong number of values: the caller's mistake (SQLite's too)
+        return errors.QueryError(str(exc).split("\n", 1)[0], dialect=NAME)
     if isinstance(exc, pgerr.InterfaceError | pgerr.InternalClientError):
         return errors.OperationalError(str(exc), dialect=NAME)
     return errors.DatabaseError(str(exc), dialect=NAME)
 
 
 _NUL_MESSAGE = "text cannot contain the NUL character (PostgreSQL cannot store it)"
+
+_ARGUMENT_COUNT = re.compile(r"the server expects \d+ arguments? for this query")
 
 _CLOSED = re.compile(r"connection is closed|released back to the pool|cannot switch to state")
 
@@ -186,6 +191,8 @@ _BY_STATE: dict[str, type[errors.DatabaseError]] = {
 _BY_CLASS: dict[str, type[errors.DatabaseError]] = {
     "21": errors.ProgrammingError,  # e.g. an upsert that would change one row twice
     "23": errors.IntegrityError,
+    "26": errors.ProgrammingError,  # no such prepared statement
+    "34": errors.ProgrammingError,  # no such cursor
     "08": errors.ConnectionFailed,
     "28": errors.ConnectionFailed,
     "3D": errors.ConnectionFailed,
@@ -238,6 +245,8 @@ def connect_error(exc: BaseException, settings: Settings) -> errors.DatabaseErro
         )
     if isinstance(exc, OSError):
         reason = exc.strerror or str(exc) or type(exc).__name__
+        if exc.filename:  # a TLS file of the URL (sslrootcert, sslkey …) that cannot be read
+            reason = f"{reason}: {exc.filename}"
         return errors.ConnectionFailed(f"could not connect to {target}: {reason}", dialect=NAME)
     mapped = translate(exc)
     if isinstance(mapped, errors.ConnectionFailed):
