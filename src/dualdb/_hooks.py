@@ -11,16 +11,15 @@ application. With no hook registered a statement costs one more attribute test.
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from dualdb._logging import redact
+from dualdb._logging import fingerprint, redact
 from dualdb.sql.compile import Compiled
 
-__all__ = ["Hooks", "QueryEvent", "QueryHook", "QueryOutcome", "fingerprint"]
+__all__ = ["Hooks", "QueryEvent", "QueryHook", "QueryOutcome", "count_rows"]
 
 _logger = logging.getLogger("dualdb.hooks")
 
@@ -64,10 +63,6 @@ class QueryOutcome:
 
 #: ``hook(event)`` → None, or a function to call with the outcome.
 QueryHook = Callable[[QueryEvent], "Callable[[QueryOutcome], None] | None"]
-
-
-def fingerprint(sql: str) -> str:
-    return hashlib.blake2s(sql.encode(), digest_size=6).hexdigest()  # (as the log's)
 
 
 class Hooks:

@@ -22,7 +22,7 @@ from typing import Any
 
 from dualdb.sql.compile import Compiled
 
-__all__ = ["log_query", "logger", "redact", "register_secret_names"]
+__all__ = ["fingerprint", "log_query", "logger", "redact", "register_secret_names"]
 
 logger = logging.getLogger("dualdb.query")
 
@@ -63,6 +63,11 @@ def redact(compiled: Compiled, values: Sequence[Any]) -> dict[str, Any]:
     return shown
 
 
+def fingerprint(sql: str) -> str:
+    """A short, stable digest of a statement, grouping its executions (logs, hooks)."""
+    return hashlib.blake2s(sql.encode(), digest_size=6).hexdigest()
+
+
 def log_query(
     compiled: Compiled,
     args: Sequence[Any],
@@ -82,7 +87,7 @@ def log_query(
         "duration_ms": round(elapsed * 1000, 3),
         "rows": rows,
         "statement": compiled.sql,
-        "fingerprint": hashlib.blake2s(compiled.sql.encode(), digest_size=6).hexdigest(),
+        "fingerprint": fingerprint(compiled.sql),
     }
     if slow_threshold is not None and elapsed >= slow_threshold:
         logger.warning(

@@ -196,18 +196,16 @@ class _Queries:
         finishers = (
             self._hooks.before("execute_many", self._dialect.name, compiled, compiled.sql)
             if self._hooked
-            else ()
+            else []
         )
         started = perf_counter()
         try:
             async with self._connection() as conn:
                 await conn.execute_many(compiled, arguments)
         except BaseException as exc:
-            if finishers:
-                Hooks.after(list(finishers), perf_counter() - started, None, exc)
+            Hooks.after(finishers, perf_counter() - started, None, exc)
             raise
-        if finishers:
-            Hooks.after(list(finishers), perf_counter() - started, len(arguments), None)
+        Hooks.after(finishers, perf_counter() - started, len(arguments), None)
         self._log(compiled, arguments[0], started, "execute_many", len(arguments))
 
     async def iterate(

@@ -147,9 +147,10 @@ class PostgresMigrations(MigrationBackend):
                 lock.rollback()
                 if getattr(exc, "pgcode", None) not in ("23505", "55P03"):
                     raise  # not "taken" (unique violation) or "being taken" (lock timeout)
-            holder = self.running_migration(backend) or lock_holder(backend)
+            running = self.running_migration(backend)
+            holder = running or lock_holder(backend)
             if time.monotonic() >= deadline:
-                raise held(holder, timeout, live=self.running_migration(backend) is not None)
+                raise held(holder, timeout, live=running is not None)
             if not waiting:
                 who = holder.describe() if holder is not None else "another run"
                 echo(f"Waiting up to {timeout:g} s for the migration lock held by {who}…")

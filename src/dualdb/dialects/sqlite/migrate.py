@@ -176,7 +176,7 @@ class SQLiteMigrations(MigrationBackend):
         if backend.uri.database == ":memory:":  # (nothing to share a private database with)
             yield
             return
-        path = f"{backend.uri.database}-migrate.lock"
+        path = _lock_file(backend)
         fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             self._flock(fd, timeout, echo)
@@ -219,7 +219,7 @@ class SQLiteMigrations(MigrationBackend):
             time.sleep(0.2)
 
     def running_migration(self, backend: Any) -> LockInfo | None:
-        path = f"{backend.uri.database}-migrate.lock"
+        path = _lock_file(backend)
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError:
@@ -236,6 +236,11 @@ class SQLiteMigrations(MigrationBackend):
 
     def scratch_settings(self, folder: str) -> Settings:
         return Settings(backend=NAME, sqlite_file=str(Path(folder) / "scratch.db"))
+
+
+def _lock_file(backend: Any) -> str:
+    """The file whose OS lock guards the migration lock (see ``migration_lock``)."""
+    return f"{backend.uri.database}-migrate.lock"
 
 
 def _read_owner(fd: int) -> dict[str, Any] | None:

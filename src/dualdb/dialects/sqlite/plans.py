@@ -231,9 +231,7 @@ def make_binds(
             # A Param has one type, where the statement first gives it one: where it
             # meets a number elsewhere, it is that number here too.
             kind = types.param(f":{slot.name}")
-            if kind != "value" and (
-                target.expression is not None or _NUMBER_KINDS.get(kind_of(declared or "") or "")
-            ):
+            if kind != "value" and (target.expression is not None or _number_kind(declared)):
                 declared = types.holding(kind) or declared
         encoder = binder_for(declared) if declared else None
         out.append(encode_value if encoder is None else encoder)
@@ -587,7 +585,7 @@ class _Types:
                     continue
                 if target.expression is None:
                     declared = None if target == LIKE_PATTERN else self.declared(target)
-                    kind = _NUMBER_KINDS.get(kind_of(declared or "") or "")
+                    kind = _number_kind(declared)
                     self.params[name] = "value" if kind is None else kind
                     break
                 if target.column is not None:
@@ -646,6 +644,11 @@ _SUMMED: dict[_Kind, _Kind] = {64: "decimal", 32: 64, 16: 64}
 
 #: The logical type of a column holding a kind of number.
 _LOGICAL: dict[_Kind, str] = {kind: name for name, kind in _NUMBER_KINDS.items()}
+
+
+def _number_kind(declared: str | None) -> _Kind:
+    """The kind of number a column of this declared type holds (None: not a number)."""
+    return _NUMBER_KINDS.get(kind_of(declared) or "") if declared else None
 
 
 def _combined(left: _Kind, right: _Kind) -> _Kind:
@@ -964,7 +967,7 @@ def _kind(
             return None
         table = _table_of(conn, schema, sources, origin)
         declared = _declared(conn, schema, sources, Target(table, origin.column), seen)
-        return _NUMBER_KINDS.get(kind_of(declared) or "") if declared else None
+        return _number_kind(declared)
     if isinstance(origin, Computed) and len(origin.operands) == 2:
         left, right = (_kind(conn, schema, sources, o, seen) for o in origin.operands)
         return _combined(left, right)
