@@ -739,7 +739,8 @@ def _watchdog_main(spec_json: str) -> int:
         return 0
     spec = json.loads(spec_json)
     base = Path(spec["base"])
-    if (base / "data" / "postmaster.pid").exists():
+    # The file that says the process is still running (a PgBouncer's spec names its own).
+    if (base / spec.get("running", "data/postmaster.pid")).exists():
         with contextlib.suppress(OSError, subprocess.SubprocessError):
             subprocess.run(spec["stop"], cwd=base, capture_output=True, timeout=90, check=False)
     shutil.rmtree(base, ignore_errors=True)

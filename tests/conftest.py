@@ -2,7 +2,8 @@
 
 Sections (add new fixtures to the section they belong to, or a new section at the end):
 
-1. Hypothesis profiles      -- ``ci`` when CI=true, else $HYPOTHESIS_PROFILE or ``dev``.
+1. Hypothesis profiles      -- ``ci`` when CI=true, else $HYPOTHESIS_PROFILE or ``dev``;
+                               ``pgbouncer`` for the pass through PgBouncer.
 2. Backends                 -- ``backend``: every test using it (directly, or through
                                ``database_url``/``db``) runs once per backend.
 3. PostgreSQL server        -- ``pg_server``, ``pg_admin_url`` (session; started lazily).
@@ -16,6 +17,12 @@ Environment variables:
                                 CREATE DATABASE) instead of starting a throwaway one.
 * ``CI``                        ``true``/``1``: Hypothesis ``ci`` profile; PostgreSQL is mandatory.
 * ``HYPOTHESIS_PROFILE``        profile outside CI (``dev`` by default).
+* ``DUALDB_TEST_PGBOUNCER``     ``1``: the ``postgresql`` databases of ``database_url`` and
+                                ``migrated_database_url`` are reached through a PgBouncer in
+                                transaction mode (``?pgbouncer=true``); tests marked
+                                ``direct_session`` (they need a server session of their own)
+                                are deselected. ``scripts/test`` runs the PostgreSQL API, auth
+                                and fault tests so, after the main run.
 
 Nothing here ever skips: a PostgreSQL server that cannot be started fails the tests that need it.
 """
@@ -31,7 +38,8 @@ from typing import Any
 import pytest
 from hypothesis import HealthCheck, settings
 
-from _pgcluster import ENV_DATABASE_URL, PgServer, redact_url, start_server
+from _pgbouncer import PgBouncer, start_pgbouncer
+from _pgcluster import ENV_DATABASE_URL, PgServer, dbname_from_url, redact_url, start_server
 from dualdb.dialects import dialect_names
 
 
@@ -40,6 +48,7 @@ def _env_flag(name: str) -> bool:
 
 
 IN_CI = _env_flag("CI")
+THROUGH_PGBOUNCER = _env_flag("DUALDB_TEST_PGBOUNCER")
 
 # --------------------------------------------------------------------------------------------
 # 1. Hypothesis profiles
@@ -60,7 +69,20 @@ settings.register_profile(
     deadline=None,
     suppress_health_check=_SUPPRESSED,
 )
-settings.load_profile("ci" if IN_CI else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+settings.register_profile(
+    # The second pass through PgBouncer tests the transport: the properties ran in full
+    # in the main run, against the same server.
+    "pgbouncer",
+    derandomize=True,
+    max_examples=25,
+    deadline=None,
+    print_blob=True,
+    suppress_health_check=_SUPPRESSED,
+)
+if THROUGH_PGBOUNCER:
+    settings.load_profile("pgbouncer")
+else:
+    settings.load_profile("ci" if IN_CI else os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 # --------------------------------------------------------------------------------------------
 # 2. Backends
@@ -103,6 +125,11 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: test instance running on the {name} backend")
     for name, meaning in TECHNIQUES.items():
         config.addinivalue_line("markers", f"{name}: {meaning}")
+    config.addinivalue_line(
+        "markers",
+        "direct_session(reason): needs a PostgreSQL server session of its own (session "
+        "state, the server's pid, a restarted server): not run through PgBouncer",
+    )
 
 
 def _backends_needed(item: pytest.Item) -> set[str]:
@@ -112,7 +139,7 @@ def _backends_needed(item: pytest.Item) -> set[str]:
     callspec = getattr(item, "callspec", None)
     if callspec is not None and "backend" in callspec.params:
         needed.add(callspec.params["backend"])
-    if {"pg_server", "pg_tls_server"} & set(getattr(item, "fixturenames", ())):
+    if {"pg_server", "pg_tls_server", "pgbouncer"} & set(getattr(item, "fixturenames", ())):
         needed.add("postgresql")
     return needed
 
@@ -131,7 +158,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         needed = _backends_needed(item)
         for name in sorted(needed):
             item.add_marker(getattr(pytest.mark, name))
-        (keep if needed <= set(BACKENDS) else deselected).append(item)
+        direct = THROUGH_PGBOUNCER and item.get_closest_marker("direct_session") is not None
+        (keep if needed <= set(BACKENDS) and not direct else deselected).append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = keep
@@ -145,6 +173,8 @@ def pytest_report_header(config: pytest.Config) -> list[str]:
         where = f"external server {redact_url(external)} ({ENV_DATABASE_URL})"
     else:
         where = "throwaway server started on first use"
+    if THROUGH_PGBOUNCER and "postgresql" in BACKENDS:
+        where += ", reached through PgBouncer (transaction mode)"
     return [f"dualdb backends: {', '.join(BACKENDS)}; PostgreSQL: {where}"]
 
 
@@ -187,6 +217,21 @@ def pg_tls_server() -> Iterator[PgServer]:
     yield from _started(lambda: start_server(tls=True))
 
 
+@pytest.fixture(scope="session")
+def pgbouncer(pg_server: PgServer) -> Iterator[PgBouncer]:
+    """A PgBouncer in transaction mode in front of ``pg_server`` (tests/_pgbouncer.py)
+    with two server connections per database, so that clients share them as they would
+    in production. Started when a test first needs it; never skipped."""
+    try:
+        bouncer = start_pgbouncer(pg_server, pool_size=2)
+    except Exception as exc:
+        pytest.fail(f"PgBouncer unavailable: {type(exc).__name__}: {exc}", pytrace=False)
+    try:
+        yield bouncer
+    finally:
+        bouncer.stop()
+
+
 def _started(start: Callable[[], PgServer]) -> Iterator[PgServer]:
     try:
         server = start()
@@ -226,6 +271,28 @@ def _sqlite_database(request: pytest.FixtureRequest) -> Iterator[str]:
     yield f"sqlite:///{tmp_path}/test.db"
 
 
+@pytest.fixture(scope="session")
+def routing_pgbouncer(pg_server: PgServer) -> Iterator[PgBouncer]:
+    """With ``DUALDB_TEST_PGBOUNCER``: the PgBouncer the test databases are reached through,
+    with room for the tests' own pools."""
+    try:
+        bouncer = start_pgbouncer(pg_server, pool_size=40)
+    except Exception as exc:
+        pytest.fail(f"PgBouncer unavailable: {type(exc).__name__}: {exc}", pytrace=False)
+    try:
+        yield bouncer
+    finally:
+        bouncer.stop()
+
+
+def _routed(request: pytest.FixtureRequest, url: str) -> str:
+    """``url`` as the test uses it: through PgBouncer with ``DUALDB_TEST_PGBOUNCER``."""
+    if not THROUGH_PGBOUNCER:
+        return url
+    bouncer: PgBouncer = request.getfixturevalue("routing_pgbouncer")
+    return bouncer.url(dbname_from_url(url)) + "?pgbouncer=true"
+
+
 def _postgresql_database(request: pytest.FixtureRequest) -> Iterator[str]:
     """A new database ``t_<12 hex>`` on ``pg_server``, dropped after the test (open
     connections to it are terminated first)."""
@@ -233,7 +300,7 @@ def _postgresql_database(request: pytest.FixtureRequest) -> Iterator[str]:
     name = f"t_{uuid.uuid4().hex[:12]}"
     url = server.create_database(name)
     try:
-        yield url
+        yield _routed(request, url)
     finally:
         server.drop_database(name)
 
@@ -323,7 +390,7 @@ def migrated_database_url(
     name = f"t_{uuid.uuid4().hex[:12]}"
     url = server.create_database(name, template=migrated_template)
     try:
-        yield url
+        yield _routed(request, url)
     finally:
         server.drop_database(name)
 

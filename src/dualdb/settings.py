@@ -90,6 +90,12 @@ class Settings:
     #: The database must be configured explicitly (``DB_PRODUCTION``): no SQLite file
     #: by default, and no new SQLite database made by connecting.
     production: bool = False
+    #: PostgreSQL is reached through PgBouncer in transaction (or statement) pooling mode
+    #: (``DB_PGBOUNCER``, ``?pgbouncer=true``): each transaction may run on another server
+    #: connection, so no named prepared statements (unless ``DB_STATEMENT_CACHE_SIZE`` is
+    #: given, for PgBouncer's own ``max_prepared_statements``), no server settings at
+    #: connect but the few PgBouncer accepts, and the statement timeout kept by the client.
+    pgbouncer: bool = False
 
     def __post_init__(self) -> None:
         if not is_registered(self.backend):
@@ -112,6 +118,16 @@ class Settings:
                 f"DB_POOL_MAX_SIZE ({self.pool_max_size})",
                 variable="DB_POOL_MIN_SIZE",
             )
+        if self.pgbouncer:
+            refused = [key for key, _ in self.url_options if key.lower() not in _BOUNCER_PARAMETERS]
+            if refused:
+                raise ConfigurationError(
+                    f"PgBouncer refuses server settings at connect ({', '.join(refused)}; of a "
+                    "URL's, only application_name passes): set them for the role or database "
+                    "instead (ALTER ROLE … SET / ALTER DATABASE … SET); DB_STATEMENT_TIMEOUT "
+                    "works behind PgBouncer",
+                    variable="DATABASE_URL",
+                )
         if self.backend == "postgresql" and not self.database:
             raise ConfigurationError(
                 "PostgreSQL needs a database name: set DATABASE_URL "
@@ -120,12 +136,16 @@ class Settings:
             )
 
     def call_timeout(self) -> float | None:
-        """The client's bound on one call: past it a server that stopped answering (frozen,
-        or cut off by a black-holed network) gives ``QueryTimeout`` and the connection is
-        discarded. The server's statement timeout fires first when it can."""
+        """The client's bound on one call: past it the statement is cancelled, and a server
+        that stopped answering (frozen, or cut off by a black-holed network) gives
+        ``QueryTimeout`` and the connection is discarded. The server's statement timeout
+        fires first when it can; behind PgBouncer, which cannot pass it on at connect, this
+        is the statement timeout."""
         if self.command_timeout is not None:
             return self.command_timeout
-        return None if self.statement_timeout is None else self.statement_timeout + 2.0
+        if self.statement_timeout is None:
+            return None
+        return self.statement_timeout + (0.0 if self.pgbouncer else 2.0)
 
     def endpoints(self) -> tuple[tuple[str, int], ...]:
         """The servers to try, in order: ``(host, port)`` pairs."""
@@ -142,6 +162,8 @@ class Settings:
                 auth += ":***"
             auth += "@"
         options = _masked((*self.connect_options, *self.url_options))
+        if self.pgbouncer:
+            options = (*options, ("pgbouncer", "true"))
         query = f"?{urlencode(options, safe='*/')}" if options else ""
         return f"postgresql://{auth}{self._hostspec()}/{self.database}{query}"
 
@@ -185,6 +207,8 @@ class Settings:
                 f"unknown option(s) {', '.join(unknown)}; accepted: {', '.join(sorted(known))}",
                 variable=unknown[0],
             )
+        if options.get("pgbouncer") and "statement_cache_size" not in options:
+            options["statement_cache_size"] = 0  # (as load_settings does for DB_PGBOUNCER)
         return replace(self, **options)
 
 
@@ -259,11 +283,15 @@ _FALSE = frozenset({"", "0", "false", "no", "off"})
 
 
 def _flag(env: Mapping[str, str], name: str) -> bool:
-    raw = env.get(name, "").strip().lower()
+    return _boolean(env.get(name, ""), name, name)
+
+
+def _boolean(text: str, what: str, variable: str) -> bool:
+    raw = text.strip().lower()
     if raw not in _TRUE | _FALSE:
         raise ConfigurationError(
-            f"{name} must be true or false (1/0, yes/no, on/off); got {env[name]!r}",
-            variable=name,
+            f"{what} must be true or false (1/0, yes/no, on/off); got {text!r}",
+            variable=variable,
         )
     return raw in _TRUE
 
@@ -300,6 +328,8 @@ CONNECT_OPTIONS = frozenset(
         "gsslib",
     }
 )
+#: The server settings of a URL that PgBouncer passes on at connect (it refuses most).
+_BOUNCER_PARAMETERS = frozenset({"application_name"})
 _SESSION_ATTRS = ("any", "primary", "standby", "prefer-standby", "read-write", "read-only")
 
 #: libpq's environment variables, read where dualdb's own are not set (``DB_TYPE=
@@ -463,6 +493,8 @@ def parse_url(url: str, variable: str = "DATABASE_URL") -> dict[str, Any]:
             result["connect_timeout"] = _connect_timeout(value, variable)
         elif key == "options":
             options.extend(_server_options(value, variable))
+        elif key == "pgbouncer":
+            result["pgbouncer"] = _boolean(value, f"{variable}: pgbouncer", variable)
         elif key in CONNECT_OPTIONS:
             if key == "target_session_attrs" and value not in _SESSION_ATTRS:
                 raise ConfigurationError(
@@ -593,6 +625,12 @@ def load_settings(
     for variable in ("DB_SSLMODE", "PGSSLMODE"):
         if env.get(variable, "").strip() and "sslmode" not in values:
             values["sslmode"] = env[variable].strip().lower()
+
+    if _flag(env, "DB_PGBOUNCER") and "pgbouncer" not in values:
+        values["pgbouncer"] = True
+    if values.get("pgbouncer") and not env.get("DB_STATEMENT_CACHE_SIZE", "").strip():
+        # asyncpg's prepared statements are named and live on one server connection.
+        values["statement_cache_size"] = 0
 
     for key, (variable, kind, minimum) in _NUMBERS.items():
         if key == "port":

@@ -12,6 +12,7 @@ from pypika.queries import QueryBuilder
 from yoyo import get_backend, read_migrations
 
 import dualdb
+from _pgbouncer import driver_url
 from dualdb import auth
 from dualdb.auth import oauth, sessions, users, webauthn
 
@@ -95,7 +96,7 @@ async def test_webauthn_use_is_one_conditional_update(migrated_db: dualdb.Databa
 
 
 def _yoyo(url: str, action: str) -> None:
-    backend = get_backend(url)
+    backend = get_backend(driver_url(url))
     try:
         migrations = read_migrations(str(MIGRATIONS))
         with backend.lock():

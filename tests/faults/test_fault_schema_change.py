@@ -20,6 +20,7 @@ import asyncpg
 import pytest
 
 import dualdb
+from _pgbouncer import driver_url
 from dualdb import Param, Query, Table, raw
 
 T = Table("t")
@@ -96,7 +97,7 @@ async def _by_driver(url: str, statements: list[str]) -> None:
         finally:
             conn.close()
     else:
-        pg = await asyncpg.connect(url)
+        pg = await asyncpg.connect(driver_url(url), statement_cache_size=0)
         try:
             async with pg.transaction():
                 for statement in statements:

@@ -50,6 +50,7 @@ __all__ = [
     "MigrationBackend",
     "OnConnect",
     "Operation",
+    "begin_sql",
 ]
 
 #: What ``transaction(isolation=...)`` can ask for, weakest first.
@@ -98,6 +99,16 @@ class Stream(Protocol):
     def aclose(self) -> Awaitable[None]: ...
 
 
+def begin_sql(isolation: IsolationLevel | None, readonly: bool) -> str:
+    """The standard BEGIN statement for a transaction's isolation level and access mode."""
+    sql = "BEGIN"
+    if isolation is not None:
+        sql += " ISOLATION LEVEL " + isolation.replace("_", " ").upper()
+    if readonly:
+        sql += " READ ONLY"
+    return sql
+
+
 class Connection(abc.ABC):
     """One driver connection, with values already in the driver's placeholder order.
 
@@ -141,12 +152,7 @@ class Connection(abc.ABC):
         """Open a transaction; ``isolation`` is one the dialect serves (see
         :meth:`Dialect.isolation_for`), None for the server's default. A backend may send
         it with the next statement."""
-        sql = "BEGIN"
-        if isolation is not None:
-            sql += " ISOLATION LEVEL " + isolation.replace("_", " ").upper()
-        if readonly:
-            sql += " READ ONLY"
-        await self.run(sql)
+        await self.run(begin_sql(isolation, readonly))
 
     async def commit(self) -> None:
         await self.run("COMMIT")

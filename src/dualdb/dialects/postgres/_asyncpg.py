@@ -47,9 +47,10 @@ def is_cancelling(con: asyncpg.Connection) -> bool:
     return bool(cast(Any, con)._protocol._is_cancelling())
 
 
-async def wait_for_cancellation(con: asyncpg.Connection) -> None:
-    """Wait until the server has answered the cancelled call; the connection is idle then."""
-    await cast(Any, con)._protocol._wait_for_cancellation()
+async def wait_for_cancellation(con: asyncpg.Connection, limit: float | None = None) -> None:
+    """Wait until the server has answered the cancelled call; the connection is idle then.
+    Past ``limit`` seconds asyncpg closes the connection and raises TimeoutError."""
+    await cast(Any, con)._protocol._wait_for_cancellation(limit)
 
 
 # ----------------------------------------------------------------------------------------

@@ -15,7 +15,7 @@ import asyncpg.exceptions as pgerr
 
 from dualdb import errors
 from dualdb.dialects._pool import Pool, PoolStats
-from dualdb.dialects.base import Connection, Driver, Lease, OnConnect
+from dualdb.dialects.base import Connection, Driver, IsolationLevel, Lease, OnConnect, begin_sql
 from dualdb.dialects.postgres import _asyncpg
 from dualdb.dialects.postgres._asyncpg import guarded
 from dualdb.dialects.postgres.codec import check_args, register_codecs
@@ -23,6 +23,7 @@ from dualdb.dialects.postgres.dialect import NAME
 from dualdb.dialects.postgres.errors import (
     TRANSLATED,
     connect_error,
+    credentials_refused,
     driver_error,
     raise_translated,
 )
@@ -70,9 +71,29 @@ def _statement(
         except TRANSLATED as exc:
             if isinstance(exc, pgerr.InvalidCachedStatementError):
                 return await _reprepared(conn, exc, attempt, compiled, args)
+            if isinstance(exc, TimeoutError) and conn.bouncer:
+                await _stopped(conn)
             raise_translated(exc, compiled)
 
     return statement
+
+
+#: Behind PgBouncer, how long a timed-out statement's cancel request may take to be
+#: answered before the caller is told (the margin a server-side timeout has directly).
+_CONFIRM_CANCEL = 2.0
+
+
+async def _stopped(conn: PostgresConnection) -> None:
+    """Wait until the server has stopped a statement the client timed out: behind
+    PgBouncer the statement timeout is the client's, and a statement blocked on a lock
+    must not go on to take effect after its caller was told it failed. A cancel request
+    not answered in time leaves the connection closed (asyncpg closes it)."""
+    if _asyncpg.is_cancelling(conn._con):
+        try:
+            await _asyncpg.wait_for_cancellation(conn._con, _CONFIRM_CANCEL)
+        except (*TRANSLATED, TimeoutError):
+            conn.broken = True
+            conn._con.terminate()
 
 
 _fetch_all = _statement(asyncpg.Connection.fetch)
@@ -120,10 +141,29 @@ class PostgresConnection(Connection):
     """One asyncpg connection. The statement methods return the coroutine of the shared
     function ``Driver.run`` also calls, with no frame of their own."""
 
-    __slots__ = ("_con", "_peers", "broken", "dirty", "in_flight", "interrupted")
+    __slots__ = (
+        "_begin",
+        "_con",
+        "_peers",
+        "bouncer",
+        "broken",
+        "dirty",
+        "in_flight",
+        "interrupted",
+    )
 
-    def __init__(self, con: asyncpg.Connection, peers: Callable[[], Iterable[Any]]) -> None:
+    def __init__(
+        self, con: asyncpg.Connection, peers: Callable[[], Iterable[Any]], settings: Settings
+    ) -> None:
         self._con = con
+        #: Behind PgBouncer: the statement timeout is kept by the client, and by each
+        #: transaction (set with its BEGIN, in the same round trip).
+        self.bouncer = settings.pgbouncer
+        self._begin = ""
+        if settings.pgbouncer and settings.statement_timeout is not None:
+            self._begin = (
+                f"; SET LOCAL statement_timeout = {int(settings.statement_timeout * 1000)}"
+            )
         #: The driver's open connections (whose prepared statements DDL may invalidate).
         self._peers = peers
         self.broken = False  # closed: never reused
@@ -166,6 +206,9 @@ class PostgresConnection(Connection):
 
     def iterate(self, compiled: Compiled, args: Sequence[Any], batch_size: int) -> _Stream:
         return _Stream(self, compiled.sql, args, batch_size)
+
+    async def begin(self, isolation: IsolationLevel | None, readonly: bool) -> None:
+        await self.run(begin_sql(isolation, readonly) + self._begin)
 
     async def commit(self) -> None:
         if self.interrupted:
@@ -346,8 +389,8 @@ class PostgresDriver(Driver):
                 await self._pool.fill(self.settings.pool_min_size)
                 return
             except errors.ConnectionFailed as exc:
-                state = getattr(exc.__cause__, "sqlstate", None) or ""
-                if not retry or state.startswith("28") or loop.time() + pause > deadline:
+                refused = credentials_refused(exc.__cause__ or exc)
+                if not retry or refused or loop.time() + pause > deadline:
                     raise
                 _logger.warning(
                     "%s is not reachable yet (%s); retrying for up to %.0f s more",
@@ -365,7 +408,8 @@ class PostgresDriver(Driver):
         # a JSON term); with standard_conforming_strings off, a backslash in one could end
         # the literal. On, whatever the server's configuration says.
         server_settings["standard_conforming_strings"] = "on"
-        if settings.statement_timeout is not None:
+        if settings.statement_timeout is not None and not settings.pgbouncer:
+            # (PgBouncer refuses it at connect: the client's call timeout keeps it there.)
             server_settings["statement_timeout"] = str(int(settings.statement_timeout * 1000))
         # libpq's connection parameters (TLS files, target_session_attrs …) reach asyncpg
         # as libpq's own do: in a URL, which asyncpg reads as libpq would.
@@ -397,7 +441,7 @@ class PostgresDriver(Driver):
             if isinstance(exc, TRANSLATED):
                 raise connect_error(exc, settings) from driver_error(exc)
             raise
-        return PostgresConnection(con, self._pool.members)
+        return PostgresConnection(con, self._pool.members, settings)
 
     async def run(self, operation: str, compiled: Compiled, args: Sequence[Any]) -> Any:
         pool = self._pool
@@ -499,6 +543,8 @@ class PostgresDriver(Driver):
             return  # it died (e.g. pg_terminate_backend): nothing left to end
         pid = con.get_server_pid()
         con.terminate()
+        if self.settings.pgbouncer:
+            return  # the pid is PgBouncer's, no server's: it closes its server connection
         # Closing our end does not stop a statement the server is still running (a
         # cancelled pg_sleep, a long scan): its transaction would keep its locks until
         # the statement ended. End that backend too, best effort, through the pool.

@@ -17,7 +17,14 @@ from dualdb.settings import Settings
 if TYPE_CHECKING:
     from dualdb.sql.compile import Compiled
 
-__all__ = ["TRANSLATED", "connect_error", "driver_error", "raise_translated", "translate"]
+__all__ = [
+    "TRANSLATED",
+    "connect_error",
+    "credentials_refused",
+    "driver_error",
+    "raise_translated",
+    "translate",
+]
 
 
 _QUOTED = re.compile(r'"[^"]*"|(?<!\w)\'[^\']*\'(?!\w)')
@@ -139,6 +146,8 @@ def translate(exc: BaseException, compiled: Compiled | None = None) -> errors.Da
             return _data_error(exc, compiled, **details)
         if state == "25P02":
             return errors.TransactionAborted.after_error(NAME)
+        if state in ("26000", "42P05") and "__asyncpg_" in message:
+            return errors.ProgrammingError(f"{message}: {_BOUNCER_HINT}", dialect=NAME)
         cls: type[errors.DatabaseError] = _BY_STATE.get(state) or _BY_CLASS.get(
             state[:2], errors.DatabaseError
         )
@@ -167,9 +176,18 @@ def translate(exc: BaseException, compiled: Compiled | None = None) -> errors.Da
     return errors.DatabaseError(str(exc), dialect=NAME)
 
 
+#: asyncpg's own hint for its prepared statements gone missing, in dualdb's terms.
+_BOUNCER_HINT = (
+    "the connection goes through PgBouncer (or another pooler) in transaction mode, which "
+    "runs each transaction on any server connection; set DB_PGBOUNCER=true (or "
+    "?pgbouncer=true in DATABASE_URL) to use no named prepared statements"
+)
+
 _NUL_MESSAGE = "text cannot contain the NUL character (PostgreSQL cannot store it)"
 
 _ARGUMENT_COUNT = re.compile(r"the server expects \d+ arguments? for this query")
+
+_STARTUP_PARAMETER = re.compile(r"unsupported startup parameter: (\w+)")
 
 _CLOSED = re.compile(r"connection is closed|released back to the pool|cannot switch to state")
 
@@ -217,9 +235,17 @@ TRANSLATED = (
 )
 
 
+def credentials_refused(exc: BaseException) -> bool:
+    """The server (or PgBouncer, whose SQLSTATE is a protocol violation's) refused the
+    login: trying again will not help."""
+    state = getattr(exc, "sqlstate", None) or ""
+    message = getattr(exc, "message", None) or str(exc)
+    return state.startswith("28") or (state == "08P01" and "authentication failed" in message)
+
+
 def connect_error(exc: BaseException, settings: Settings) -> errors.DatabaseError:
     target = settings.display_url()
-    if isinstance(exc, pgerr.InvalidPasswordError | pgerr.InvalidAuthorizationSpecificationError):
+    if credentials_refused(exc):
         return errors.ConnectionFailed(
             f"PostgreSQL rejected the credentials for {target}: authentication failed "
             "(check the user and password in DATABASE_URL / DB_USER / DB_PASSWORD)",
@@ -249,6 +275,15 @@ def connect_error(exc: BaseException, settings: Settings) -> errors.DatabaseErro
             reason = f"{reason}: {exc.filename}"
         return errors.ConnectionFailed(f"could not connect to {target}: {reason}", dialect=NAME)
     mapped = translate(exc)
+    refused = _STARTUP_PARAMETER.search(mapped.message)
+    if refused is not None:
+        return errors.ConnectionFailed(
+            f"{target} refused the server setting {refused.group(1)} at connect: it is "
+            "PgBouncer, which passes few settings on. Set DB_PGBOUNCER=true (or "
+            "?pgbouncer=true in DATABASE_URL): DB_STATEMENT_TIMEOUT is then kept by the "
+            "client; set other settings for the role (ALTER ROLE … SET)",
+            dialect=NAME,
+        )
     if isinstance(mapped, errors.ConnectionFailed):
         return mapped
     return errors.ConnectionFailed(f"could not connect to {target}: {mapped.message}", dialect=NAME)

@@ -57,9 +57,16 @@ def _uri(settings: Settings) -> DatabaseURI:
     args: dict[str, str] = dict(settings.connect_options)
     if settings.sslmode:
         args["sslmode"] = settings.sslmode
-    server_settings = [f"-c {key}={_escape_option(value)}" for key, value in settings.url_options]
-    if server_settings:
-        args["options"] = " ".join(server_settings)
+    if settings.pgbouncer:
+        # PgBouncer refuses libpq's options parameter; the one setting it passes on
+        # (see Settings) is a connection parameter of libpq's own.
+        args.update(settings.url_options)
+    else:
+        server_settings = [
+            f"-c {key}={_escape_option(value)}" for key, value in settings.url_options
+        ]
+        if server_settings:
+            args["options"] = " ".join(server_settings)
     # libpq counts whole seconds (and treats anything below 2 as 2).
     args["connect_timeout"] = str(max(1, math.ceil(settings.connect_timeout)))
     endpoints = settings.endpoints()
@@ -111,13 +118,6 @@ class PostgresMigrations(MigrationBackend):
         lock = backend.connect(backend.uri)
         try:
             lock.autocommit = False
-            cursor = lock.cursor()
-            cursor.execute(
-                "SELECT set_config('application_name', %s, false), "
-                "set_config('lock_timeout', '200ms', false)",
-                (f"{_LOCK_APPLICATION} {os.getpid()}",),
-            )
-            lock.commit()
             self._take_row(backend, lock, timeout, echo)
             # What yoyo's own lock() sets while held: yoyo's internal-schema upgrade then
             # takes no lock row of its own (which would wait for ours forever).
@@ -137,6 +137,13 @@ class PostgresMigrations(MigrationBackend):
         waiting = False
         while True:
             try:
+                # Settings of the lock's transaction alone: behind PgBouncer the next
+                # transaction may run on another server connection.
+                lock.cursor().execute(
+                    "SELECT set_config('application_name', %s, true), "
+                    "set_config('lock_timeout', '200ms', true)",
+                    (f"{_LOCK_APPLICATION} {os.getpid()}",),
+                )
                 lock.cursor().execute(
                     f"INSERT INTO {backend.lock_table_quoted} (locked, ctime, pid) "
                     "VALUES (1, now() AT TIME ZONE 'UTC', %s)",
