@@ -20,7 +20,7 @@ Environment variables:
 * ``DUALDB_TEST_PGBOUNCER``     ``1``: the ``postgresql`` databases of ``database_url`` and
                                 ``migrated_database_url`` are reached through a PgBouncer in
                                 transaction mode (``?pgbouncer=true``); tests marked
-                                ``direct_session`` (they need a server session of their own)
+                                ``not_through_pgbouncer`` (they need a server session of their own)
                                 are deselected. ``scripts/test`` runs the PostgreSQL API, auth
                                 and fault tests so, after the main run.
 
@@ -127,8 +127,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.addinivalue_line("markers", f"{name}: {meaning}")
     config.addinivalue_line(
         "markers",
-        "direct_session(reason): needs a PostgreSQL server session of its own (session "
-        "state, the server's pid, a restarted server): not run through PgBouncer",
+        "not_through_pgbouncer(reason): needs the PostgreSQL server itself (its session "
+        "state, its pid, a setting at connect, a plain libpq URL): not run through PgBouncer",
     )
 
 
@@ -158,7 +158,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         needed = _backends_needed(item)
         for name in sorted(needed):
             item.add_marker(getattr(pytest.mark, name))
-        direct = THROUGH_PGBOUNCER and item.get_closest_marker("direct_session") is not None
+        direct = THROUGH_PGBOUNCER and item.get_closest_marker("not_through_pgbouncer") is not None
         (keep if needed <= set(BACKENDS) and not direct else deselected).append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)

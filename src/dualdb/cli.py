@@ -254,7 +254,10 @@ def _print_report(report: Report, echo: Echo, *, verbose_applied: bool = True) -
         echo(f"Pending ({len(report.pending)}):" + ("" if report.pending else " none"))
         for pending in report.pending:
             echo(f"  {pending}")
-    if report.lock is not None:
+    if report.lock is not None and report.lock_left:
+        echo(f"Lock: left by {report.lock.describe()}, a run that was killed; the next")
+        echo("      `dualdb migrate` removes it by itself")
+    elif report.lock is not None:
         echo(f"Lock: held by {report.lock.describe()} (a migration is running, or a killed run")
         echo("      left it: `dualdb migrate --break-lock` or `yoyo break-lock` clears it)")
     for note in report.notes:

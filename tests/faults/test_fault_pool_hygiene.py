@@ -189,7 +189,7 @@ async def test_a_failing_init_hook_fails_connect_with_its_own_error(database_url
         await dualdb.connect(database_url, on_connect=on_connect)
 
 
-@pytest.mark.direct_session("a connection is told by its server pid")
+@pytest.mark.not_through_pgbouncer("a connection is told by its server pid")
 async def test_connections_older_than_the_lifetime_are_replaced(
     database_url: str, backend: str
 ) -> None:
@@ -247,7 +247,7 @@ async def limited_role_url(pg_server: PgServer, database_url: str) -> AsyncItera
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
-@pytest.mark.direct_session("the server's own connection limit")
+@pytest.mark.not_through_pgbouncer("the server's own connection limit")
 async def test_callers_wait_for_live_connections_when_the_server_has_no_room(
     backend: str, limited_role_url: str
 ) -> None:

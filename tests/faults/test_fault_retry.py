@@ -195,7 +195,7 @@ async def test_many_serializable_writers_lose_no_increment(database_url: str, ba
 
 
 @pytest.mark.parametrize("backend", ["postgresql"])
-@pytest.mark.direct_session("a server setting in the URL")
+@pytest.mark.not_through_pgbouncer("a server setting in the URL")
 async def test_a_real_deadlock_is_retried_until_both_transactions_commit(
     database_url: str, backend: str
 ) -> None:

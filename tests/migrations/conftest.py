@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from _migrate_helpers import BIN, REPO, Result, run
 
+from _pgbouncer import driver_url
 from dualdb.migrate.connection import Target, open_target
 from dualdb.migrate.runner import Runner
 from dualdb.settings import Settings, load_settings
@@ -50,7 +51,9 @@ def yoyo(project: Path, database_url: str) -> Callable[..., Result]:
     """Run plain ``yoyo ARGS --database <this test's database>`` in the project copy."""
 
     def invoke(*args: str) -> Result:
-        return run([str(BIN / "yoyo"), *args, "--database", database_url], cwd=project)
+        # (plain yoyo takes libpq's URL: no dualdb parameter such as ?pgbouncer=true)
+        url = driver_url(database_url)
+        return run([str(BIN / "yoyo"), *args, "--database", url], cwd=project)
 
     return invoke
 

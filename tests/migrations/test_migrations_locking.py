@@ -164,6 +164,24 @@ def test_a_run_killed_mid_migration_needs_no_manual_step(
     assert sorted(applies) == sorted((m, 1) for m in [*MIGRATION_IDS, "9000_slow"])
 
 
+def test_status_after_a_killed_run_does_not_ask_for_a_manual_step(
+    project: Path, database_url: str, dualdb: Callable[..., Result]
+) -> None:
+    """PostgreSQL's lock went with the killed run's transaction; SQLite's row stays until
+    the next run, which removes it by itself: status says so, not "--break-lock"."""
+    run = _start_slow_run(project, database_url)
+    run.kill()
+    run.communicate(timeout=30)
+    status = dualdb("status")
+    assert status.returncode == 0, status.output
+    assert "--break-lock" not in status.stdout
+    lock_lines = [line for line in status.stdout.splitlines() if line.startswith("Lock:")]
+    if lock_lines:
+        assert lock_lines[0].startswith(f"Lock: left by process {run.pid} since ")
+        assert lock_lines[0].endswith(", a run that was killed; the next")
+        assert "`dualdb migrate` removes it by itself" in status.stdout
+
+
 def test_a_live_run_is_waited_for_and_never_broken(
     project: Path, database_url: str, dualdb: Callable[..., Result]
 ) -> None:

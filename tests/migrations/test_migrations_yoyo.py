@@ -21,6 +21,7 @@ from _migrate_helpers import (
     tables,
 )
 
+from _pgbouncer import driver_url
 from dualdb.migrate.connection import Target
 from dualdb.migrate.schema import diff
 
@@ -29,7 +30,8 @@ def test_yoyo_apply_from_the_repository_root_migrates_the_database(
     database_url: str, db: Callable[[], Target]
 ) -> None:
     # The repository's own yoyo.ini, as a user's deploy script would run it.
-    result = run([str(BIN / "yoyo"), "apply", "--batch", "--database", database_url], cwd=REPO)
+    url = driver_url(database_url)  # (libpq's URL: no dualdb parameter)
+    result = run([str(BIN / "yoyo"), "apply", "--batch", "--database", url], cwd=REPO)
     assert result.returncode == 0, result.output
     with db() as target:
         assert diff(committed_schema(), live_schema(target)) == []

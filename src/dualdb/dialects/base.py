@@ -514,6 +514,11 @@ class MigrationBackend(abc.ABC):
         (see :meth:`migration_lock`), or None."""
         return None
 
+    def left_by_killed_run(self, backend: Any, holder: LockInfo) -> bool:
+        """Whether yoyo's lock row ``holder`` was left by a dualdb run that died holding it,
+        which the next run removes by itself (the lock is free: no run is going on)."""
+        return False
+
     def scratch_settings(self, folder: str) -> Settings | None:
         """Settings of a throwaway database in ``folder``, for a backend that can make one
         without a server (what ``dualdb schema dump`` applies migrations to); else None."""

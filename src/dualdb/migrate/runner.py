@@ -75,6 +75,8 @@ class Report:
     notes: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     lock: LockInfo | None = None
+    #: The lock is a row a killed dualdb run left, which the next run removes itself.
+    lock_left: bool = False
 
 
 def read_applied(backend: Any) -> list[Applied]:
@@ -463,6 +465,8 @@ class Runner:
         applied = read_applied(target.backend)
         notes, problems = self._review_checksums(target, source, applied, record=bool(applied))
         applied_ids = {a.id for a in applied}
+        migrations = migrations_of(target.backend)
+        row = lock_holder(target.backend)
         return Report(
             database=target.display_url,
             database_exists=target.existed,
@@ -471,8 +475,8 @@ class Runner:
             pending=[m for m in source.ids if m not in applied_ids],
             notes=notes,
             problems=problems,
-            lock=lock_holder(target.backend)
-            or migrations_of(target.backend).running_migration(target.backend),
+            lock=row or migrations.running_migration(target.backend),
+            lock_left=row is not None and migrations.left_by_killed_run(target.backend, row),
         )
 
     def check(self, snapshot: Path) -> Report:

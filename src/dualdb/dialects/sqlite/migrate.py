@@ -234,6 +234,19 @@ class SQLiteMigrations(MigrationBackend):
         finally:
             os.close(fd)
 
+    def left_by_killed_run(self, backend: Any, holder: LockInfo) -> bool:
+        if self.running_migration(backend) is not None:
+            return False
+        try:
+            fd = os.open(_lock_file(backend), os.O_RDONLY)
+        except OSError:
+            return False
+        try:
+            owner = _read_owner(fd)
+        finally:
+            os.close(fd)
+        return owner is not None and owner.get("pid") == holder.pid
+
     def scratch_settings(self, folder: str) -> Settings:
         return Settings(backend=NAME, sqlite_file=str(Path(folder) / "scratch.db"))
 
