@@ -286,3 +286,14 @@ def start_pgbouncer(
     bouncer.start()
     _live.add(bouncer)
     return bouncer
+
+
+if __name__ == "__main__":
+    if sys.argv[1:] != ["ensure-binary"]:
+        print("usage: python tests/_pgbouncer.py ensure-binary", file=sys.stderr)
+        sys.exit(2)
+    try:
+        print(ensure_pgbouncer())
+    except PgClusterError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        sys.exit(1)

@@ -118,6 +118,19 @@ class Settings:
                 f"DB_POOL_MAX_SIZE ({self.pool_max_size})",
                 variable="DB_POOL_MIN_SIZE",
             )
+        connect = dict(self.connect_options)
+        if connect.get("sslrootcert") == "system" and self.sslmode not in (None, "verify-full"):
+            raise ConfigurationError(
+                f"sslrootcert=system trusts every CA of the system, so it needs the host name "
+                f"checked: use sslmode=verify-full (or leave sslmode out), not {self.sslmode}",
+                variable="DB_SSLMODE",
+            )
+        for key in ("ssl_min_protocol_version", "ssl_max_protocol_version"):
+            if key in connect and connect[key] not in _TLS_VERSIONS:
+                raise ConfigurationError(
+                    f"{key} must be one of {', '.join(_TLS_VERSIONS)}; got {connect[key]!r}",
+                    variable="DATABASE_URL",
+                )
         if self.pgbouncer:
             refused = [key for key, _ in self.url_options if key.lower() not in _BOUNCER_PARAMETERS]
             if refused:
@@ -330,6 +343,7 @@ CONNECT_OPTIONS = frozenset(
 )
 #: The server settings of a URL that PgBouncer passes on at connect (it refuses most).
 _BOUNCER_PARAMETERS = frozenset({"application_name"})
+_TLS_VERSIONS = ("TLSv1", "TLSv1.1", "TLSv1.2", "TLSv1.3")
 _SESSION_ATTRS = ("any", "primary", "standby", "prefer-standby", "read-write", "read-only")
 
 #: libpq's environment variables, read where dualdb's own are not set (``DB_TYPE=

@@ -10,6 +10,7 @@ Before, dualdb passed every ``?key=value`` of the URL to the server as a setting
 from __future__ import annotations
 
 import asyncio
+import os
 import subprocess
 import sys
 import uuid
@@ -193,3 +194,60 @@ async def test_the_migration_cli_connects_with_the_same_tls_url(
     assert PASSWORD not in proc.stdout + proc.stderr
     async with dualdb.connect(url) as db:
         assert await db.fetch_val(raw("SELECT to_regclass('users') IS NOT NULL")) is True
+
+
+@pytest.mark.parametrize("sslmode", ["", "&sslmode=verify-full"])
+async def test_sslrootcert_system_trusts_the_systems_certificate_authorities(
+    backend: str,
+    pg_tls_server: PgServer,
+    tls_database: str,
+    monkeypatch: pytest.MonkeyPatch,
+    sslmode: str,
+) -> None:
+    """libpq's ``sslrootcert=system`` (a managed database with a publicly signed
+    certificate): asyncpg read it as a file named "system". The system's store is the
+    test CA here (OpenSSL's SSL_CERT_FILE)."""
+    monkeypatch.setenv("SSL_CERT_FILE", str(pg_tls_server.tls_folder / "ca.crt"))
+    url = _url(pg_tls_server, tls_database, query=f"?sslrootcert=system{sslmode}")
+    async with dualdb.connect(url) as db:
+        assert await _uses_tls(db)
+
+
+@pytest.mark.parametrize(
+    ("host", "store"), [("localhost", "other-ca.crt"), ("127.0.0.1", "ca.crt")]
+)
+async def test_sslrootcert_system_verifies_the_certificate_and_the_host_name(
+    backend: str,
+    pg_tls_server: PgServer,
+    tls_database: str,
+    monkeypatch: pytest.MonkeyPatch,
+    host: str,
+    store: str,
+) -> None:
+    monkeypatch.setenv("SSL_CERT_FILE", str(pg_tls_server.tls_folder / store))
+    url = _url(pg_tls_server, tls_database, host=host, query="?sslrootcert=system")
+    with pytest.raises(dualdb.ConnectionFailed, match="TLS certificate verification"):
+        await dualdb.connect(url)
+
+
+def test_sslrootcert_system_with_a_weaker_sslmode_is_refused(backend: str) -> None:
+    url = "postgresql://u:p@db.example.com/app?sslrootcert=system&sslmode=require"
+    with pytest.raises(dualdb.ConfigurationError, match="verify-full"):
+        dualdb.load_settings({"DATABASE_URL": url}, env_file=None)
+
+
+async def test_the_migration_cli_takes_sslrootcert_system_too(
+    backend: str, pg_tls_server: PgServer, tls_database: str
+) -> None:
+    url = _url(pg_tls_server, tls_database, query="?sslrootcert=system")
+    proc = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "dualdb", "migrate", "--database", url],
+        cwd=ROOT,
+        env={**os.environ, "SSL_CERT_FILE": str(pg_tls_server.tls_folder / "ca.crt")},
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import ssl
 from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any
@@ -340,6 +341,39 @@ _RESET = (
 )
 
 
+#: The TLS parameters ``_system_roots`` applies itself.
+_TLS_PARAMETERS = frozenset(
+    {"sslmode", "sslrootcert", "sslcert", "sslkey", "sslpassword", "sslcrl"}
+    | {"ssl_min_protocol_version", "ssl_max_protocol_version"}
+)
+
+
+def _system_roots(
+    parameters: list[tuple[str, str]],
+) -> tuple[list[tuple[str, str]], ssl.SSLContext | None]:
+    """libpq's ``sslrootcert=system`` (the system's trusted CAs, as for a managed database
+    whose certificate a public CA signed), which asyncpg would read as a file name: the
+    TLS context made here, verify-full, and the parameters without the TLS ones."""
+    options = dict(parameters)
+    if options.get("sslrootcert") != "system":
+        return parameters, None
+    context = ssl.create_default_context()  # the system's roots, host name checked
+    if "sslcert" in options:
+        context.load_cert_chain(
+            options["sslcert"], options.get("sslkey"), password=options.get("sslpassword")
+        )
+    if "sslcrl" in options:
+        context.load_verify_locations(options["sslcrl"])
+        context.verify_flags |= ssl.VERIFY_CRL_CHECK_CHAIN
+    for key, attribute in (
+        ("ssl_min_protocol_version", "minimum_version"),
+        ("ssl_max_protocol_version", "maximum_version"),
+    ):
+        if key in options:
+            setattr(context, attribute, ssl.TLSVersion[options[key].replace(".", "_")])
+    return [(k, v) for k, v in parameters if k not in _TLS_PARAMETERS], context
+
+
 def _server_full(exc: BaseException) -> bool:
     """The server refused a new connection for lack of room (too many clients, or the
     role's CONNECTION LIMIT): the pool's callers wait for its live connections instead."""
@@ -418,8 +452,10 @@ class PostgresDriver(Driver):
             parameters.append(("sslmode", settings.sslmode))
         endpoints = settings.endpoints()
         try:
+            parameters, tls = _system_roots(parameters)
             con = await asyncpg.connect(
                 f"postgresql://?{urlencode(parameters)}" if parameters else None,
+                ssl=tls,
                 host=[host for host, _ in endpoints],
                 port=[port for _, port in endpoints],
                 user=settings.user,
