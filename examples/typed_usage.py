@@ -36,6 +36,11 @@ async def sign_up(tx: dualdb.Transaction, email: str) -> str:
     return issued.token
 
 
+def can_administer(user: auth.User) -> bool:
+    role: auth.Role = user.role  # a Literal, not a str: a typo in a comparison is caught
+    return role == "admin"
+
+
 async def main(url: str) -> None:
     async with dualdb.connect(url) as db:
         token = await dualdb.run_in_transaction(db, lambda tx: sign_up(tx, "a@example.com"))
@@ -46,3 +51,5 @@ async def main(url: str) -> None:
             first = await tx.fetch_one(Query.from_(users).select(users.id).limit(1))
             total = await user_count(tx)
         print(valid is not None, found, len(rows), first, total, await user_count(db))
+        if found is not None:
+            print(can_administer(found))

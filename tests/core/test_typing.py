@@ -6,13 +6,16 @@ database) both look at the function itself, not at what it returns.
 
 from __future__ import annotations
 
+import importlib.util
 import inspect
+from pathlib import Path
 from unittest.mock import AsyncMock, create_autospec
 
 import pytest
 
 import dualdb
 
+TYPED_USAGE = Path(__file__).resolve().parents[2] / "examples" / "typed_usage.py"
 QUERY_METHODS = ("fetch_all", "fetch_one", "fetch_val", "execute", "execute_many")
 
 
@@ -51,3 +54,17 @@ async def test_autospec_of_a_database_gives_awaitable_query_methods(db: dualdb.D
     mock.fetch_one.return_value = None
     assert await mock.fetch_one("SELECT 1") is None
     mock.fetch_one.assert_awaited_once_with("SELECT 1")
+
+
+async def test_the_typed_usage_example_runs_on_both_backends(
+    migrated_database_url: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """``examples/typed_usage.py`` is type-checked by scripts/test; here it also runs."""
+    spec = importlib.util.spec_from_file_location("typed_usage", TYPED_USAGE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    await module.main(migrated_database_url)
+    printed = capsys.readouterr().out.split("\n")
+    assert printed[0].startswith("True ")  # a valid session for the new user
+    assert printed[1] == "False"  # a new user is no administrator

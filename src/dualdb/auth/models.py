@@ -36,7 +36,7 @@ class User:
     id: UUID
     email: str
     name: str | None
-    role: str
+    role: Role
     created_at: datetime
     updated_at: datetime
     deleted_at: datetime | None
