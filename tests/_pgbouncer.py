@@ -262,6 +262,8 @@ class PgBouncer:
 def driver_url(url: str) -> str:
     """``url`` for a driver of its own (asyncpg, psycopg2, yoyo): without dualdb's
     ``pgbouncer`` parameter, which libpq and asyncpg do not know."""
+    if "pgbouncer=" not in url:
+        return url  # (urlunsplit would change a sqlite://// URL)
     parts = urlsplit(url)
     query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != "pgbouncer"]
     return urlunsplit(parts._replace(query=urlencode(query)))
