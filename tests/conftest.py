@@ -158,8 +158,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         needed = _backends_needed(item)
         for name in sorted(needed):
             item.add_marker(getattr(pytest.mark, name))
-        direct = THROUGH_PGBOUNCER and item.get_closest_marker("not_through_pgbouncer") is not None
-        (keep if needed <= set(BACKENDS) and not direct else deselected).append(item)
+        # Through PgBouncer: the tests that reach PostgreSQL, except those that need it itself.
+        skip_pass = THROUGH_PGBOUNCER and (
+            "postgresql" not in needed
+            or item.get_closest_marker("not_through_pgbouncer") is not None
+        )
+        (keep if needed <= set(BACKENDS) and not skip_pass else deselected).append(item)
     if deselected:
         config.hook.pytest_deselected(items=deselected)
         items[:] = keep
