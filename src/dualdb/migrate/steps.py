@@ -32,7 +32,7 @@ from dualdb.dialects import DialectName, dialect_names, get_dialect
 from dualdb.errors import MigrationError
 from dualdb.migrate.logical_types import LOGICAL_TYPES, ddl_type
 
-__all__ = ["Statements", "backend_of", "by_backend", "execute", "typed_sql"]
+__all__ = ["ShowableStep", "Statements", "backend_of", "by_backend", "execute", "typed_sql"]
 
 #: What a step may run: one statement, several, or a function of the connection.
 Statements = str | Sequence[str] | Callable[[Any], None]
@@ -67,7 +67,36 @@ def execute(conn: Any, statements: Statements) -> None:
             cursor.close()
 
 
-def by_backend(**per_dialect: Statements) -> Callable[[Any], None]:
+class ShowableStep:
+    """A step body built by :func:`by_backend` or :func:`typed_sql`: yoyo calls it with the
+    connection; ``dualdb migrate --dry-run --sql`` asks it for the SQL it would run."""
+
+    __slots__ = ("_run", "_sql")
+
+    def __init__(
+        self,
+        run: Callable[[Any, DialectName], None],
+        sql: Callable[[DialectName], list[str] | None],
+    ) -> None:
+        self._run = run
+        self._sql = sql
+
+    def __call__(self, conn: Any) -> None:
+        self._run(conn, backend_of(conn))
+
+    def sql_for(self, dialect: DialectName) -> list[str] | None:
+        """The statements this step runs on ``dialect``; None where Python code runs
+        (or, for :func:`by_backend`, where the dialect is given no statements)."""
+        return self._sql(dialect)
+
+
+def _listed(statements: Statements) -> list[str] | None:
+    if callable(statements):
+        return None
+    return [statements] if isinstance(statements, str) else list(statements)
+
+
+def by_backend(**per_dialect: Statements) -> ShowableStep:
     """A step body that runs the statements given for the connection's dialect,
     e.g. ``by_backend(sqlite="...", postgresql="...")``.
 
@@ -82,8 +111,7 @@ def by_backend(**per_dialect: Statements) -> Callable[[Any], None]:
             f"dialect; expected keywords among {', '.join(dialect_names())}"
         )
 
-    def run(conn: Any) -> None:
-        name = backend_of(conn)
+    def run(conn: Any, name: DialectName) -> None:
         if name not in per_dialect:
             raise MigrationError(
                 f"this migration step has no statements for {name}: add {name}=... "
@@ -91,10 +119,13 @@ def by_backend(**per_dialect: Statements) -> Callable[[Any], None]:
             )
         execute(conn, per_dialect[name])
 
-    return run
+    def sql(name: DialectName) -> list[str] | None:
+        return _listed(per_dialect[name]) if name in per_dialect else None
+
+    return ShowableStep(run, sql)
 
 
-def typed_sql(*statements: str) -> Callable[[Any], None]:
+def typed_sql(*statements: str) -> ShowableStep:
     """A step body whose SQL names column types logically: ``{uuid}``, ``{json}``, ….
 
     Each ``{name}`` of the vocabulary (see :mod:`dualdb.migrate.logical_types`) is replaced
@@ -102,11 +133,12 @@ def typed_sql(*statements: str) -> Callable[[Any], None]:
     left alone.
     """
 
-    def run(conn: Any) -> None:
-        backend = backend_of(conn)
-        execute(
-            conn,
-            [_TYPE_PLACEHOLDER.sub(lambda m: ddl_type(m.group(1), backend), s) for s in statements],
-        )
+    def sql(backend: DialectName) -> list[str]:
+        return [
+            _TYPE_PLACEHOLDER.sub(lambda m: ddl_type(m.group(1), backend), s) for s in statements
+        ]
 
-    return run
+    def run(conn: Any, backend: DialectName) -> None:
+        execute(conn, sql(backend))
+
+    return ShowableStep(run, sql)
