@@ -18,7 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from time import perf_counter
-from typing import Any
+from typing import Any, Literal
+
+from yoyo.migrations import ancestors
 
 from dualdb.dialects import embedded_dialect, get_dialect
 from dualdb.errors import (
@@ -33,13 +35,26 @@ from dualdb.migrate.checksums import SUM_FILE, ChecksumStore, compare, sum_probl
 from dualdb.migrate.connection import Target, open_target
 from dualdb.migrate.introspect import introspect
 from dualdb.migrate.locking import LockInfo, lock_holder, migration_lock
+from dualdb.migrate.preview import StepSQL, migration_sql
 from dualdb.migrate.schema import Schema, diff
 from dualdb.migrate.source import MigrationSource, load_source
 from dualdb.settings import Settings
 
-__all__ = ["Applied", "Problem", "Report", "Runner", "read_applied"]
+__all__ = ["CHECKLIST", "Applied", "Problem", "ProblemKind", "Report", "Runner", "read_applied"]
 
 DEFAULT_LOCK_TIMEOUT = 60.0
+
+#: How a schema change is made, so that `dualdb check` passes again.
+CHECKLIST = (
+    "`dualdb new NAME` → edit the new migration (and its rollback) → `dualdb sum` → "
+    "`dualdb schema dump` → `dualdb migrate` → `dualdb check`"
+)
+
+#: What a :class:`Problem` is about (stable: ``--json`` prints it).
+ProblemKind = Literal[
+    "edited", "sum_mismatch", "missing_file", "pending", "no_snapshot", "bad_snapshot", "drift"
+]
+_CHECKSUM_KINDS: frozenset[ProblemKind] = frozenset({"edited", "sum_mismatch"})
 
 
 @dataclass(frozen=True)
@@ -56,11 +71,16 @@ class Applied:
 
 @dataclass(frozen=True)
 class Problem:
-    """Something ``status``/``check`` found wrong; ``checksum`` marks edited migrations."""
+    """Something ``status``/``check`` found wrong, of a ``kind``."""
 
+    kind: ProblemKind
     message: str
-    checksum: bool = False
     migration_id: str | None = None
+
+    @property
+    def checksum(self) -> bool:
+        """An edited migration file (the checksum exit code)."""
+        return self.kind in _CHECKSUM_KINDS
 
 
 @dataclass
@@ -77,6 +97,8 @@ class Report:
     lock: LockInfo | None = None
     #: The lock is a row a killed dualdb run left, which the next run removes itself.
     lock_left: bool = False
+    #: What to do about the problems (``check``: the migration checklist after drift).
+    hint: str | None = None
 
 
 def read_applied(backend: Any) -> list[Applied]:
@@ -141,7 +163,11 @@ class Runner:
             notes.append(f"{verb} the checksum of {migration_id}: {reason}.")
         for migration_id in result.missing_files:
             problems.append(
-                Problem(f"{migration_id} is applied but its file is missing from {self.directory}")
+                Problem(
+                    "missing_file",
+                    f"{migration_id} is applied but its file is missing from {self.directory}",
+                    migration_id=migration_id,
+                )
             )
         applied_at = {a.id: a.applied_at for a in applied}
         for migration_id, recorded, current in result.changed:
@@ -156,9 +182,9 @@ class Runner:
                 also = f" (or its {rollback.name})" if rollback.is_file() else ""
                 problems.append(
                     Problem(
+                        "edited",
                         f"{path}{also} was edited after it was applied "
                         f"(sha256 {recorded[:12]}… when applied, {current[:12]}… now)",
-                        checksum=True,
                         migration_id=migration_id,
                     )
                 )
@@ -347,6 +373,59 @@ class Runner:
                 self._apply_all(target, source, pending)
                 return [m.id for m in pending]
 
+    def sql_of(self, ids: list[str]) -> dict[str, list[StepSQL]]:
+        """The SQL each migration of ``ids`` would run on the configured backend, step by
+        step, without connecting (see :mod:`dualdb.migrate.preview`)."""
+        source = load_source(self.directory)
+        by_id = source.by_id
+        return {mid: migration_sql(by_id[mid], self.settings.backend) for mid in ids}
+
+    def mark(
+        self, references: list[str], *, everything: bool = False, break_lock: bool = False
+    ) -> list[str]:
+        """Record migrations as applied without running them, through yoyo's bookkeeping
+        (as ``yoyo mark`` does), under the migration lock; return the ids marked.
+
+        Each reference (an id or unique prefix) is marked with every migration it depends
+        on, as ``yoyo mark -r`` does; ``everything`` marks every pending migration (a
+        baseline for a database whose schema was made some other way). Unknown references
+        raise :class:`MigrationSourceError` before anything is opened. The checksum of each
+        file is recorded in the same transaction.
+        """
+        source = load_source(self.directory)
+        if everything:
+            wanted = set(source.ids)
+        else:
+            if not references:
+                raise MigrationSourceError("name the migrations to mark, or give --all")
+            wanted = set()
+            for reference in references:
+                migration = source.by_id[source.resolve(reference)]
+                wanted |= {migration.id} | {m.id for m in ancestors(migration, source.migrations)}
+        with open_target(self.settings) as target:
+            backend = target.backend
+            with migration_lock(
+                backend, timeout=self.lock_timeout, break_lock=break_lock, echo=self.echo
+            ):
+                backend.ensure_internal_schema_updated()
+                applied = {a.id for a in read_applied(backend)}
+                chosen = [m for m in source.migrations if m.id in wanted - applied]
+                if not chosen:
+                    self.echo(f"Nothing to mark: already applied on {target.display_url}.")
+                    return []
+                record = self._recorder(source)
+                with backend.transaction():
+                    for migration in chosen:
+                        backend.mark_one(migration)
+                        record(backend, migration, "apply")
+                self.echo(
+                    f"Marked {len(chosen)} migration(s) as applied on {target.display_url} "
+                    "without running them:"
+                )
+                for migration in chosen:
+                    self.echo(f"  {migration.id}")
+                return [m.id for m in chosen]
+
     def rollback(
         self,
         *,
@@ -448,11 +527,12 @@ class Runner:
                 self._apply_all(target, source, list(source.migrations))
         return list(source.ids)
 
-    def status(self) -> Report:
-        """Applied (with times), pending, notes and problems; records unseen checksums."""
+    def status(self, *, record: bool = True) -> Report:
+        """Applied (with times), pending, notes and problems; records unseen checksums
+        unless ``record`` is false (then nothing is written)."""
         source = load_source(self.directory)
         with open_target(self.settings, read_only=True) as target:
-            report = self._inspect(target, source)
+            report = self._inspect(target, source, record=record)
         stale_sum = sum_problems(source.directory)
         if stale_sum:
             report.notes.append(
@@ -461,9 +541,11 @@ class Runner:
             )
         return report
 
-    def _inspect(self, target: Target, source: MigrationSource) -> Report:
+    def _inspect(self, target: Target, source: MigrationSource, *, record: bool = True) -> Report:
         applied = read_applied(target.backend)
-        notes, problems = self._review_checksums(target, source, applied, record=bool(applied))
+        notes, problems = self._review_checksums(
+            target, source, applied, record=record and bool(applied)
+        )
         applied_ids = {a.id for a in applied}
         migrations = migrations_of(target.backend)
         row = lock_holder(target.backend)
@@ -489,26 +571,39 @@ class Runner:
         for problem in sum_problems(source.directory):
             report.problems.append(
                 Problem(
+                    "sum_mismatch",
                     f"{problem} (a released migration must not change: add a new one; "
                     "for a migration not released yet, run `dualdb sum`)",
-                    checksum=True,
                 )
             )
         if report.pending:
             report.problems.append(
-                Problem(f"{len(report.pending)} migration(s) pending: {', '.join(report.pending)}")
+                Problem(
+                    "pending",
+                    f"{len(report.pending)} migration(s) pending: {', '.join(report.pending)}",
+                )
             )
         if not snapshot.is_file():
             report.problems.append(
-                Problem(f"no schema snapshot at {snapshot}: run `dualdb schema dump` and commit it")
+                Problem(
+                    "no_snapshot",
+                    f"no schema snapshot at {snapshot}: run `dualdb schema dump` and commit it",
+                )
             )
             return report
         try:
             expected = Schema.from_json(snapshot.read_text(encoding="utf-8"))
         except ValueError as exc:
-            report.problems.append(Problem(f"{snapshot}: {exc}"))
+            report.problems.append(Problem("bad_snapshot", f"{snapshot}: {exc}"))
             return report
-        report.problems.extend(Problem(f"schema drift: {line}") for line in diff(expected, live))
+        drift = diff(expected, live)
+        report.problems.extend(Problem("drift", f"schema drift: {line}") for line in drift)
+        if drift:
+            report.hint = (
+                f"The live schema differs from {snapshot}. A schema change is made as a "
+                f"migration: {CHECKLIST}. A change made by hand belongs in a migration too, "
+                "or must be undone."
+            )
         return report
 
     def dump_schema(self, output: Path, *, live: bool = False) -> Schema:
