@@ -1,5 +1,9 @@
 """The ``dualdb`` command (also ``python -m dualdb``): migrations, seeds and drift checks.
 
+``status``, ``check`` and ``migrate`` take ``--json`` for scripts: one JSON object on
+stdout (an ``{"error": …}`` object when the command failed), the human text on stderr, and
+the same exit codes.
+
 Synchronous on purpose: it drives yoyo's API over yoyo's DB-API connections (``sqlite3``,
 ``psycopg2``), reading the same settings as :func:`dualdb.connect` (``DB_TYPE``,
 ``DATABASE_URL``, ``SQLITE_FILE``, ``.env``…), so switching to PostgreSQL is one variable.
@@ -11,12 +15,15 @@ from __future__ import annotations
 
 import argparse
 import functools
+import json
 import logging
 import sys
 import textwrap
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import Any, NoReturn
 
+from dualdb import __version__
 from dualdb.dialects import MigrationBackend, get_dialect
 from dualdb.errors import (
     BadMigration,
@@ -31,6 +38,7 @@ from dualdb.errors import (
 )
 from dualdb.migrate.checksums import SUM_FILE, write_sum
 from dualdb.migrate.connection import describe_error, scrub
+from dualdb.migrate.preview import StepSQL
 from dualdb.migrate.runner import DEFAULT_LOCK_TIMEOUT, Report, Runner
 from dualdb.migrate.scaffold import new_migration
 from dualdb.migrate.seeds import run_seeds
@@ -63,6 +71,16 @@ EXIT_CODES = {
     EXIT_INTERRUPTED: "interrupted (Ctrl+C)",
 }
 
+#: The ``kind`` of ``--json``'s ``{"error": …}`` object, by exit code.
+ERROR_KINDS = {
+    EXIT_USAGE: "usage",
+    EXIT_UNREACHABLE: "unreachable",
+    EXIT_FAILED: "failed",
+    EXIT_LOCKED: "locked",
+    EXIT_CHECKSUM: "checksum",
+    EXIT_INTERRUPTED: "interrupted",
+}
+
 _EPILOG = "\n".join(
     [
         "exit codes:",
@@ -82,6 +100,21 @@ _EPILOG = "\n".join(
 )
 
 Echo = Callable[[str], None]
+
+
+class UsageError(Exception):
+    """A command line that cannot run (exit code 2), with the usage line to show."""
+
+    def __init__(self, message: str, usage: str = "") -> None:
+        super().__init__(message)
+        self.usage = usage
+
+
+class _Parser(argparse.ArgumentParser):
+    """Raises :class:`UsageError` instead of exiting, so that ``--json`` can report it."""
+
+    def error(self, message: str) -> NoReturn:
+        raise UsageError(message, self.format_usage())
 
 
 def _positive_seconds(text: str) -> float:
@@ -106,7 +139,7 @@ def _positive_int(text: str) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser; global options are accepted before or after the command."""
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     group = common.add_argument_group("global options")
     group.add_argument(
         "--database",
@@ -130,7 +163,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="also show yoyo's log",
     )
 
-    locking = argparse.ArgumentParser(add_help=False)
+    locking = _Parser(add_help=False)
     lock_group = locking.add_argument_group("locking")
     lock_group.add_argument(
         "--lock-timeout",
@@ -145,7 +178,14 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="remove a lock left by a killed run first (only when no other run is active)",
     )
-    checksums = argparse.ArgumentParser(add_help=False)
+    checksums = _Parser(add_help=False)
+    json_output = _Parser(add_help=False)
+    json_output.add_argument(
+        "--json",
+        action="store_true",
+        help='print one JSON object on stdout (errors too: {"error": {kind, message}}); '
+        "the human text goes to stderr",
+    )
     checksums.add_argument(
         "--accept-changed",
         action="store_true",
@@ -153,7 +193,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
 
     formatter = argparse.RawDescriptionHelpFormatter
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="dualdb",
         description="Migrations, seeds and schema checks for dualdb (SQLite and PostgreSQL), "
         "on yoyo's bookkeeping: `yoyo` and `dualdb` work on the same database.",
@@ -161,11 +201,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=formatter,
         parents=[common],
     )
+    parser.add_argument("--version", action="version", version=f"dualdb {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
 
-    def add(
-        name: str, help_text: str, *parents: argparse.ArgumentParser
-    ) -> argparse.ArgumentParser:
+    def add(name: str, help_text: str, *parents: _Parser) -> argparse.ArgumentParser:
         return commands.add_parser(
             name,
             help=help_text,
@@ -180,9 +219,16 @@ def build_parser() -> argparse.ArgumentParser:
         "Apply pending migrations, each with its duration.",
         locking,
         checksums,
+        json_output,
     )
     migrate.add_argument("--to", metavar="ID", help="stop after this migration (id or prefix)")
     migrate.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+    migrate.add_argument(
+        "--sql",
+        action="store_true",
+        help="with --dry-run: also print the SQL each pending migration would run on the "
+        "configured backend",
+    )
 
     rollback = add(
         "rollback",
@@ -196,15 +242,26 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--all", action="store_true", help="roll back every migration")
     rollback.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
 
-    add("status", "Show applied migrations (with times), pending ones, and problems.")
+    add("status", "Show applied migrations (with times), pending ones, and problems.", json_output)
 
     check = add(
         "check",
         "Verify checksums and dualdb.sum, and compare the live schema with the snapshot.",
+        json_output,
     )
     check.add_argument(
         "--snapshot", metavar="PATH", type=Path, help="default: MIGRATIONS/schema.json"
     )
+
+    mark = add(
+        "mark",
+        "Record migrations as applied without running them (as `yoyo mark`): each ID with the "
+        "migrations it depends on, or --all (a baseline for a schema made some other way).",
+        locking,
+        json_output,
+    )
+    mark.add_argument("ids", nargs="*", metavar="ID", help="a migration id or unique prefix")
+    mark.add_argument("--all", action="store_true", help="mark every pending migration")
 
     reset = add("reset", "Drop everything in the database and apply all migrations.", locking)
     reset.add_argument("--yes", action="store_true", help="confirm: all data is lost")
@@ -266,6 +323,8 @@ def _print_report(report: Report, echo: Echo, *, verbose_applied: bool = True) -
         echo(f"Problems ({len(report.problems)}):")
         for problem in report.problems:
             echo(f"  {problem.message}")
+    if report.hint:
+        echo(textwrap.fill(report.hint, 88))
 
 
 def _report_exit(report: Report) -> int:
@@ -274,18 +333,93 @@ def _report_exit(report: Report) -> int:
     return EXIT_PROBLEMS if report.problems else EXIT_OK
 
 
+def _utc(text: str | None) -> str | None:
+    """A time as the bookkeeping tables hold it (UTC text) → ISO 8601 ``…T…Z``, seconds."""
+    return f"{text[:19].replace(' ', 'T')}Z" if text else None
+
+
+def _report_json(report: Report) -> dict[str, Any]:
+    lock = report.lock
+    return {
+        "database": scrub(report.database),
+        "database_exists": report.database_exists,
+        "migrations": str(report.directory),
+        "applied": [{"id": a.id, "applied_at": _utc(a.applied_at)} for a in report.applied],
+        "pending": list(report.pending),
+        "lock": None
+        if lock is None
+        else {"pid": lock.pid, "since": _utc(lock.since), "left_by_killed_run": report.lock_left},
+        "notes": [scrub(note) for note in report.notes],
+        "problems": [
+            {"kind": p.kind, "message": scrub(p.message), "migration_id": p.migration_id}
+            for p in report.problems
+        ],
+        "hint": report.hint,
+    }
+
+
+def _print_json(document: dict[str, Any]) -> None:
+    print(json.dumps(document, indent=2, ensure_ascii=False), flush=True)
+
+
+def _sql_json(shown: dict[str, list[StepSQL]]) -> dict[str, list[dict[str, Any]]]:
+    return {
+        migration_id: [
+            {"step": item.step, "python": item.is_python, "sql": item.sql} for item in items
+        ]
+        for migration_id, items in shown.items()
+    }
+
+
+def _print_sql(shown: dict[str, list[StepSQL]], dialect: str, echo: Echo) -> None:
+    for migration_id, items in shown.items():
+        echo("")
+        echo(f"-- {migration_id}: what it would run on {dialect}")
+        for item in items:
+            if item.sql is None:
+                echo(f"-- step {item.step}: Python code, which cannot be shown without running it")
+            else:
+                echo(item.sql if item.sql.endswith(";") else f"{item.sql};")
+
+
+def _migrate(args: argparse.Namespace, runner: Runner, echo: Echo) -> int:
+    if args.sql and not args.dry_run:
+        raise UsageError("--sql shows what would run: use it with --dry-run")
+    ids = runner.migrate(
+        to=args.to,
+        dry_run=args.dry_run,
+        accept_changed=args.accept_changed,
+        break_lock=args.break_lock,
+    )
+    shown = runner.sql_of(ids) if args.sql else {}
+    if args.sql and not args.json:
+        _print_sql(shown, runner.settings.backend, echo)
+    if args.json:
+        document: dict[str, Any] = {
+            "command": "migrate",
+            "dry_run": args.dry_run,
+            "applied_now": [] if args.dry_run else ids,
+            "would_apply": ids if args.dry_run else [],
+        }
+        if args.sql:
+            document["sql"] = _sql_json(shown)
+        # (a dry run writes nothing, not even the checksums status records)
+        document.update(_report_json(runner.status(record=not args.dry_run)))
+        _print_json(document)
+    return EXIT_OK
+
+
 def _run(args: argparse.Namespace, settings: Settings, echo: Echo) -> int:
     directory: Path = getattr(args, "migrations", Path("migrations"))
     lock_timeout: float = getattr(args, "lock_timeout", DEFAULT_LOCK_TIMEOUT)
     runner = Runner(settings, directory, echo=echo, lock_timeout=lock_timeout)
     command: str = args.command
     if command == "migrate":
-        runner.migrate(
-            to=args.to,
-            dry_run=args.dry_run,
-            accept_changed=args.accept_changed,
-            break_lock=args.break_lock,
-        )
+        return _migrate(args, runner, echo)
+    elif command == "mark":
+        marked = runner.mark(args.ids, everything=args.all, break_lock=args.break_lock)
+        if args.json:
+            _print_json({"command": "mark", "marked_now": marked, **_report_json(runner.status())})
     elif command == "rollback":
         runner.rollback(
             to=args.to,
@@ -298,6 +432,8 @@ def _run(args: argparse.Namespace, settings: Settings, echo: Echo) -> int:
     elif command == "status":
         report = runner.status()
         _print_report(report, echo)
+        if args.json:
+            _print_json({"command": "status", **_report_json(report)})
         return _report_exit(report)
     elif command == "check":
         snapshot: Path = args.snapshot or directory / "schema.json"
@@ -306,6 +442,8 @@ def _run(args: argparse.Namespace, settings: Settings, echo: Echo) -> int:
         _print_report(report, echo, verbose_applied=False)
         if not report.problems:
             echo("OK: checksums match, nothing is pending, and the schema matches the snapshot.")
+        if args.json:
+            _print_json({"command": "check", "snapshot": str(snapshot), **_report_json(report)})
         return _report_exit(report)
     elif command == "reset":
         runner.reset(
@@ -366,25 +504,37 @@ def _configure_logging(verbose: bool) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; return the exit code (see ``dualdb --help``)."""
-    args = build_parser().parse_args(argv)
-    _configure_logging(getattr(args, "verbose", False))
-    echo: Echo = functools.partial(print, flush=True)
-    settings: Settings | None = None
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    as_json = "--json" in arguments  # known before parsing, for a refused command line
 
-    def error(message: str) -> None:
+    def error(message: str, code: int) -> int:
         text = scrub(message)
         print(f"dualdb: error: {text}", file=sys.stderr, flush=True)
+        if as_json:
+            _print_json({"error": {"kind": ERROR_KINDS.get(code, "failed"), "message": text}})
+        return code
+
+    try:
+        args = build_parser().parse_args(arguments)
+    except UsageError as exc:
+        print(exc.usage, end="", file=sys.stderr)
+        return error(str(exc), EXIT_USAGE)
+    as_json = getattr(args, "json", False)
+    _configure_logging(getattr(args, "verbose", False))
+    # With --json, stdout holds only the JSON object: the human text goes to stderr.
+    echo: Echo = functools.partial(print, file=sys.stderr if as_json else sys.stdout, flush=True)
+    settings: Settings | None = None
 
     try:
         database = getattr(args, "database", None)
         settings = load_settings(url=database) if database else load_settings()
         return _run(args, settings, echo)
     except KeyboardInterrupt:
-        error("interrupted")
-        return EXIT_INTERRUPTED
+        return error("interrupted", EXIT_INTERRUPTED)
+    except UsageError as exc:
+        return error(str(exc), EXIT_USAGE)
     except DatabaseError as exc:
-        error(str(exc))
-        return exit_code(exc)
+        return error(str(exc), exit_code(exc))
     except Exception as exc:
         # A driver error the runner did not expect (permissions, a dropped connection…).
         migrations = get_dialect(settings.backend).migrations() if settings else None
@@ -392,5 +542,6 @@ def main(argv: Sequence[str] | None = None) -> int:
             migrations.is_driver_error(exc) or type(exc).__module__.startswith("yoyo")
         ):
             raise
-        error(f"database error: {describe_error(exc, migrations)}")
-        return exit_code(exc, migrations)
+        return error(
+            f"database error: {describe_error(exc, migrations)}", exit_code(exc, migrations)
+        )
