@@ -1,9 +1,15 @@
 """SQLite for the migration tooling: yoyo's backend adjusted, introspection, drop-all.
 
 The yoyo backend here works on a plain file connection (no shared cache, whose table locks
-fail at once instead of waiting), with dualdb's busy timeout, no declared-type converters,
-and datetimes bound as ISO text rather than through ``sqlite3``'s default adapter
-(deprecated since Python 3.12). Foreign keys stay off while migrating, as under plain yoyo:
+fail at once instead of waiting), with dualdb's busy timeout and no declared-type
+converters. Dates and datetimes bound on that connection (yoyo's bookkeeping, a Python
+migration's or a seed's own statements) are turned into the text ``sqlite3``'s default
+adapters wrote (``str(value)``) before ``sqlite3`` sees them: those adapters are deprecated
+since Python 3.12, and the conversion belongs to this connection only (``sqlite3`` has no
+per-connection adapters, so it is a cursor and connection class of its own). yoyo's
+backend registers a process-wide adapter of its own (ISO text with a ``T``) whenever it is
+used as a context manager, as for a non-transactional migration, and never really removes
+it; dualdb's does not. Foreign keys stay off while migrating, as under plain yoyo:
 SQLite's table rebuild recipe (create, copy, drop, rename) would otherwise cascade-delete
 child rows.
 
@@ -23,11 +29,11 @@ import os
 import socket
 import sqlite3
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import date, datetime
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from yoyo.backends.core.sqlite3 import SQLiteBackend as _YoyoSQLiteBackend
 from yoyo.connections import DatabaseURI
@@ -49,6 +55,56 @@ from dualdb.settings import Settings
 __all__ = ["SQLiteBackend", "SQLiteMigrations"]
 
 
+def _as_stored(value: object) -> object:
+    """``value``, or for a date or datetime the text ``sqlite3``'s default adapter stored for
+    it (``isoformat()``, with a space before a datetime's time: ``str(value)``).
+
+    Only the two exact types: the default adapters are looked up by exact type, so a
+    subclass was never theirs (it adapts itself, or is refused, as before).
+    """
+    if type(value) is datetime:
+        return value.isoformat(" ")
+    if type(value) is date:
+        return value.isoformat()
+    return value
+
+
+def _as_stored_params(parameters: Any) -> Any:
+    """Bound parameters (a mapping or a sequence) with :func:`_as_stored` applied."""
+    if isinstance(parameters, Mapping):
+        return {key: _as_stored(value) for key, value in parameters.items()}
+    if isinstance(parameters, (list, tuple)):
+        return [_as_stored(value) for value in parameters]
+    return parameters  # (anything else: sqlite3 refuses or reads it as before)
+
+
+class _Cursor(sqlite3.Cursor):
+    """A cursor whose bound dates and datetimes never reach ``sqlite3``'s default adapter."""
+
+    def execute(self, sql: str, parameters: Any = (), /) -> Self:
+        return super().execute(sql, _as_stored_params(parameters))
+
+    def executemany(self, sql: str, seq_of_parameters: Iterable[Any], /) -> Self:
+        return super().executemany(sql, (_as_stored_params(p) for p in seq_of_parameters))
+
+
+class _Connection(sqlite3.Connection):
+    """The connection dualdb opens for yoyo: its cursors are :class:`_Cursor` (its own
+    ``execute`` and ``executemany`` skip ``cursor()``, so they go through one here)."""
+
+    # (typeshed's overloads return the factory's own cursor type; this one returns a Cursor)
+    def cursor(  # type: ignore[override]
+        self, factory: Callable[[sqlite3.Connection], sqlite3.Cursor] | None = None
+    ) -> sqlite3.Cursor:
+        return super().cursor(factory or _Cursor)
+
+    def execute(self, sql: str, parameters: Any = (), /) -> sqlite3.Cursor:
+        return self.cursor().execute(sql, parameters)
+
+    def executemany(self, sql: str, parameters: Iterable[Any], /) -> sqlite3.Cursor:
+        return self.cursor().executemany(sql, parameters)
+
+
 class SQLiteBackend(AtomicMigrations, _YoyoSQLiteBackend):  # type: ignore[misc]
     """yoyo's SQLite backend on a plain file connection; see the module docstring."""
 
@@ -57,7 +113,19 @@ class SQLiteBackend(AtomicMigrations, _YoyoSQLiteBackend):  # type: ignore[misc]
 
     def connect(self, dburi: Any) -> sqlite3.Connection:
         timeout = float(dburi.args.get("timeout", 5.0))
-        return sqlite3.connect(dburi.database, timeout=timeout, isolation_level=None)
+        return sqlite3.connect(
+            dburi.database, timeout=timeout, isolation_level=None, factory=_Connection
+        )
+
+    def __enter__(self) -> Self:
+        # yoyo's SQLite backend registers its datetime adapter and timestamp converter
+        # process-wide here (and its __exit__ cannot take them back: it rebinds the
+        # module's attributes, not the dicts sqlite3 reads). This connection binds
+        # datetimes itself and parses no declared types: neither is needed.
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.connection.close()
 
     def _check_transactional_ddl(self) -> bool:
         return True
@@ -78,14 +146,6 @@ class SQLiteBackend(AtomicMigrations, _YoyoSQLiteBackend):  # type: ignore[misc]
                         "{decimal} in typed_sql"
                     )
         return found
-
-    def execute(self, sql: str, params: Mapping[str, Any] | None = None) -> Any:
-        if params:
-            params = {
-                key: value.isoformat(" ") if isinstance(value, datetime) else value
-                for key, value in params.items()
-            }
-        return super().execute(sql, params)
 
 
 class SQLiteMigrations(MigrationBackend):
