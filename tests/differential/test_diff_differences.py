@@ -54,6 +54,21 @@ async def test_integer_division_and_remainder_agree(t: dualdb.Database) -> None:
     assert all(type(v) is int for row in rows for v in row)
 
 
+async def test_min_and_max_of_equal_decimals_keep_the_scale_of_another_row(
+    t: dualdb.Database, backend: str
+) -> None:
+    """``0`` and ``0.0`` are one value, and both backends return it; which row's scale
+    comes back follows the scan: PostgreSQL keeps the last of equal values it reads,
+    SQLite the first."""
+    await t.execute(Query.update(T).set(T.d, Decimal("0")).where(T.id == 1))
+    await t.execute(Query.update(T).set(T.d, Decimal("0.0")).where(T.id == 2))
+    row = await t.fetch_one(Query.from_(T).select(fn.Min(T.d), fn.Max(T.d)))
+    assert row is not None
+    expected = _by_backend(backend, Decimal("0"), Decimal("0.0"))
+    assert [str(v) for v in row] == [str(expected)] * 2
+    assert row[0] == row[1] == 0
+
+
 # ---------------------------------------------------------------------------- types
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from _differential import ITEMS, Pair, canon, canon_rows, examples, on_both, scratch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from pypika import analytics as an
 
@@ -143,6 +143,7 @@ async def test_sum_and_avg_of_no_rows_are_null_on_both(pair: Pair) -> None:
     pivot=some_decimals,
     high=some_decimals,
 )
+@example(values=[Decimal("0"), Decimal("0.0")], pivot=Decimal("0"), high=Decimal("0"))
 async def test_decimal_columns_compare_and_sort_by_value_on_both(
     pair: Pair, values: list[Decimal | None], pivot: Decimal, high: Decimal
 ) -> None:
@@ -156,13 +157,18 @@ async def test_decimal_columns_compare_and_sort_by_value_on_both(
         Query.from_(ITEMS).select(ITEMS.id).where(price != pivot).orderby(ITEMS.id),
         Query.from_(ITEMS).select(ITEMS.id).where(price[pivot:high]).orderby(ITEMS.id),
         Query.from_(ITEMS).select(ITEMS.id).where(price.isin([pivot, high])).orderby(ITEMS.id),
-        Query.from_(ITEMS).select(fn.Min(price).as_("lo"), fn.Max(price).as_("hi")),
     ]
+    extremes = Query.from_(ITEMS).select(fn.Min(price).as_("lo"), fn.Max(price).as_("hi"))
     async with scratch(pair) as txs:
         await _insert(txs, [(None, v, None) for v in values])
         for query in queries:
             sqlite, postgresql = await on_both(txs, _fetch_all(query))
             assert canon_rows(sqlite) == canon_rows(postgresql), query
+        # By value: of equal values written with different scales (0, 0.0), which one
+        # comes back follows each backend's scan (a remaining difference, see
+        # test_diff_differences.py).
+        sqlite_row, postgresql_row = await on_both(txs, lambda db: db.fetch_one(extremes))
+        assert tuple(sqlite_row or ()) == tuple(postgresql_row or ())
 
 
 @settings(max_examples=examples(100))
