@@ -226,8 +226,12 @@ def pgbouncer(pg_server: PgServer) -> Iterator[PgBouncer]:
     """A PgBouncer in transaction mode in front of ``pg_server`` (tests/_pgbouncer.py)
     with two server connections per database, so that clients share them as they would
     in production. Started when a test first needs it; never skipped."""
+    yield from _bouncer(pg_server, pool_size=2)
+
+
+def _bouncer(server: PgServer, *, pool_size: int) -> Iterator[PgBouncer]:
     try:
-        bouncer = start_pgbouncer(pg_server, pool_size=2)
+        bouncer = start_pgbouncer(server, pool_size=pool_size)
     except Exception as exc:
         pytest.fail(f"PgBouncer unavailable: {type(exc).__name__}: {exc}", pytrace=False)
     try:
@@ -279,14 +283,7 @@ def _sqlite_database(request: pytest.FixtureRequest) -> Iterator[str]:
 def routing_pgbouncer(pg_server: PgServer) -> Iterator[PgBouncer]:
     """With ``DUALDB_TEST_PGBOUNCER``: the PgBouncer the test databases are reached through,
     with room for the tests' own pools."""
-    try:
-        bouncer = start_pgbouncer(pg_server, pool_size=40)
-    except Exception as exc:
-        pytest.fail(f"PgBouncer unavailable: {type(exc).__name__}: {exc}", pytrace=False)
-    try:
-        yield bouncer
-    finally:
-        bouncer.stop()
+    yield from _bouncer(pg_server, pool_size=40)
 
 
 def _routed(request: pytest.FixtureRequest, url: str) -> str:
