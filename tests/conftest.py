@@ -144,6 +144,10 @@ def _backends_needed(item: pytest.Item) -> set[str]:
     return needed
 
 
+#: The fixtures whose PostgreSQL database the pass through PgBouncer reaches through it.
+_ROUTED = frozenset({"database_url", "migrated_database_url"})
+
+
 @pytest.hookimpl(tryfirst=True)  # before `-m` selection, so the markers added here count
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     # Mark every test with the backend(s) it touches, and deselect (not skip: it is the
@@ -158,9 +162,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         needed = _backends_needed(item)
         for name in sorted(needed):
             item.add_marker(getattr(pytest.mark, name))
-        # Through PgBouncer: the tests that reach PostgreSQL, except those that need it itself.
+        # Through PgBouncer: the tests whose database it routes (section 4), except those
+        # that need the server itself.
         skip_pass = THROUGH_PGBOUNCER and (
             "postgresql" not in needed
+            or not _ROUTED & set(getattr(item, "fixturenames", ()))
             or item.get_closest_marker("not_through_pgbouncer") is not None
         )
         (keep if needed <= set(BACKENDS) and not skip_pass else deselected).append(item)
