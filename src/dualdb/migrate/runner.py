@@ -307,6 +307,11 @@ class Runner:
         cut = source.ids.index(target_id)
         return [m for m in pending if source.ids.index(m.id) <= cut]
 
+    def _echo_list(self, header: str, migrations: list[Any]) -> None:
+        self.echo(header)
+        for migration in migrations:
+            self.echo(f"  {migration.id}")
+
     def _note_sum(self, source: MigrationSource) -> None:
         if sum_problems(source.directory):
             self.warn(
@@ -351,12 +356,11 @@ class Runner:
                 if not pending:
                     self.echo(f"Nothing to apply: {target.display_url} is up to date.")
                 else:
-                    self.echo(
+                    self._echo_list(
                         f"Would apply {len(pending)} migration(s) to {target.display_url} "
-                        "(dry run: nothing was changed):"
+                        "(dry run: nothing was changed):",
+                        pending,
                     )
-                    for migration in pending:
-                        self.echo(f"  {migration.id}")
                 return [m.id for m in pending]
             with migration_lock(
                 target.backend, timeout=self.lock_timeout, break_lock=break_lock, echo=self.echo
@@ -418,12 +422,11 @@ class Runner:
                     for migration in chosen:
                         backend.mark_one(migration)
                         record(backend, migration, "apply")
-                self.echo(
+                self._echo_list(
                     f"Marked {len(chosen)} migration(s) as applied on {target.display_url} "
-                    "without running them:"
+                    "without running them:",
+                    chosen,
                 )
-                for migration in chosen:
-                    self.echo(f"  {migration.id}")
                 return [m.id for m in chosen]
 
     def rollback(
@@ -493,12 +496,11 @@ class Runner:
         if not chosen:
             self.echo(f"Nothing to roll back on {target.display_url}.")
         elif dry_run:
-            self.echo(
+            self._echo_list(
                 f"Would roll back {len(chosen)} migration(s) on {target.display_url} "
-                "(dry run: nothing was changed):"
+                "(dry run: nothing was changed):",
+                chosen,
             )
-            for migration in chosen:
-                self.echo(f"  {migration.id}")
         return chosen
 
     def reset(

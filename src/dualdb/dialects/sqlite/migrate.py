@@ -279,33 +279,12 @@ class SQLiteMigrations(MigrationBackend):
             time.sleep(0.2)
 
     def running_migration(self, backend: Any) -> LockInfo | None:
-        path = _lock_file(backend)
-        try:
-            fd = os.open(path, os.O_RDONLY)
-        except OSError:
-            return None
-        try:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except BlockingIOError:
-                owner = _read_owner(fd) or {}
-                return LockInfo(int(owner.get("pid", 0)), None)
-            return None
-        finally:
-            os.close(fd)
+        held, owner = _probe(backend)
+        return LockInfo(int((owner or {}).get("pid", 0)), None) if held else None
 
     def left_by_killed_run(self, backend: Any, holder: LockInfo) -> bool:
-        if self.running_migration(backend) is not None:
-            return False
-        try:
-            fd = os.open(_lock_file(backend), os.O_RDONLY)
-        except OSError:
-            return False
-        try:
-            owner = _read_owner(fd)
-        finally:
-            os.close(fd)
-        return owner is not None and owner.get("pid") == holder.pid
+        held, owner = _probe(backend)
+        return not held and owner is not None and owner.get("pid") == holder.pid
 
     def scratch_settings(self, folder: str) -> Settings:
         return Settings(backend=NAME, sqlite_file=str(Path(folder) / "scratch.db"))
@@ -314,6 +293,23 @@ class SQLiteMigrations(MigrationBackend):
 def _lock_file(backend: Any) -> str:
     """The file whose OS lock guards the migration lock (see ``migration_lock``)."""
     return f"{backend.uri.database}-migrate.lock"
+
+
+def _probe(backend: Any) -> tuple[bool, dict[str, Any] | None]:
+    """Whether a run holds the lock file's OS lock now, and whom the file names (the
+    holder, or the run that died holding it)."""
+    try:
+        fd = os.open(_lock_file(backend), os.O_RDONLY)
+    except OSError:
+        return False, None
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True, _read_owner(fd)
+        return False, _read_owner(fd)
+    finally:
+        os.close(fd)
 
 
 def _read_owner(fd: int) -> dict[str, Any] | None:
