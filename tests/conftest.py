@@ -19,10 +19,10 @@ Environment variables:
 * ``HYPOTHESIS_PROFILE``        profile outside CI (``dev`` by default).
 * ``DUALDB_TEST_PGBOUNCER``     ``1``: the ``postgresql`` databases of ``database_url`` and
                                 ``migrated_database_url`` are reached through a PgBouncer in
-                                transaction mode (``?pgbouncer=true``); tests marked
-                                ``not_through_pgbouncer`` (they need a server session of their own)
-                                are deselected. ``scripts/test`` runs the PostgreSQL API, auth
-                                and fault tests so, after the main run.
+                                transaction mode (``?pgbouncer=true``); every other test, and
+                                those marked ``not_through_pgbouncer`` (they need the server
+                                itself), is deselected. ``scripts/test`` runs the API, auth,
+                                fault and migration-lock tests so, after the main run.
 
 Nothing here ever skips: a PostgreSQL server that cannot be started fails the tests that need it.
 """
