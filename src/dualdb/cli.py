@@ -42,6 +42,7 @@ from dualdb.migrate.preview import StepSQL
 from dualdb.migrate.runner import DEFAULT_LOCK_TIMEOUT, Report, Runner
 from dualdb.migrate.scaffold import new_migration
 from dualdb.migrate.seeds import run_seeds
+from dualdb.migrate.source import YOYO_INI, Folders, folders_from, sources_of_yoyo_ini
 from dualdb.settings import Settings, load_settings
 
 __all__ = ["EXIT_CODES", "main"]
@@ -150,10 +151,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     group.add_argument(
         "--migrations",
-        metavar="DIR",
-        type=Path,
+        metavar="SOURCE",
+        action="append",
         default=argparse.SUPPRESS,
-        help="migrations folder (default: ./migrations)",
+        help="a migrations folder, or package:PKG:DIR for migrations shipped in a package; "
+        "repeat for several, upstream first: the last is the project's own (where new, sum "
+        "and the snapshot write). Default: the sources of ./yoyo.ini, else ./migrations",
     )
     group.add_argument(
         "-v",
@@ -302,7 +305,8 @@ def build_parser() -> argparse.ArgumentParser:
 def _print_report(report: Report, echo: Echo, *, verbose_applied: bool = True) -> None:
     suffix = "" if report.database_exists else " (file does not exist yet)"
     echo(f"Database:   {report.database}{suffix}")
-    echo(f"Migrations: {report.directory}")
+    after = "".join(f" (after {folder})" for folder in report.upstream)
+    echo(f"Migrations: {report.directory}{after}")
     if verbose_applied:
         echo(f"Applied ({len(report.applied)}):")
         width = max((len(a.id) for a in report.applied), default=0)
@@ -344,6 +348,7 @@ def _report_json(report: Report) -> dict[str, Any]:
         "database": scrub(report.database),
         "database_exists": report.database_exists,
         "migrations": str(report.directory),
+        "upstream": [str(folder) for folder in report.upstream],
         "applied": [{"id": a.id, "applied_at": _utc(a.applied_at)} for a in report.applied],
         "pending": list(report.pending),
         "lock": None
@@ -409,10 +414,19 @@ def _migrate(args: argparse.Namespace, runner: Runner, echo: Echo) -> int:
     return EXIT_OK
 
 
+def _folders(args: argparse.Namespace) -> Folders:
+    """``--migrations`` as given, else what plain yoyo would read from ./yoyo.ini."""
+    specs: list[str] | None = getattr(args, "migrations", None)
+    if specs is None:
+        specs = sources_of_yoyo_ini(Path(YOYO_INI)) or ["migrations"]
+    return folders_from(specs)
+
+
 def _run(args: argparse.Namespace, settings: Settings, echo: Echo) -> int:
-    directory: Path = getattr(args, "migrations", Path("migrations"))
+    folders = _folders(args)
+    directory = folders.own
     lock_timeout: float = getattr(args, "lock_timeout", DEFAULT_LOCK_TIMEOUT)
-    runner = Runner(settings, directory, echo=echo, lock_timeout=lock_timeout)
+    runner = Runner(settings, folders, echo=echo, lock_timeout=lock_timeout)
     command: str = args.command
     if command == "migrate":
         return _migrate(args, runner, echo)
@@ -437,7 +451,7 @@ def _run(args: argparse.Namespace, settings: Settings, echo: Echo) -> int:
         return _report_exit(report)
     elif command == "check":
         snapshot: Path = args.snapshot or directory / "schema.json"
-        echo(f"Checking {settings.display_url()} against {directory} and {snapshot}")
+        echo(f"Checking {settings.display_url()} against {folders} and {snapshot}")
         report = runner.check(snapshot)
         _print_report(report, echo, verbose_applied=False)
         if not report.problems:
@@ -450,13 +464,13 @@ def _run(args: argparse.Namespace, settings: Settings, echo: Echo) -> int:
             yes=args.yes, allow_production=args.allow_production, break_lock=args.break_lock
         )
     elif command == "new":
-        for path in new_migration(directory, " ".join(args.name), python=args.python):
+        for path in new_migration(folders, " ".join(args.name), python=args.python):
             echo(f"Created {path}")
         echo(f"Updated {directory / SUM_FILE}")
     elif command == "sum":
         echo(f"Wrote {write_sum(directory)}")
     elif command == "seed":
-        result = run_seeds(settings, args.seeds, directory, allow_production=args.allow_production)
+        result = run_seeds(settings, args.seeds, folders, allow_production=args.allow_production)
         echo(f"Seeded {settings.display_url()} from {args.seeds}:")
         for line in result.lines:
             echo(f"  {line}")

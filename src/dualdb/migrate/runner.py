@@ -37,7 +37,7 @@ from dualdb.migrate.introspect import introspect
 from dualdb.migrate.locking import LockInfo, lock_holder, migration_lock
 from dualdb.migrate.preview import StepSQL, migration_sql
 from dualdb.migrate.schema import Schema, diff
-from dualdb.migrate.source import MigrationSource, load_source
+from dualdb.migrate.source import Folders, MigrationSource, load_source
 from dualdb.settings import Settings
 
 __all__ = ["CHECKLIST", "Applied", "Problem", "ProblemKind", "Report", "Runner", "read_applied"]
@@ -91,6 +91,8 @@ class Report:
     database_exists: bool
     directory: Path
     applied: list[Applied] = field(default_factory=list)
+    #: Folders read before ``directory`` (e.g. dualdb's shipped schema, ``package:`` sources).
+    upstream: tuple[Path, ...] = ()
     pending: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
@@ -118,6 +120,16 @@ def read_applied(backend: Any) -> list[Applied]:
     return [Applied(row[0], row[1]) for row in rows]
 
 
+def _sum_problems(source: MigrationSource) -> list[str]:
+    """``dualdb.sum`` problems of every folder; an upstream folder's are named by its path."""
+    problems = [
+        f"{folder}: {problem}"
+        for folder in source.folders.upstream
+        for problem in sum_problems(folder)
+    ]
+    return problems + sum_problems(source.folders.own)
+
+
 def _duration(seconds: float) -> str:
     return f"{seconds * 1000:.0f} ms" if seconds < 10 else f"{seconds:.1f} s"
 
@@ -128,14 +140,15 @@ class Runner:
     def __init__(
         self,
         settings: Settings,
-        directory: Path,
+        directory: Path | Folders,
         *,
         echo: Callable[[str], None] = print,
         warn: Callable[[str], None] | None = None,
         lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     ) -> None:
         self.settings = settings
-        self.directory = directory
+        self.folders = directory if isinstance(directory, Folders) else Folders(directory)
+        self.directory = self.folders.own
         self.echo = echo
         self.warn = warn or (lambda message: print(message, file=sys.stderr))
         self.lock_timeout = lock_timeout
@@ -165,7 +178,7 @@ class Runner:
             problems.append(
                 Problem(
                     "missing_file",
-                    f"{migration_id} is applied but its file is missing from {self.directory}",
+                    f"{migration_id} is applied but its file is missing from {self.folders}",
                     migration_id=migration_id,
                 )
             )
@@ -313,11 +326,12 @@ class Runner:
             self.echo(f"  {migration.id}")
 
     def _note_sum(self, source: MigrationSource) -> None:
-        if sum_problems(source.directory):
-            self.warn(
-                f"note: {source.directory / SUM_FILE} is out of date; run `dualdb sum` before "
-                "committing (`dualdb check` fails until then)"
-            )
+        for folder in source.folders.all:
+            if sum_problems(folder):
+                self.warn(
+                    f"note: {folder / SUM_FILE} is out of date; run `dualdb sum` before "
+                    "committing (`dualdb check` fails until then)"
+                )
 
     def _apply_all(self, target: Target, source: MigrationSource, pending: list[Any]) -> None:
         backend = target.backend
@@ -345,7 +359,7 @@ class Runner:
         Refuses with :class:`ChecksumMismatch` when an applied migration was edited, unless
         ``accept_changed``. A ``dry_run`` prints the plan and changes nothing at all.
         """
-        source = load_source(self.directory)
+        source = load_source(self.folders)
         self._note_sum(source)
         with open_target(self.settings, read_only=dry_run) as target:
             if dry_run:
@@ -380,7 +394,7 @@ class Runner:
     def sql_of(self, ids: list[str]) -> dict[str, list[StepSQL]]:
         """The SQL each migration of ``ids`` would run on the configured backend, step by
         step, without connecting (see :mod:`dualdb.migrate.preview`)."""
-        source = load_source(self.directory)
+        source = load_source(self.folders)
         by_id = source.by_id
         return {mid: migration_sql(by_id[mid], self.settings.backend) for mid in ids}
 
@@ -396,7 +410,7 @@ class Runner:
         raise :class:`MigrationSourceError` before anything is opened. The checksum of each
         file is recorded in the same transaction.
         """
-        source = load_source(self.directory)
+        source = load_source(self.folders)
         if everything:
             wanted = set(source.ids)
         else:
@@ -443,7 +457,7 @@ class Runner:
         ``everything``; return the ids rolled back, newest first."""
         if steps is not None and steps < 1:
             raise MigrationSourceError("--steps must be at least 1")
-        source = load_source(self.directory)
+        source = load_source(self.folders)
         with open_target(self.settings, read_only=dry_run) as target:
             backend = target.backend
             if dry_run:
@@ -518,7 +532,7 @@ class Runner:
                 f"reset drops every table of {self.settings.display_url()} and re-applies all "
                 f"migrations; confirm with {' and '.join(missing)}"
             )
-        source = load_source(self.directory)
+        source = load_source(self.folders)
         with open_target(self.settings) as target:
             backend = target.backend
             with migration_lock(
@@ -532,10 +546,10 @@ class Runner:
     def status(self, *, record: bool = True) -> Report:
         """Applied (with times), pending, notes and problems; records unseen checksums
         unless ``record`` is false (then nothing is written)."""
-        source = load_source(self.directory)
+        source = load_source(self.folders)
         with open_target(self.settings, read_only=True) as target:
             report = self._inspect(target, source, record=record)
-        stale_sum = sum_problems(source.directory)
+        stale_sum = _sum_problems(source)
         if stale_sum:
             report.notes.append(
                 f"{SUM_FILE} is out of date ({'; '.join(stale_sum)}): "
@@ -555,6 +569,7 @@ class Runner:
             database=target.display_url,
             database_exists=target.existed,
             directory=source.directory,
+            upstream=source.folders.upstream,
             applied=applied,
             pending=[m for m in source.ids if m not in applied_ids],
             notes=notes,
@@ -566,11 +581,11 @@ class Runner:
     def check(self, snapshot: Path) -> Report:
         """Everything ``status`` checks, plus ``dualdb.sum``, pending migrations and drift of
         the live schema from ``snapshot``; every finding is a problem."""
-        source = load_source(self.directory)
+        source = load_source(self.folders)
         with open_target(self.settings, read_only=True) as target:
             report = self._inspect(target, source)
             live = introspect(target.backend)
-        for problem in sum_problems(source.directory):
+        for problem in _sum_problems(source):
             report.problems.append(
                 Problem(
                     "sum_mismatch",
@@ -615,7 +630,7 @@ class Runner:
             with open_target(self.settings, read_only=True) as target:
                 schema = introspect(target.backend)
         else:
-            source = load_source(self.directory)
+            source = load_source(self.folders)
             with tempfile.TemporaryDirectory(prefix="dualdb-schema-") as scratch:
                 settings = embedded_dialect().migrations().scratch_settings(scratch)
                 assert settings is not None  # an embedded database needs no server

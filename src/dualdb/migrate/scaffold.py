@@ -16,7 +16,7 @@ from yoyo.migrations import heads
 
 from dualdb.errors import ConfigurationError
 from dualdb.migrate.checksums import write_sum
-from dualdb.migrate.source import load_source
+from dualdb.migrate.source import Folders, load_source
 
 __all__ = ["new_migration"]
 
@@ -77,15 +77,22 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
-def new_migration(directory: Path, name: str, *, python: bool = False) -> list[Path]:
+def new_migration(directory: Path | Folders, name: str, *, python: bool = False) -> list[Path]:
     """Create ``directory/NNNN_name.sql`` and ``.rollback.sql`` (or ``.py``); update the sum.
 
-    Returns the created paths. The folder is created if missing.
+    With upstream folders (dualdb's shipped schema), the number continues the project's own
+    folder and the first migration there depends on the upstream heads, so it runs after
+    them whichever tool applies it. Returns the created paths. The folder is created if
+    missing.
     """
     slug = _slug(name)
+    folders = directory if isinstance(directory, Folders) else Folders(directory)
+    directory = folders.own
     directory.mkdir(parents=True, exist_ok=True)
-    existing = load_source(directory).migrations if read_migrations(str(directory)) else []
-    numbers = [int(m.group(1)) for m in (re.match(r"(\d+)", mig.id) for mig in existing) if m]
+    found = read_migrations(*(str(folder) for folder in folders.all))
+    existing = load_source(folders).migrations if found else []
+    own = [mig for mig in existing if Path(mig.path).parent.resolve() == directory.resolve()]
+    numbers = [int(m.group(1)) for m in (re.match(r"(\d+)", mig.id) for mig in own) if m]
     migration_id = f"{max(numbers, default=0) + 1:04d}_{slug}"
     depends = sorted(m.id for m in heads(existing))
     words = slug.replace("_", " ")  # (from the slug only: no character of the name's own)

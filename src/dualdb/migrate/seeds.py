@@ -26,7 +26,7 @@ from dualdb.migrate.connection import open_target
 from dualdb.migrate.introspect import introspect
 from dualdb.migrate.locking import migration_lock
 from dualdb.migrate.runner import read_applied
-from dualdb.migrate.source import load_source
+from dualdb.migrate.source import Folders, load_source
 from dualdb.settings import Settings
 
 __all__ = ["SeedResult", "run_seeds", "seed_modules"]
@@ -62,7 +62,7 @@ def _load(path: Path) -> ModuleType:
 def run_seeds(
     settings: Settings,
     seeds_dir: Path,
-    migrations_dir: Path,
+    migrations_dir: Path | Folders,
     *,
     allow_production: bool = False,
 ) -> SeedResult:
