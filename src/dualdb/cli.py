@@ -40,7 +40,7 @@ from dualdb.migrate.checksums import SUM_FILE, write_sum
 from dualdb.migrate.connection import describe_error, scrub
 from dualdb.migrate.preview import StepSQL
 from dualdb.migrate.runner import DEFAULT_LOCK_TIMEOUT, Report, Runner
-from dualdb.migrate.scaffold import new_migration
+from dualdb.migrate.scaffold import SHIPPED_SOURCE, init_project, new_migration
 from dualdb.migrate.seeds import run_seeds
 from dualdb.migrate.source import YOYO_INI, Folders, folders_from, sources_of_yoyo_ini
 from dualdb.settings import Settings, load_settings
@@ -278,6 +278,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     add("sum", f"Rewrite MIGRATIONS/{SUM_FILE} from the migration files.")
 
+    init = add(
+        "init",
+        "Scaffold a project that uses dualdb: yoyo.ini (dualdb's shipped schema, then "
+        "./migrations), a first migration, its dualdb.sum and schema.json, seeds/dev.py, "
+        ".env.example, .gitignore. Existing files are kept.",
+    )
+    init.add_argument("directory", nargs="?", type=Path, default=Path(), metavar="DIR")
+
     seed = add("seed", "Load development data from seeds/ (idempotent).")
     seed.add_argument("--seeds", metavar="DIR", type=Path, default=Path("seeds"))
     seed.add_argument(
@@ -422,6 +430,23 @@ def _folders(args: argparse.Namespace) -> Folders:
     return folders_from(specs)
 
 
+def _init(root: Path, echo: Echo) -> int:
+    """``dualdb init``: needs no database (the snapshot comes from a scratch SQLite one)."""
+    results = init_project(root)
+    for path, written in results:
+        echo(f"{'Created' if written else 'Kept   '} {path}")
+    folders = folders_from([SHIPPED_SOURCE, str(root / "migrations")])
+    snapshot = folders.own / "schema.json"
+    if snapshot.exists():
+        echo(f"Kept    {snapshot}")
+    else:
+        scratch = load_settings({}, env_file=None)  # unused by a scratch-database dump
+        Runner(scratch, folders, echo=echo).dump_schema(snapshot)
+        echo(f"Created {snapshot}")
+    echo("Next: dualdb migrate (SQLite at ./data/app.db; DATABASE_URL=postgresql://… for a server)")
+    return EXIT_OK
+
+
 def _run(args: argparse.Namespace, settings: Settings, echo: Echo) -> int:
     folders = _folders(args)
     directory = folders.own
@@ -540,6 +565,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     settings: Settings | None = None
 
     try:
+        if args.command == "init":
+            return _init(args.directory, echo)
         database = getattr(args, "database", None)
         settings = load_settings(url=database) if database else load_settings()
         return _run(args, settings, echo)

@@ -260,3 +260,48 @@ async def test_create_user_and_link_account_roll_back_together(
             raise RuntimeError("callback failed")
     assert await auth.get_user_by_email(migrated_db, "ada@example.com") is None
     assert await auth.find_user_by_account(migrated_db, "github", "1") is None
+
+
+# ------------------------------------------------------- the building blocks of own queries
+
+
+async def test_update_user_with_keep_leaves_that_field_unchanged(
+    migrated_db: dualdb.Database,
+) -> None:
+    user = await auth.create_user(migrated_db, "ada@example.com", name="Ada")
+
+    updated = await auth.update_user(migrated_db, user.id, name=auth.KEEP, role="admin")
+
+    assert updated is not None
+    assert (updated.name, updated.role) == ("Ada", "admin")
+
+
+async def test_user_from_row_reads_a_user_from_an_own_query_with_more_columns(
+    migrated_db: dualdb.Database,
+) -> None:
+    user = await auth.create_user(migrated_db, "ada@example.com", name="Ada")
+    users = auth.USERS_TABLE
+    query = (
+        dualdb.Query.from_(users)
+        .select(*auth.USER_COLUMNS, users.email.as_("login"))
+        .where(users.id == dualdb.Param("id"))
+    )
+
+    row = await migrated_db.fetch_one(query, id=user.id)
+
+    assert row is not None
+    assert auth.user_from_row(row) == user
+    assert row["login"] == "ada@example.com"
+
+
+async def test_user_from_row_refuses_a_row_without_the_user_columns(
+    migrated_db: dualdb.Database,
+) -> None:
+    await auth.create_user(migrated_db, "ada@example.com")
+    row = await migrated_db.fetch_one(
+        dualdb.Query.from_(auth.USERS_TABLE).select(auth.USERS_TABLE.id).limit(1)
+    )
+    assert row is not None
+
+    with pytest.raises(dualdb.ProgrammingError, match=r"select \*USER_COLUMNS first"):
+        auth.user_from_row(row)

@@ -23,6 +23,8 @@ from __future__ import annotations
 
 from dualdb.auth._clock import Clock, utc_now
 from dualdb.auth._pagination import MAX_PAGE_SIZE
+from dualdb.auth._schema import USER_COLUMNS, user_from_row
+from dualdb.auth._schema import users as USERS_TABLE
 from dualdb.auth.crypto import (
     TOKEN_KEYS_VARIABLE,
     TokenCipher,
@@ -64,6 +66,8 @@ from dualdb.auth.sessions import (
     validate_session,
 )
 from dualdb.auth.users import (
+    KEEP,
+    Keep,
     create_user,
     delete_user,
     get_user,
@@ -91,10 +95,13 @@ from dualdb.errors import (
 
 __all__ = [
     "DEFAULT_STATE_TTL",
+    "KEEP",
     "MAX_PAGE_SIZE",
     "MAX_USER_AGENT_LENGTH",
     "MIN_BINDING_LENGTH",
     "TOKEN_KEYS_VARIABLE",
+    "USERS_TABLE",
+    "USER_COLUMNS",
     "AccountLinkedElsewhere",
     "AuthError",
     "Clock",
@@ -103,6 +110,7 @@ __all__ = [
     "InvalidCursor",
     "InvalidEmail",
     "IssuedSession",
+    "Keep",
     "OAuthAccount",
     "OAuthState",
     "Page",
@@ -141,6 +149,7 @@ __all__ = [
     "soft_delete_user",
     "unlink_account",
     "update_user",
+    "user_from_row",
     "utc_now",
     "uuid7",
     "validate_session",

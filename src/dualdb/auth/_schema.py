@@ -20,6 +20,7 @@ from typing import Any, cast
 
 from dualdb import Param, Query, Record, Table
 from dualdb.auth.models import Session, User
+from dualdb.errors import ProgrammingError
 
 __all__ = [
     "OAUTH_ACCOUNT_COLUMNS",
@@ -34,6 +35,7 @@ __all__ = [
     "text_param",
     "update",
     "user_from",
+    "user_from_row",
     "user_sessions",
     "users",
 ]
@@ -117,6 +119,21 @@ def user_from(row: Record, start: int = 0) -> User:
         None if public_key is None else bytes(public_key),
         counter,
     )
+
+
+def user_from_row(row: Record, start: int = 0) -> User:
+    """A :class:`User` from a row of an application's own query on ``users``.
+
+    For a project that adds columns to ``users`` (or joins its own tables): select
+    ``*USER_COLUMNS`` first, then what the application needs, and read both from one row —
+    one round trip instead of ``get_user`` plus a second query.
+    """
+    if len(row) < start + _USER_WIDTH:
+        raise ProgrammingError(
+            f"user_from_row needs the {_USER_WIDTH} columns of dualdb.auth.USER_COLUMNS from "
+            f"position {start}; the row has {len(row)} columns (select *USER_COLUMNS first)"
+        )
+    return user_from(row, start)
 
 
 def session_from(row: Record) -> Session:

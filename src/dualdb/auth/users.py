@@ -43,6 +43,8 @@ from dualdb.auth.models import CursorPage, Page, Role, User
 from dualdb.errors import EmailTaken, InvalidEmail
 
 __all__ = [
+    "KEEP",
+    "Keep",
     "create_user",
     "delete_user",
     "get_user",
@@ -243,20 +245,25 @@ async def get_user_by_email(db: Queryable, email: str) -> User | None:
     return None if row is None else user_from(row)
 
 
-class _Keep(Enum):
+class Keep(Enum):
+    """The type of :data:`KEEP`."""
+
     KEEP = "keep"
 
 
-_KEEP: Final = _Keep.KEEP
+#: "Leave this field unchanged" for :func:`update_user` (its default), for callers that build
+#: the arguments from a form: ``update_user(db, id, name=form.get("name", KEEP))``.
+KEEP: Final = Keep.KEEP
+_KEEP: Final = KEEP
 
 
 async def update_user(
     db: Queryable,
     user_id: UUID,
     *,
-    email: str | _Keep = _KEEP,
-    name: str | _Keep | None = _KEEP,
-    role: Role | _Keep = _KEEP,
+    email: str | Keep = _KEEP,
+    name: str | Keep | None = _KEEP,
+    role: Role | Keep = _KEEP,
     clock: Clock = utc_now,
 ) -> User | None:
     """Change the given fields of a (not deleted) user and bump ``updated_at``.
@@ -268,11 +275,11 @@ async def update_user(
     like any constraint violation, aborts the transaction.
     """
     values: dict[str, object] = {}
-    if not isinstance(email, _Keep):
+    if not isinstance(email, Keep):
         values["email"] = normalize_email(email)
-    if not isinstance(name, _Keep):
+    if not isinstance(name, Keep):
         values["name"] = name
-    if not isinstance(role, _Keep):
+    if not isinstance(role, Keep):
         values["role"] = role
     if not values:
         return await get_user(db, user_id)

@@ -15,10 +15,10 @@ from yoyo import read_migrations
 from yoyo.migrations import heads
 
 from dualdb.errors import ConfigurationError
-from dualdb.migrate.checksums import write_sum
-from dualdb.migrate.source import Folders, load_source
+from dualdb.migrate.checksums import SUM_FILE, write_sum
+from dualdb.migrate.source import Folders, folders_from, load_source
 
-__all__ = ["new_migration"]
+__all__ = ["SHIPPED_SOURCE", "init_project", "new_migration"]
 
 _SQL_TEMPLATE = """\
 -- {title}
@@ -77,7 +77,9 @@ def _slug(name: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", name.lower()).strip("_")
 
 
-def new_migration(directory: Path | Folders, name: str, *, python: bool = False) -> list[Path]:
+def new_migration(
+    directory: Path | Folders, name: str, *, python: bool = False, title: str | None = None
+) -> list[Path]:
     """Create ``directory/NNNN_name.sql`` and ``.rollback.sql`` (or ``.py``); update the sum.
 
     With upstream folders (dualdb's shipped schema), the number continues the project's own
@@ -96,7 +98,7 @@ def new_migration(directory: Path | Folders, name: str, *, python: bool = False)
     migration_id = f"{max(numbers, default=0) + 1:04d}_{slug}"
     depends = sorted(m.id for m in heads(existing))
     words = slug.replace("_", " ")  # (from the slug only: no character of the name's own)
-    title = words[:1].upper() + words[1:] + "."
+    title = title or words[:1].upper() + words[1:] + "."
     if python:
         created = [directory / f"{migration_id}.py"]
         text = _PYTHON_TEMPLATE.format(title=title, depends=", ".join(repr(d) for d in depends))
@@ -111,3 +113,108 @@ def new_migration(directory: Path | Folders, name: str, *, python: bool = False)
         )
     write_sum(directory)
     return created
+
+
+# --------------------------------------------------------------------------- dualdb init
+
+#: Where an installed dualdb keeps its own schema, as yoyo names a package source.
+SHIPPED_SOURCE = "package:dualdb:migrations"
+
+_YOYO_INI = """\
+# Plain `yoyo` reads this file, and `dualdb` reads its `sources`: both apply dualdb's own
+# schema (users, sessions, OAuth: shipped in the installed package) and then ./migrations.
+#   dualdb migrate                          honours DATABASE_URL, DB_*, SQLITE_FILE and .env
+#   yoyo apply                              migrates ./data/app.db
+#   yoyo apply --database "$DATABASE_URL"   migrates that database
+[DEFAULT]
+sources = {shipped} %(here)s/migrations
+database = sqlite:///%(here)s/data/app.db
+migration_table = _yoyo_migration
+batch_mode = on
+verbosity = 0
+"""
+
+_ENV_EXAMPLE = """\
+# Copy to .env (never commit .env). Real environment variables win over it.
+# Development: nothing to set, the database is SQLite at ./data/app.db.
+# Production: one URL (add ?sslmode=verify-full&sslrootcert=... for TLS).
+#DATABASE_URL=postgresql://app:secret@db.example.com:5432/app
+#DB_PRODUCTION=true
+# Keys that encrypt stored OAuth tokens at rest: "kid:base64key[,kid:base64key...]" (32-byte
+# keys, AES-256-GCM; the first encrypts, all decrypt). A key:
+#   python -c "import base64, os; print('k1:' + base64.b64encode(os.urandom(32)).decode())"
+#DUALDB_TOKEN_KEYS=
+"""
+
+_SEED = '''\
+"""Development data, loaded by `dualdb seed` (it refuses PostgreSQL without --allow-production).
+
+A seed module has `seed(connection, backend) -> lines`: `connection` is the DB-API connection
+of the migration tools (sqlite3 or psycopg2), inside one transaction. Keep seeds idempotent.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+DEV_USER_ID = "01890000-0000-7000-8000-00000000d001"
+SEEDED_AT = "2024-01-01 00:00:00.000000+00:00"
+
+
+def seed(conn: Any, backend: str) -> list[str]:
+    mark = "?" if backend == "sqlite" else "%s"
+    cursor = conn.cursor()
+    try:
+        cursor.execute(
+            "INSERT INTO users (id, email, name, role, webauthn_counter, created_at, updated_at)"
+            f" VALUES ({', '.join([mark] * 7)}) ON CONFLICT (id) DO NOTHING",
+            (DEV_USER_ID, "dev@example.com", "Dev User", "admin", 0, SEEDED_AT, SEEDED_AT),
+        )
+    finally:
+        cursor.close()
+    return ["user dev@example.com (admin)"]
+'''
+
+_FIRST_TITLE = (
+    "The application's first migration: it runs after dualdb's own schema (users, sessions, "
+    "OAuth).\n\nAdd steps here while it is unreleased; later changes: `dualdb new NAME`."
+)
+
+_GITIGNORE = """\
+.env
+data/
+"""
+
+
+def init_project(root: Path) -> list[tuple[Path, bool]]:
+    """Scaffold a project that uses dualdb (``dualdb init``): each path, and whether it was
+    written (False: it existed and was kept; nothing the user has is overwritten).
+
+    The first migration of the project's own folder depends on the shipped schema's heads, so
+    plain yoyo and ``dualdb migrate`` both apply it after users/sessions/OAuth; the sum and
+    the schema snapshot are written so ``dualdb check`` passes once the database is migrated.
+    """
+    results: list[tuple[Path, bool]] = []
+
+    def write(path: Path, text: str) -> None:
+        if path.exists():
+            results.append((path, False))
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text, encoding="utf-8", newline="\n")
+        results.append((path, True))
+
+    root.mkdir(parents=True, exist_ok=True)
+    write(root / "yoyo.ini", _YOYO_INI.format(shipped=SHIPPED_SOURCE))
+    folders = folders_from([SHIPPED_SOURCE, str(root / "migrations")])
+    own = folders.own
+    if own.is_dir() and read_migrations(str(own)):
+        results.append((own, False))
+    else:
+        created = new_migration(folders, "app", python=True, title=_FIRST_TITLE)
+        results.extend((path, True) for path in [*created, own / SUM_FILE])
+    write(root / "seeds" / "dev.py", _SEED)
+    write(root / ".env.example", _ENV_EXAMPLE)
+    write(root / ".gitignore", _GITIGNORE)
+    (root / "data").mkdir(exist_ok=True)
+    return results
