@@ -30,6 +30,15 @@ SDIST_FILES = {
     "pyproject.toml",
     "setup.cfg",  # (setuptools' egg_info tag settings)
     "src/dualdb/py.typed",
+    # The users/sessions/OAuth schema (src/dualdb/migrations → ../../migrations).
+    "src/dualdb/migrations/0002_user_sessions.sql",
+    "src/dualdb/migrations/0002_user_sessions.rollback.sql",
+    "src/dualdb/migrations/0003_oauth.sql",
+    "src/dualdb/migrations/0003_oauth.rollback.sql",
+    "src/dualdb/migrations/0004_oauth_sessions_browser_binding.sql",
+    "src/dualdb/migrations/0004_oauth_sessions_browser_binding.rollback.sql",
+    "src/dualdb/migrations/dualdb.sum",
+    "src/dualdb/migrations/schema.json",
 }
 
 BUILD = [sys.executable, "-m", "build", "--no-isolation", "--wheel", "--sdist"]
@@ -87,6 +96,10 @@ def test_the_wheel_holds_the_package_its_typing_marker_and_the_licence(dist: Pat
         names = set(wheel.namelist())
     info = f"{NAME}.dist-info"
     assert "dualdb/py.typed" in names
+    shipped = {
+        path.name for path in (REPO / "migrations").iterdir() if not path.name.startswith("_")
+    }
+    assert {name.removeprefix("dualdb/migrations/") for name in names} >= shipped
     assert "dualdb/__init__.py" in names
     assert f"{info}/licenses/LICENSE" in names
     others = {name for name in names if not name.startswith(("dualdb/", f"{info}/"))}
