@@ -25,7 +25,7 @@ def _ratio(value: float | None) -> str:
 
 
 def format_markdown(backend: str, figures: dict[str, Any]) -> str:
-    """One Markdown table per backend for the README: the raw driver's and dualdb's
+    """One Markdown table per backend (for docs or a pull request): the raw driver's and dualdb's
     figures, and every contender's time relative to the raw driver."""
     contenders = figures["contenders"]
     keys = ["dualdb", *(k for k in contenders if k not in ("raw", "dualdb"))]

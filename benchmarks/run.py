@@ -119,7 +119,7 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
         help=f"run only this workload (repeatable): {', '.join(WORKLOADS)}",
     )
     parser.add_argument(
-        "--markdown", type=Path, metavar="PATH", help="also write the README tables here"
+        "--markdown", type=Path, metavar="PATH", help="also write the result tables here (Markdown)"
     )
     parser.add_argument("--sqlite-file", metavar="PATH", help="SQLite file to (re)create")
     pin = parser.add_mutually_exclusive_group()

@@ -56,7 +56,7 @@ EXIT_LOCKED = 5
 EXIT_CHECKSUM = 6
 EXIT_INTERRUPTED = 130
 
-#: Exit code → meaning; printed by ``--help`` and documented in the README.
+#: Exit code → meaning; printed by ``--help`` and documented in docs/cli.md.
 EXIT_CODES = {
     EXIT_OK: "success (status: nothing wrong; pending migrations alone are not a problem)",
     EXIT_PROBLEMS: "status/check found problems: schema drift, pending migrations (check), "

@@ -1,8 +1,8 @@
 """The differences between the backends that remain, each pinned on each backend.
 
-Every test here asserts what each backend does *today*; the README's "Remaining
+Every test here asserts what each backend does *today*; docs/backend-differences.md's "Remaining
 differences" lists them by these names. If dualdb makes one of them agree, its test
-fails and must move to the agreement tests (and the README line must go).
+fails and must move to the agreement tests (and the docs line must go).
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@ with the same prebuilt query objects: rows stay correctly labelled and typed.
 
 "Another connection" is a second dualdb Database or the raw driver (``sqlite3``,
 ``asyncpg``), as a migration tool run beside the application would be. The changes are
-the README's rebuild recipe (new table, copy, drop, rename) with the columns reordered
+the rebuild recipe of docs/migrations.md (new table, copy, drop, rename) with the columns reordered
 and one retyped, an added column, and a column's type changed in place.
 """
 

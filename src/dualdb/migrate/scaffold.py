@@ -27,7 +27,7 @@ _SQL_TEMPLATE = """\
 -- Portable SQL, one statement per semicolon, run in one transaction on both backends.
 -- Column types: UUID, TEXT, INTEGER, BIGINT, BOOLEAN, TIMESTAMPTZ, DOUBLE PRECISION, DATE;
 -- json/decimal/bytes differ per backend: use `dualdb new --python` for those.
--- SQLite's ALTER TABLE can ADD/RENAME/DROP a column, not change one: see the README.
+-- SQLite's ALTER TABLE can ADD/RENAME/DROP a column, not change one: see docs/migrations.md.
 
 """
 
