@@ -22,11 +22,12 @@ from dataclasses import dataclass
 from logging import INFO
 from time import perf_counter
 from types import TracebackType
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar, overload
 
 from dualdb._hooks import Hooks, QueryHook, count_rows
 from dualdb._logging import log_query
 from dualdb._logging import logger as query_logger
+from dualdb._results import map_all, map_one, map_value, stream_mapper
 from dualdb.dialects._pool import PoolStats
 from dualdb.dialects.base import (
     Connection,
@@ -43,6 +44,8 @@ from dualdb.sql.terms import Param
 
 __all__ = ["Database", "Health", "PoolStats", "Queryable", "Transaction"]
 
+T = TypeVar("T")
+
 
 @dataclass(frozen=True, slots=True)
 class Health:
@@ -56,11 +59,26 @@ class Health:
 class Queryable(Protocol):
     """What :class:`Database` and :class:`Transaction` both provide."""
 
+    @overload
+    async def fetch_all(self, query: Any, /, *, as_: type[T], **values: Any) -> list[T]: ...
+    @overload
     async def fetch_all(self, query: Any, /, **values: Any) -> list[Record]: ...
+    @overload
+    async def fetch_one(self, query: Any, /, *, as_: type[T], **values: Any) -> T | None: ...
+    @overload
     async def fetch_one(self, query: Any, /, **values: Any) -> Record | None: ...
+    @overload
+    async def fetch_val(self, query: Any, /, *, as_: type[T], **values: Any) -> T | None: ...
+    @overload
     async def fetch_val(self, query: Any, /, **values: Any) -> Any: ...
     async def execute(self, query: Any, /, **values: Any) -> int: ...
     async def execute_many(self, query: Any, rows: Iterable[Mapping[str, Any]], /) -> None: ...
+    # pyright sees ``as_`` fitting the second overload's ``**values`` too; the first wins.
+    @overload
+    def iterate(  # pyright: ignore[reportOverlappingOverload]
+        self, query: Any, /, *, batch_size: int = 500, as_: type[T], **values: Any
+    ) -> AsyncIterator[T]: ...
+    @overload
     def iterate(
         self, query: Any, /, *, batch_size: int = 500, **values: Any
     ) -> AsyncIterator[Record]: ...
@@ -164,19 +182,47 @@ class _Queries:
     # Coroutine functions, not plain functions returning ``_run``'s coroutine: the
     # Queryable protocol, pyright and ``create_autospec`` all rely on it.
 
-    async def fetch_all(self, query: Any, /, **values: Any) -> list[Record]:
-        """All result rows."""
+    # ``as_`` is a keyword of these methods, so no Param can be named ``as_`` (Param refuses
+    # the name): ``**values`` would never receive it.
+
+    @overload
+    async def fetch_all(self, query: Any, /, *, as_: type[T], **values: Any) -> list[T]: ...
+    @overload
+    async def fetch_all(self, query: Any, /, **values: Any) -> list[Record]: ...
+    async def fetch_all(self, query: Any, /, *, as_: Any = None, **values: Any) -> list[Any]:
+        """All result rows; with ``as_=Model``, each as a ``Model`` (a dataclass, TypedDict,
+        NamedTuple, pydantic model or msgspec Struct), matched by column name."""
         result: list[Record] = await self._run("fetch_all", query, values)
-        return result
+        if as_ is None:
+            return result
+        return map_all(as_, result)
 
-    async def fetch_one(self, query: Any, /, **values: Any) -> Record | None:
-        """The first result row, or None. Add ``.limit(1)`` if the query may match many."""
+    @overload
+    async def fetch_one(self, query: Any, /, *, as_: type[T], **values: Any) -> T | None: ...
+    @overload
+    async def fetch_one(self, query: Any, /, **values: Any) -> Record | None: ...
+    async def fetch_one(self, query: Any, /, *, as_: Any = None, **values: Any) -> Any:
+        """The first result row, or None. Add ``.limit(1)`` if the query may match many.
+        ``as_=Model`` as for :meth:`fetch_all`."""
         result: Record | None = await self._run("fetch_one", query, values)
-        return result
+        if as_ is None:
+            return result
+        return map_one(as_, result)
 
-    async def fetch_val(self, query: Any, /, **values: Any) -> Any:
-        """The first column of the first row, or None when there is no row."""
-        return await self._run("fetch_val", query, values)
+    @overload
+    async def fetch_val(self, query: Any, /, *, as_: type[T], **values: Any) -> T | None: ...
+    @overload
+    async def fetch_val(self, query: Any, /, **values: Any) -> Any: ...
+    async def fetch_val(self, query: Any, /, *, as_: Any = None, **values: Any) -> Any:
+        """The first column of the first row, or None when there is no row.
+
+        ``as_=cls`` types the value as ``cls | None`` for the type checker, and checks it:
+        a value of another type raises :class:`~dualdb.errors.ResultMappingError`.
+        """
+        result = await self._run("fetch_val", query, values)
+        if as_ is None:
+            return result
+        return map_value(as_, result)
 
     async def execute(self, query: Any, /, **values: Any) -> int:
         """Run a statement; return the number of rows it inserted, updated or deleted."""
@@ -208,15 +254,26 @@ class _Queries:
         Hooks.after(finishers, perf_counter() - started, len(arguments), None)
         self._log(compiled, arguments[0], started, "execute_many", len(arguments))
 
-    async def iterate(
+    # pyright sees ``as_`` fitting the second overload's ``**values`` too; the first wins.
+    @overload
+    def iterate(  # pyright: ignore[reportOverlappingOverload]
+        self, query: Any, /, *, batch_size: int = 500, as_: type[T], **values: Any
+    ) -> AsyncIterator[T]: ...
+    @overload
+    def iterate(
         self, query: Any, /, *, batch_size: int = 500, **values: Any
-    ) -> AsyncIterator[Record]:
+    ) -> AsyncIterator[Record]: ...
+    async def iterate(
+        self, query: Any, /, *, batch_size: int = 500, as_: Any = None, **values: Any
+    ) -> AsyncIterator[Any]:
         """Stream rows without loading them all (a server-side cursor on PostgreSQL).
 
         Holds one connection until the loop ends; break out of the loop to stop early.
+        ``as_=Model`` as for :meth:`fetch_all`.
         """
         if batch_size < 1:
             raise QueryError(f"batch_size must be ≥ 1, got {batch_size}")
+        convert = None if as_ is None else stream_mapper(as_)
         compiled = compile_query(query, self._dialect)
         args = compiled.arguments(values)
         finishers = (
@@ -235,9 +292,14 @@ class _Queries:
                 self._connection() as conn,
                 aclosing(conn.iterate(compiled, args, batch_size)) as records,
             ):
-                async for record in records:
-                    rows += 1
-                    yield record
+                if convert is None:
+                    async for record in records:
+                        rows += 1
+                        yield record
+                else:
+                    async for record in records:
+                        rows += 1
+                        yield convert(record)
         except BaseException as exc:
             error = exc
             raise

@@ -11,7 +11,9 @@ no traceback. Callers catch by meaning, on either backend::
     ├── ConfigurationError      (also ValueError) bad setting; names the variable
     ├── UnsupportedFeature      a construct the target dialect cannot run (raised at compile time)
     ├── QueryError              (also ValueError) a query the caller built wrongly:
-    │                           a missing Param value, ``col == None``
+    │   │                       a missing Param value, ``col == None``
+    │   └── ResultMappingError  rows do not fit the ``as_=`` model: a column it lacks, a
+    │                           required field without a column, a value it refused
     ├── DataError               (also ValueError) a value the backend cannot store faithfully:
     │                           NUL in text, an integer beyond 64 bits, a naive datetime
     ├── ProgrammingError        the database rejected the SQL: syntax, unknown table/column
@@ -81,6 +83,7 @@ __all__ = [
     "QueryError",
     "QueryTimeout",
     "Refused",
+    "ResultMappingError",
     "SchemaChanged",
     "SeedFailed",
     "SerializationFailure",
@@ -163,6 +166,34 @@ class UnsupportedFeature(DatabaseError):
 
 class QueryError(DatabaseError, ValueError):
     """The query or its arguments are wrong, independent of the backend."""
+
+
+class ResultMappingError(QueryError):
+    """The rows of ``fetch_one/fetch_all/iterate(..., as_=Model)`` do not fit ``Model``
+    (or ``fetch_val(..., as_=cls)``'s value is no ``cls``).
+
+    Says which ``model``, ``field``, ``column`` and ``value_type`` (the value's type name),
+    never the value: a row may hold a token or an email address. For a pydantic model or
+    msgspec Struct that refused a value, ``problems`` lists ``(field, reason)`` pairs, the
+    reason being pydantic's error type (``int_parsing``) or the type msgspec expected;
+    their own exceptions, which quote the value, are neither kept nor chained.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        model: str,
+        field: str | None = None,
+        column: str | None = None,
+        value_type: str | None = None,
+        problems: tuple[tuple[str | None, str], ...] = (),
+    ) -> None:
+        super().__init__(message, column=column)
+        self.model = model
+        self.field = field
+        self.value_type = value_type
+        self.problems = problems
 
 
 class DataError(DatabaseError, ValueError):

@@ -30,6 +30,11 @@ class Param(Term):
     def __init__(self, name: str) -> None:
         if not isinstance(name, str) or not name.isidentifier():
             raise QueryError(f"Param name must be a Python identifier, got {name!r}")
+        if name == "as_":
+            raise QueryError(
+                "Param name 'as_' is reserved: fetch_one/fetch_all/fetch_val/iterate take "
+                "as_= for the type of their result; name the Param differently"
+            )
         super().__init__(alias=None)
         self.name = name
 
