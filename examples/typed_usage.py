@@ -9,7 +9,9 @@ A function that takes ``db: dualdb.Queryable`` accepts a :class:`dualdb.Database
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import timedelta
+from typing import TypedDict
 from uuid import UUID
 
 import dualdb
@@ -18,11 +20,44 @@ from dualdb import Param, Query, Table, auth
 users = Table("users")
 COUNT_USERS = Query.from_(users).select(dualdb.fn.Count("*"))
 RENAME = Query.update(users).set(users.name, Param("name")).where(users.id == Param("id"))
+MEMBERS = Query.from_(users).select(users.id, users.email, users.name).orderby(users.email)
+MEMBER_BY_EMAIL = (
+    Query.from_(users)
+    .select(users.id, users.email, users.name)
+    .where(users.email == Param("email"))
+)
+ROLES = Query.from_(users).select(users.role, dualdb.fn.Count("*").as_("total")).groupby(users.role)
+
+
+@dataclass(frozen=True, slots=True)
+class Member:
+    """A row of MEMBERS: ``fetch_all(MEMBERS, as_=Member)`` is a ``list[Member]``."""
+
+    id: UUID
+    email: str
+    name: str | None
+
+
+class RoleCount(TypedDict):
+    role: auth.Role
+    total: int
+
+
+async def members(db: dualdb.Queryable) -> list[Member]:
+    return await db.fetch_all(MEMBERS, as_=Member)
+
+
+async def member(db: dualdb.Queryable, email: str) -> Member | None:
+    return await db.fetch_one(MEMBER_BY_EMAIL, email=email, as_=Member)
+
+
+async def role_counts(db: dualdb.Queryable) -> dict[auth.Role, int]:
+    return {row["role"]: row["total"] async for row in db.iterate(ROLES, as_=RoleCount)}
 
 
 async def user_count(db: dualdb.Queryable) -> int:
-    count = await db.fetch_val(COUNT_USERS)
-    return int(count or 0)
+    count = await db.fetch_val(COUNT_USERS, as_=int)  # int | None, checked at run time
+    return count or 0
 
 
 async def rename(db: dualdb.Queryable, user_id: UUID, name: str) -> bool:
@@ -53,3 +88,6 @@ async def main(url: str) -> None:
         print(valid is not None, found, len(rows), first, total, await user_count(db))
         if found is not None:
             print(can_administer(found))
+        everyone = await members(db)
+        print([m.email for m in everyone], await member(db, "a@example.com") == everyone[0])
+        print(await role_counts(db))

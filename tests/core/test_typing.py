@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib.util
 import inspect
+import sys
 from pathlib import Path
 from unittest.mock import AsyncMock, create_autospec
 
@@ -57,14 +58,20 @@ async def test_autospec_of_a_database_gives_awaitable_query_methods(db: dualdb.D
 
 
 async def test_the_typed_usage_example_runs_on_both_backends(
-    migrated_database_url: str, capsys: pytest.CaptureFixture[str]
+    migrated_database_url: str,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """``examples/typed_usage.py`` is type-checked by scripts/test; here it also runs."""
     spec = importlib.util.spec_from_file_location("typed_usage", TYPED_USAGE)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    # Imported as Python imports a module: @dataclass looks its module up in sys.modules.
+    monkeypatch.setitem(sys.modules, "typed_usage", module)
     spec.loader.exec_module(module)
     await module.main(migrated_database_url)
     printed = capsys.readouterr().out.split("\n")
     assert printed[0].startswith("True ")  # a valid session for the new user
     assert printed[1] == "False"  # a new user is no administrator
+    assert printed[2] == "['a@example.com'] True"  # rows as a dataclass, by fetch_all and fetch_one
+    assert printed[3] == "{'user': 1}"  # rows as a TypedDict, through iterate
