@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from benchmarks.workloads import BULK, STATEMENTS
+from benchmarks.workloads import BULK, STATEMENTS, TYPED
 
 __all__ = ["Check", "evaluate"]
 
@@ -47,6 +47,8 @@ def evaluate(backend: str, figures: dict[str, Any]) -> list[Check]:
             continue
         if contender == "dualdb" and workload in STATEMENTS:
             add("dualdb time / raw driver time", workload, s["vs_raw"], MAX_VS_RAW, True)
+        if contender == "dualdb" and workload in TYPED:
+            add("dualdb as_= / raw driver + hand mapping", workload, s["vs_raw"], MAX_VS_RAW, True)
         if contender == "dualdb":
             add(
                 "dualdb time / SQLAlchemy Core time",

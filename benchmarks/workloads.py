@@ -21,8 +21,11 @@ __all__ = [
     "SCHEMA",
     "STATEMENTS",
     "TABLES",
+    "TYPED",
+    "TYPED_ROWS",
     "WORKLOADS",
     "Arguments",
+    "Item",
     "ItemRow",
     "Plan",
     "Transfer",
@@ -38,6 +41,7 @@ Transfer = tuple[int, int, int, int]
 COLUMNS = ("id", "owner_id", "name", "qty", "note")
 BULK_TABLE = "bench_bulk"
 PAGE_SIZE = 50
+TYPED_ROWS = 100
 ACCOUNTS = 100
 
 _ITEM_COLUMNS = "id BIGINT PRIMARY KEY, owner_id BIGINT NOT NULL, name TEXT NOT NULL, "
@@ -61,7 +65,18 @@ def item_row(item_id: int) -> ItemRow:
     return (item_id, item_id % 97, f"item-{item_id:08d}", item_id * 7 % 1000, note)
 
 
-Kind = Literal["single", "transaction", "bulk", "auth"]
+@dataclass(frozen=True, slots=True)
+class Item:
+    """A row of ``bench_items`` as the typed-rows workload builds it (``as_=Item``)."""
+
+    id: int
+    owner_id: int
+    name: str
+    qty: int
+    note: str | None
+
+
+Kind = Literal["single", "transaction", "bulk", "auth", "typed"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,12 +104,15 @@ WORKLOADS: dict[str, Workload] = {
         Workload("bulk_10k", "bulk insert, 10k rows", "bulk", 10_000),
         Workload("bulk_100k", "bulk insert, 100k rows", "bulk", 100_000),
         Workload("auth_validate", "auth validate(token)", "auth"),
+        Workload("typed_rows", f"{TYPED_ROWS} rows into a dataclass", "typed"),
     )
 }
 
 #: Workloads of one or a few statements, and the bulk inserts.
 STATEMENTS = frozenset(k for k, w in WORKLOADS.items() if w.kind in ("single", "transaction"))
 BULK = frozenset(k for k, w in WORKLOADS.items() if w.kind == "bulk")
+#: Rows read into a model: ``as_=`` against the raw driver plus a hand-written mapping.
+TYPED = frozenset(k for k, w in WORKLOADS.items() if w.kind == "typed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -122,7 +140,8 @@ class Plan:
         return cls("full", 10_000, 300, 200, 30, ("bulk_10k", "bulk_100k"), 3, 20.0)
 
     def workloads(self) -> list[Workload]:
-        keys = ["pk_select", "insert_one", "transaction", "keyset_page", *self.bulk_workloads]
+        keys = ["pk_select", "insert_one", "transaction", "keyset_page", "typed_rows"]
+        keys += self.bulk_workloads
         return [WORKLOADS[k] for k in [*keys, "auth_validate"]]
 
 
@@ -150,6 +169,8 @@ class Arguments:
             return [rng.randint(1, self.seed_rows) for _ in range(count)]
         if workload.key == "keyset_page":
             return [rng.randint(0, self.seed_rows - PAGE_SIZE) for _ in range(count)]
+        if workload.key == "typed_rows":
+            return [rng.randint(0, self.seed_rows - TYPED_ROWS) for _ in range(count)]
         if workload.key == "insert_one":
             return [item_row(i) for i in self.fresh_ids(count)]
         if workload.key == "transaction":

@@ -14,7 +14,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 #: What every backend must measure, whichever optional libraries are installed.
-REQUIRED = {"pk_select", "insert_one", "transaction", "keyset_page", "bulk_1k"}
+REQUIRED = {"pk_select", "insert_one", "transaction", "keyset_page", "typed_rows", "bulk_1k"}
 
 
 def test_quick_benchmark_writes_figures_for_raw_driver_and_dualdb(

@@ -86,6 +86,10 @@ class Contender(abc.ABC):
     async def keyset_page(self, after: int) -> Any:
         raise NotImplementedError
 
+    async def typed_rows(self, after: int) -> Any:
+        """The next ``TYPED_ROWS`` items after ``after``, each as a ``workloads.Item``."""
+        raise NotImplementedError
+
     def prepare_bulk(self, rows: list[ItemRow]) -> Any:
         """Turn rows into this library's input for a bulk insert (not timed)."""
         return rows

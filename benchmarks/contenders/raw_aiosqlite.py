@@ -13,13 +13,14 @@ from typing import Any
 import aiosqlite
 
 from benchmarks.contenders.base import Contender
-from benchmarks.workloads import BULK, STATEMENTS, ItemRow, Transfer
+from benchmarks.workloads import BULK, STATEMENTS, TYPED, TYPED_ROWS, Item, ItemRow, Transfer
 
 __all__ = ["RawAiosqlite"]
 
 SELECT_COLUMNS = "SELECT id, owner_id, name, qty, note FROM bench_items"
 PK_SELECT = f"{SELECT_COLUMNS} WHERE id = ?"
 KEYSET_PAGE = f"{SELECT_COLUMNS} WHERE id > ? ORDER BY id LIMIT 50"
+TYPED_PAGE = f"{SELECT_COLUMNS} WHERE id > ? ORDER BY id LIMIT {TYPED_ROWS}"
 INSERT_ONE = "INSERT INTO bench_inserts (id, owner_id, name, qty, note) VALUES (?, ?, ?, ?, ?)"
 INSERT_BULK = "INSERT INTO bench_bulk (id, owner_id, name, qty, note) VALUES (?, ?, ?, ?, ?)"
 DEBIT = "UPDATE bench_accounts SET balance = balance - ? WHERE id = ?"
@@ -37,7 +38,7 @@ PRAGMAS = (
 class RawAiosqlite(Contender):
     key = "raw"
     label = "aiosqlite (raw)"
-    workloads = STATEMENTS | BULK
+    workloads = STATEMENTS | BULK | TYPED
 
     _conn: aiosqlite.Connection
 
@@ -74,6 +75,9 @@ class RawAiosqlite(Contender):
 
     async def keyset_page(self, after: int) -> Any:
         return list(await self._conn.execute_fetchall(KEYSET_PAGE, (after,)))
+
+    async def typed_rows(self, after: int) -> Any:
+        return [Item(*row) for row in await self._conn.execute_fetchall(TYPED_PAGE, (after,))]
 
     async def bulk_insert(self, prepared: Any) -> None:
         conn = self._conn

@@ -13,13 +13,24 @@ from typing import Any
 import asyncpg
 
 from benchmarks.contenders.base import Contender
-from benchmarks.workloads import BULK, BULK_TABLE, COLUMNS, STATEMENTS, ItemRow, Transfer
+from benchmarks.workloads import (
+    BULK,
+    BULK_TABLE,
+    COLUMNS,
+    STATEMENTS,
+    TYPED,
+    TYPED_ROWS,
+    Item,
+    ItemRow,
+    Transfer,
+)
 
 __all__ = ["RawAsyncpg", "RawAsyncpgConnection", "RawAsyncpgExecutemany", "no_reset"]
 
 SELECT_COLUMNS = "SELECT id, owner_id, name, qty, note FROM bench_items"
 PK_SELECT = f"{SELECT_COLUMNS} WHERE id = $1"
 KEYSET_PAGE = f"{SELECT_COLUMNS} WHERE id > $1 ORDER BY id LIMIT 50"
+TYPED_PAGE = f"{SELECT_COLUMNS} WHERE id > $1 ORDER BY id LIMIT {TYPED_ROWS}"
 INSERT_ONE = "INSERT INTO bench_inserts (id, owner_id, name, qty, note) VALUES ($1, $2, $3, $4, $5)"
 INSERT_BULK = "INSERT INTO bench_bulk (id, owner_id, name, qty, note) VALUES ($1, $2, $3, $4, $5)"
 DEBIT = "UPDATE bench_accounts SET balance = balance - $1 WHERE id = $2"
@@ -34,7 +45,7 @@ async def no_reset(con: asyncpg.Connection) -> None:
 class RawAsyncpg(Contender):
     key = "raw"
     label = "asyncpg (raw)"
-    workloads = STATEMENTS | BULK
+    workloads = STATEMENTS | BULK | TYPED
 
     _pool: asyncpg.Pool
 
@@ -64,6 +75,9 @@ class RawAsyncpg(Contender):
 
     async def keyset_page(self, after: int) -> Any:
         return await self._pool.fetch(KEYSET_PAGE, after)
+
+    async def typed_rows(self, after: int) -> Any:
+        return [Item(*row) for row in await self._pool.fetch(TYPED_PAGE, after)]
 
     async def bulk_insert(self, prepared: Any) -> None:
         async with self._pool.acquire() as con:

@@ -13,7 +13,18 @@ from typing import Any
 
 import dualdb
 from benchmarks.contenders.base import Contender
-from benchmarks.workloads import BULK, BULK_TABLE, COLUMNS, PAGE_SIZE, STATEMENTS, ItemRow, Transfer
+from benchmarks.workloads import (
+    BULK,
+    BULK_TABLE,
+    COLUMNS,
+    PAGE_SIZE,
+    STATEMENTS,
+    TYPED,
+    TYPED_ROWS,
+    Item,
+    ItemRow,
+    Transfer,
+)
 from dualdb import Param, Query, Table
 
 __all__ = ["DualdbAdhoc", "DualdbPrebuilt"]
@@ -32,6 +43,13 @@ KEYSET_PAGE = (
     .where(ITEMS.id > Param("after"))
     .orderby(ITEMS.id)
     .limit(PAGE_SIZE)
+)
+TYPED_PAGE = (
+    Query.from_(ITEMS)
+    .select(*ITEM_FIELDS)
+    .where(ITEMS.id > Param("after"))
+    .orderby(ITEMS.id)
+    .limit(TYPED_ROWS)
 )
 INSERT_ONE = Query.into(INSERTS).columns(*COLUMNS).insert(*(Param(c) for c in COLUMNS))
 INSERT_BULK = Query.into(BULK_ITEMS).columns(*COLUMNS).insert(*(Param(c) for c in COLUMNS))
@@ -71,7 +89,7 @@ class DualdbContender(Contender):
 class DualdbPrebuilt(DualdbContender):
     key = "dualdb"
     label = "dualdb (prebuilt)"
-    workloads = STATEMENTS | BULK
+    workloads = STATEMENTS | BULK | TYPED
 
     def describe(self) -> str:
         return "module-level queries with Param; execute_many (COPY on PostgreSQL)"
@@ -94,6 +112,9 @@ class DualdbPrebuilt(DualdbContender):
 
     async def keyset_page(self, after: int) -> Any:
         return await self._db.fetch_all(KEYSET_PAGE, after=after)
+
+    async def typed_rows(self, after: int) -> Any:
+        return await self._db.fetch_all(TYPED_PAGE, after=after, as_=Item)
 
     def prepare_bulk(self, rows: list[ItemRow]) -> Any:
         return [dict(zip(COLUMNS, row, strict=True)) for row in rows]
