@@ -7,6 +7,7 @@ import weakref
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
+from dualdb._rollback import pinned
 from dualdb.database import Database
 from dualdb.dialects import get_dialect
 from dualdb.dialects.base import OnConnect
@@ -19,14 +20,19 @@ __all__ = ["close_database", "connect", "get_database"]
 class _Connect:
     """Both ``await connect()`` and ``async with connect() as db:`` (which closes it)."""
 
-    def __init__(self, settings: Settings, on_connect: OnConnect | None) -> None:
+    def __init__(
+        self, settings: Settings, on_connect: OnConnect | None, force_rollback: bool
+    ) -> None:
         self._settings = settings
         self._on_connect = on_connect
+        self._force_rollback = force_rollback
         self._db: Database | None = None
 
     async def _open(self) -> Database:
         dialect = get_dialect(self._settings.backend)
         driver = await dialect.connect(self._settings, self._on_connect)
+        if self._force_rollback:
+            driver = await pinned(driver, dialect.name)
         return Database(self._settings, dialect, driver)
 
     def __await__(self) -> Generator[Any, None, Database]:
@@ -59,6 +65,7 @@ def connect(
     *,
     settings: Settings | None = None,
     on_connect: OnConnect | None = None,
+    force_rollback: bool = False,
     **options: Any,
 ) -> _Connect:
     """Open a Database from ``url``, ``settings``, or the environment and ``.env``.
@@ -70,6 +77,11 @@ def connect(
     own set-up: register a type codec (pgvector), load an extension, set a session
     parameter every connection needs. Raises ConfigurationError for bad settings
     and ConnectionFailed if the database cannot be reached within the connect timeout.
+
+    ``force_rollback=True`` is for tests: the Database runs everything on one connection,
+    inside a transaction that ``close()`` rolls back, so nothing the code under test writes
+    outlives it, though its own ``transaction()`` blocks (savepoints now) commit and roll
+    back as usual. Code that opens connections of its own does not see that work.
     """
     if settings is None:
         settings = load_settings(url=url, **options)
@@ -77,7 +89,7 @@ def connect(
         settings = (
             settings.with_options(**options) if url is None else load_settings(url=url, **options)
         )
-    return _Connect(settings, on_connect)
+    return _Connect(settings, on_connect, force_rollback)
 
 
 _shared: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Database] = (
