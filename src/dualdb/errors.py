@@ -31,6 +31,8 @@ no traceback. Callers catch by meaning, on either backend::
     │   │   └── SchemaChanged     concurrent DDL invalidated a prepared statement; retry
     │   ├── TransactionAborted    an earlier statement failed: roll back, or use a savepoint
     │   └── DeadlockDetected      retry
+    ├── HarnessError            dualdb.testing's PostgreSQL server cannot be found, started
+    │                           or used (says what to install or set)
     ├── MigrationError          the migration runner refused or failed (dualdb.migrate)
     │   ├── MigrationSourceError  (also ConfigurationError) migrations folder missing/empty
     │   ├── BadMigration        a migration file cannot be loaded; nothing ran
@@ -69,6 +71,7 @@ __all__ = [
     "DriverError",
     "EmailTaken",
     "ForeignKeyViolation",
+    "HarnessError",
     "IntegrityError",
     "InvalidCursor",
     "InvalidEmail",
@@ -306,6 +309,11 @@ class DeadlockDetected(OperationalError):
 
 
 # ---------------------------------------------------------------- migrations (dualdb.migrate)
+
+
+class HarnessError(DatabaseError):
+    """The throwaway PostgreSQL server of :mod:`dualdb.testing` (or the one its URL names)
+    cannot be found, started or used; the message says what to install or set."""
 
 
 class MigrationError(DatabaseError):
