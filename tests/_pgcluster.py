@@ -26,6 +26,7 @@ import subprocess
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dualdb.errors import HarnessError
 from dualdb.testing._cluster import (
@@ -35,7 +36,6 @@ from dualdb.testing._cluster import (
     Cluster,
     PostgresServer,
     _live_servers,
-    check_url,
     dbname_from_url,
     find_bindir,
     free_port,
@@ -258,7 +258,11 @@ def start_server(*, tls: bool = False) -> PgServer:
     """
     external = os.environ.get(ENV_DATABASE_URL, "").strip()
     if external and not tls:
-        server = PgServer(check_url(external, ENV_DATABASE_URL))
+        if urlsplit(external).scheme not in ("postgresql", "postgres"):
+            raise PgClusterError(
+                f"{ENV_DATABASE_URL} must be a postgresql:// URL, got {redact_url(external)!r}"
+            )
+        server = PgServer(external)
         server.execute("SELECT 1")  # fail now, clearly, rather than in every test
         return server
     started = start_postgres(

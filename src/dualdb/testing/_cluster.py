@@ -591,13 +591,6 @@ def _stop_all() -> None:
 atexit.register(_stop_all)
 
 
-def check_url(url: str, variable: str) -> str:
-    """``url`` if it is a ``postgresql://`` URL, else a clear error naming ``variable``."""
-    if urlsplit(url).scheme not in ("postgresql", "postgres"):
-        raise HarnessError(f"{variable} must be a postgresql:// URL, got {redact_url(url)!r}")
-    return url
-
-
 def start_postgres(
     *,
     password: str | None = None,
