@@ -6,6 +6,7 @@ The inner runs are in-process and reuse the session's PostgreSQL server
 
 from __future__ import annotations
 
+import importlib
 import re
 from pathlib import Path
 
@@ -15,6 +16,27 @@ from dualdb.errors import ConfigurationError, HarnessError
 from dualdb.testing import _cluster, migration_sources
 
 pytest_plugins = ["pytester"]
+
+# An in-process run forgets the modules it imported when it ends, and the drivers' C parts
+# do not survive being imported twice (psycopg2 keeps the classes of its first
+# psycopg2.sql: a TypeError; _sqlite3 and asyncpg's protocol: a crash of the interpreter).
+# Imported here, before any inner run, they are kept.
+_KEPT = [
+    importlib.import_module(name)
+    for name in (
+        "psycopg2.extensions",
+        "psycopg2.sql",
+        "sqlite3",
+        "zoneinfo",
+        "aiosqlite",
+        "asyncpg",
+        "dualdb.migrate",
+        "dualdb.dialects.sqlite.driver",
+        "dualdb.dialects.sqlite.migrate",
+        "dualdb.dialects.postgres.driver",
+        "dualdb.dialects.postgres.migrate",
+    )
+]
 
 DOCS_PAGE = Path(__file__).resolve().parents[2] / "docs" / "testing.md"
 _BLOCK = re.compile(r"^```(\w+)\n(.*?)^```", re.DOTALL | re.MULTILINE)

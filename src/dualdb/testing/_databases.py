@@ -24,8 +24,6 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from dualdb.errors import ConfigurationError, HarnessError
-from dualdb.migrate import Runner
-from dualdb.migrate.introspect import is_bookkeeping
 from dualdb.settings import load_settings
 from dualdb.testing._cluster import PostgresServer, dbname_from_url
 
@@ -69,9 +67,17 @@ def migrate(url: str, sources: Sequence[Path]) -> None:
     """Apply every migration of ``sources`` to ``url`` with dualdb's runner, quietly (its
     errors say what failed). The environment and ``.env`` play no part: the test database
     is the URL alone."""
+    from dualdb.migrate import Runner  # yoyo, loaded when a test first needs a database
+
     settings = load_settings({}, env_file=None, url=url)
     for folder in sources:
         Runner(settings, folder, echo=lambda _line: None, warn=lambda _line: None).migrate()
+
+
+def is_bookkeeping(table: str) -> bool:
+    from dualdb.migrate.introspect import is_bookkeeping as bookkeeping
+
+    return bookkeeping(table)
 
 
 class Store(abc.ABC):

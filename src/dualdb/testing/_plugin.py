@@ -106,7 +106,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
 
 def pytest_report_header(config: pytest.Config) -> str:
     backends = config.stash[_BACKENDS]
-    return f"dualdb.testing backends: {', '.join(backends)}"
+    return f"dualdb.testing (the dualdb_* fixtures) backends: {', '.join(backends)}"
 
 
 def _in_ci() -> bool:
