@@ -162,3 +162,25 @@ def test_missing_server_binaries_are_a_harness_error_saying_what_to_install(
     monkeypatch.setattr(_cluster, "PG_LIB_ROOT", tmp_path)
     with pytest.raises(HarnessError, match=r"not found.*apt-get install postgresql"):
         _cluster.start_postgres()
+
+
+def test_an_isolation_that_cannot_work_is_refused_with_the_reason(
+    pytester: pytest.Pytester, backend: str, request: pytest.FixtureRequest
+) -> None:
+    test_file = (
+        "import pytest\n\n"
+        "@pytest.mark.dualdb(isolation='rollback')\n"
+        "def test_url_rolled_back(dualdb_url):\n    pass\n\n"
+        "@pytest.mark.dualdb(isolation='savepoint')\n"
+        "def test_unknown(dualdb_url):\n    pass\n"
+    )
+    _project(pytester, {"tests/test_x.py": test_file})
+    result = _run(pytester, backend, request)
+    result.assert_outcomes(errors=2)
+    result.stdout.fnmatch_lines(
+        [
+            "*dualdb_url with isolation='rollback': connections opened from the URL*",
+            "*isolation='savepoint'*choose one of rollback, truncate, database*",
+        ],
+        consecutive=False,
+    )
