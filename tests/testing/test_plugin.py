@@ -12,7 +12,9 @@ from pathlib import Path
 
 import pytest
 
+import dualdb
 from dualdb.errors import ConfigurationError, HarnessError
+from dualdb.migrate.scaffold import init_project
 from dualdb.testing import _cluster, migration_sources
 
 pytest_plugins = ["pytester"]
@@ -91,6 +93,30 @@ def test_the_documented_project_passes_with_each_isolation(
     result.stdout.fnmatch_lines([f"*test_a_note_is_added[[]{backend}[]] PASSED*"])
 
 
+AUTH_TESTS = """
+from dualdb import auth
+
+
+async def test_sign_up(dualdb_db):
+    await auth.create_user(dualdb_db, "ada@example.com", name="Ada")
+    assert (await auth.list_users(dualdb_db)).total == 1
+
+
+async def test_the_user_of_the_test_before_is_gone(dualdb_db):
+    assert (await auth.list_users(dualdb_db)).total == 0
+"""
+
+
+def test_a_project_made_by_dualdb_init_gets_the_shipped_schema(
+    pytester: pytest.Pytester, backend: str, request: pytest.FixtureRequest
+) -> None:
+    # yoyo.ini's sources: package:dualdb:migrations, then the project's own folder.
+    init_project(pytester.path)
+    _project(pytester, {"tests/test_auth.py": AUTH_TESTS})
+    result = _run(pytester, backend, request)
+    result.assert_outcomes(passed=2)
+
+
 def test_a_failing_migration_fails_the_tests_with_the_migration_error(
     pytester: pytest.Pytester, backend: str, request: pytest.FixtureRequest
 ) -> None:
@@ -130,8 +156,13 @@ def test_migration_sources_come_from_the_option_then_yoyo_ini_then_migrations(
     (tmp_path / "yoyo.ini").write_text("[DEFAULT]\nsources = %(here)s/a %(here)s/b\n")
     assert migration_sources(tmp_path) == [tmp_path / "a", tmp_path / "b"]
     assert migration_sources(tmp_path, ["c"]) == [tmp_path / "c"]
-    (tmp_path / "yoyo.ini").write_text("[DEFAULT]\nsources = package:app:migrations\n")
-    with pytest.raises(ConfigurationError, match="--dualdb-migrations"):
+    (tmp_path / "yoyo.ini").write_text(
+        "[DEFAULT]\nsources = package:dualdb:migrations %(here)s/migrations\n"
+    )
+    shipped = Path(dualdb.__file__).parent / "migrations"
+    assert migration_sources(tmp_path) == [shipped, tmp_path / "migrations"]
+    (tmp_path / "yoyo.ini").write_text("[DEFAULT]\nsources = package:no_such_app:migrations\n")
+    with pytest.raises(ConfigurationError, match="no installed package 'no_such_app'"):
         migration_sources(tmp_path)
 
 

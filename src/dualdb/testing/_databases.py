@@ -13,7 +13,6 @@ does): a backend added to dualdb adds its class here.
 from __future__ import annotations
 
 import abc
-import configparser
 import shutil
 import sqlite3
 import uuid
@@ -23,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
-from dualdb.errors import ConfigurationError, HarnessError
+from dualdb.errors import HarnessError
 from dualdb.settings import load_settings
 from dualdb.testing._cluster import PostgresServer, dbname_from_url
 
@@ -31,36 +30,20 @@ __all__ = ["STORES", "DatabaseTemplate", "Store", "migration_sources"]
 
 
 def migration_sources(root: Path, given: Sequence[str | Path] = ()) -> list[Path]:
-    """The migrations folders a test session applies, in order.
+    """The migrations folders a test session applies, in order (upstream first).
 
     ``given`` (``--dualdb-migrations``, the ``dualdb_migrations`` ini value), relative to
-    ``root``; else the ``sources`` of ``root/yoyo.ini``, as plain ``yoyo`` reads them; else
-    ``root/migrations`` if it exists; else none (the databases stay empty). The one place
-    that decides, so that other kinds of source (``package:…``) can be added here alone.
+    ``root``; else the ``sources`` of ``root/yoyo.ini``, as plain ``yoyo`` and the ``dualdb``
+    command read them (``package:dualdb:migrations`` included); else ``root/migrations`` if
+    it exists; else none (the databases stay empty).
     """
-    if given:
-        return [root / Path(entry) for entry in given]
-    ini = root / "yoyo.ini"
-    if ini.is_file():
-        parser = configparser.ConfigParser(defaults={"here": str(root)})
-        try:
-            parser.read(ini, encoding="utf-8")
-            sources = parser.get("DEFAULT", "sources", fallback="")
-        except configparser.Error as exc:
-            raise ConfigurationError(f"{ini}: cannot read `sources`: {exc}") from None
-        if sources.strip():
-            found = []
-            for entry in sources.split():
-                if entry.startswith("package:"):
-                    raise ConfigurationError(
-                        f"{ini}: migrations from an installed package ({entry}) are not "
-                        "supported by dualdb.testing yet; pass folders with "
-                        "--dualdb-migrations"
-                    )
-                found.append(root / entry)
-            return found
-    default = root / "migrations"
-    return [default] if default.is_dir() else []
+    # (dualdb.migrate loads yoyo: only once a session has a database to migrate)
+    from dualdb.migrate.source import YOYO_INI, folders_from, sources_of_yoyo_ini
+
+    specs = [str(entry) for entry in given] or sources_of_yoyo_ini(root / YOYO_INI)
+    if not specs:
+        return [root / "migrations"] if (root / "migrations").is_dir() else []
+    return list(folders_from(specs, base=root).all)
 
 
 def migrate(url: str, sources: Sequence[Path]) -> None:
@@ -68,10 +51,13 @@ def migrate(url: str, sources: Sequence[Path]) -> None:
     errors say what failed). The environment and ``.env`` play no part: the test database
     is the URL alone."""
     from dualdb.migrate import Runner  # yoyo, loaded when a test first needs a database
+    from dualdb.migrate.source import Folders
 
+    if not sources:
+        return
     settings = load_settings({}, env_file=None, url=url)
-    for folder in sources:
-        Runner(settings, folder, echo=lambda _line: None, warn=lambda _line: None).migrate()
+    folders = Folders(sources[-1], tuple(sources[:-1]))
+    Runner(settings, folders, echo=lambda _line: None, warn=lambda _line: None).migrate()
 
 
 def is_bookkeeping(table: str) -> bool:
