@@ -8,7 +8,8 @@ SQLSTATE and primary message) without the values it may quote -- PostgreSQL's DE
 no traceback. Callers catch by meaning, on either backend::
 
     DatabaseError
-    ├── ConfigurationError      (also ValueError) bad setting; names the variable
+    ├── ConfigurationError      (also ValueError) bad setting; names the variable (or
+    │                           the extra to install for a feature: dualdb[postgresql])
     ├── UnsupportedFeature      a construct the target dialect cannot run (raised at compile time)
     ├── QueryError              (also ValueError) a query the caller built wrongly:
     │   │                       a missing Param value, ``col == None``

@@ -5,7 +5,9 @@
   as this hash: a leaked table does not let anyone sign in. A fast hash is right here
   (unlike for passwords) because the input is 256 random bits, not guessable.
 * :class:`TokenCipher` — AES-256-GCM (``cryptography``'s ``AESGCM``) for OAuth access and
-  refresh tokens, which must be read back and so cannot be hashed.
+  refresh tokens, which must be read back and so cannot be hashed. ``cryptography`` comes
+  with ``pip install 'dualdb[crypto]'`` and is imported only when keys are configured, so
+  an install without it runs everything else (and refuses keys with a clear error).
 
 Key configuration, ``DUALDB_TOKEN_KEYS`` (environment, or ``.env`` like every dualdb
 setting)::
@@ -33,13 +35,16 @@ import re
 import secrets
 from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from dotenv import dotenv_values
 
+from dualdb._extras import require
 from dualdb.dialects import get_dialect
 from dualdb.errors import ConfigurationError, TokenDecryptionError
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 __all__ = [
     "TOKEN_KEYS_VARIABLE",
@@ -93,7 +98,7 @@ class TokenCipher:
                     f"{TOKEN_KEYS_VARIABLE}: key id {key_id!r} appears twice",
                     variable=TOKEN_KEYS_VARIABLE,
                 )
-            parsed[key_id] = AESGCM(key)
+            parsed[key_id] = _aesgcm(key)
         self._keys = parsed
         self._current = keys[0][0] if keys else None
         self._warned = False
@@ -162,6 +167,8 @@ class TokenCipher:
                 f"stored OAuth token uses key id {key_id!r}, which {TOKEN_KEYS_VARIABLE} "
                 "does not list" + ("" if self.enabled else " (no keys are configured)")
             )
+        from cryptography.exceptions import InvalidTag  # (installed: a key was configured)
+
         try:
             raw = base64.urlsafe_b64decode(encoded.encode("ascii"))
             if len(raw) < _NONCE_BYTES + 16:
@@ -194,6 +201,17 @@ class TokenCipher:
         if self._current is None:
             return "<TokenCipher disabled>"
         return f"<TokenCipher AES-256-GCM keys={list(self._keys)!r} current={self._current!r}>"
+
+
+def _aesgcm(key: bytes) -> AESGCM:
+    aead = require(
+        "cryptography.hazmat.primitives.ciphers.aead",
+        extra="crypto",
+        needed_for=f"Encrypting OAuth tokens ({TOKEN_KEYS_VARIABLE})",
+        variable=TOKEN_KEYS_VARIABLE,
+    )
+    cipher: AESGCM = aead.AESGCM(key)
+    return cipher
 
 
 def _associated(key_id: str, context: Sequence[str]) -> bytes:

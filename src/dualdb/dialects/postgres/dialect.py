@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from types import ModuleType
 from typing import TYPE_CHECKING, ClassVar
 
+from dualdb._extras import require
 from dualdb.dialects.base import Dialect, IsolationLevel, MigrationBackend, OnConnect
 from dualdb.dialects.postgres.compiler import PostgresCompiler
 from dualdb.settings import Settings
@@ -11,9 +13,17 @@ from dualdb.settings import Settings
 if TYPE_CHECKING:
     from dualdb.dialects.postgres.driver import PostgresDriver
 
-__all__ = ["NAME", "PostgresDialect"]
+__all__ = ["EXTRA", "NAME", "PostgresDialect", "require_driver"]
 
 NAME = "postgresql"
+
+#: The extra that brings the drivers (asyncpg for the API, psycopg2 for the migration
+#: tooling, as yoyo uses it): a SQLite-only install has neither.
+EXTRA = "postgresql"
+
+
+def require_driver(module: str, needed_for: str) -> ModuleType:
+    return require(module, extra=EXTRA, needed_for=needed_for)
 
 
 class PostgresDialect(Dialect):
@@ -47,6 +57,7 @@ class PostgresDialect(Dialect):
     async def connect(
         self, settings: Settings, on_connect: OnConnect | None = None
     ) -> PostgresDriver:
+        require_driver("asyncpg", "dualdb on PostgreSQL")
         from dualdb.dialects.postgres.driver import PostgresDriver
 
         driver = PostgresDriver(settings, on_connect)

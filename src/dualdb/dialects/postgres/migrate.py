@@ -19,7 +19,7 @@ from yoyo.connections import DatabaseURI
 from yoyo.migrations import default_migration_table
 
 from dualdb.dialects.base import MigrationBackend
-from dualdb.dialects.postgres.dialect import NAME
+from dualdb.dialects.postgres.dialect import NAME, require_driver
 from dualdb.dialects.postgres.introspect import introspect, logical_type
 from dualdb.errors import ConfigurationError, ConnectionFailed
 from dualdb.migrate.backends import AfterChange, AtomicMigrations, drop_listed
@@ -85,7 +85,7 @@ class PostgresMigrations(MigrationBackend):
     name: ClassVar[str] = NAME
 
     def open(self, settings: Settings, *, read_only: bool) -> tuple[Any, bool]:
-        driver: Any = importlib.import_module("psycopg2")
+        driver: Any = require_driver("psycopg2", "Running migrations on PostgreSQL")
         try:
             backend = PostgresqlBackend(_uri(settings), default_migration_table)
         except driver.ProgrammingError as exc:  # libpq rejected the connection string itself
