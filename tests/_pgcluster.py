@@ -201,12 +201,24 @@ def make_certificates(folder: Path, *, owner: str | None = None) -> None:
         if proc.returncode != 0:
             raise PgClusterError(f"openssl {args[0]} failed: {proc.stderr.strip()}")
 
+    # The extensions a real CA's certificates carry: Python 3.13 verifies with
+    # VERIFY_X509_STRICT, which refuses a CA without key usage and a server certificate
+    # without an authority key identifier.
     for ca in ("ca", "other-ca"):
         openssl(
             "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2",
             "-subj", f"/CN=dualdb test {ca}", "-keyout", f"{ca}.key", "-out", f"{ca}.crt",
+            "-addext", "basicConstraints=critical,CA:TRUE",
+            "-addext", "keyUsage=critical,keyCertSign,cRLSign",
         )  # fmt: skip
-    (folder / "server.ext").write_text("subjectAltName=DNS:localhost\n")
+    (folder / "server.ext").write_text(
+        "subjectAltName=DNS:localhost\n"
+        "authorityKeyIdentifier=keyid,issuer\n"
+        "subjectKeyIdentifier=hash\n"
+        "basicConstraints=critical,CA:FALSE\n"
+        "keyUsage=critical,digitalSignature,keyEncipherment\n"
+        "extendedKeyUsage=serverAuth\n"
+    )
     for name, subject, extensions in (
         ("server", "/CN=localhost", ["-extfile", "server.ext"]),
         ("client", f"/CN={CERT_USER}", []),
