@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import os
 import uuid
-import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -44,6 +43,7 @@ from hypothesis import HealthCheck, settings
 from _pgbouncer import PgBouncer, start_pgbouncer
 from _pgcluster import ENV_DATABASE_URL, PgServer, dbname_from_url, redact_url, start_server
 from dualdb.dialects import dialect_names
+from dualdb.testing._databases import DatabaseTemplate, make_template
 
 
 def _env_flag(name: str) -> bool:
@@ -362,64 +362,34 @@ async def db(database_url: str) -> AsyncIterator[Any]:
 MIGRATIONS_DIR = Path(__file__).resolve().parent.parent / "migrations"
 
 
-def _apply_migrations(yoyo_url: str) -> None:
-    """Apply migrations/ with yoyo's own API, as `yoyo apply` would."""
-    from yoyo import get_backend, read_migrations
-
-    backend = get_backend(yoyo_url)
-    try:
-        with warnings.catch_warnings():
-            # yoyo 9.0.0's lock row binds a datetime through sqlite3's default adapter,
-            # deprecated since Python 3.12: plain yoyo's own doing (dualdb migrate binds
-            # text), and no reason for the test that wanted a migrated database to fail.
-            warnings.filterwarnings(
-                "ignore", "The default datetime adapter is deprecated", DeprecationWarning
-            )
-            with backend.lock():
-                backend.apply_migrations(backend.to_apply(read_migrations(str(MIGRATIONS_DIR))))
-    finally:
-        backend.connection.close()
-
-
 @pytest.fixture(scope="session")
 def migrated_template(
     backend: str, tmp_path_factory: pytest.TempPathFactory, request: pytest.FixtureRequest
-) -> str:
+) -> DatabaseTemplate:
     """Once per session and backend: a database with every migration applied, to copy.
 
-    sqlite: the path of a migrated file; postgresql: the name of a template database.
+    Made by ``dualdb.testing``, the machinery of the pytest plugin dualdb ships to its users
+    (a file copied per test on SQLite, ``CREATE DATABASE … TEMPLATE`` on PostgreSQL).
+    Plain yoyo applying the same folder is tested in tests/migrations.
     """
-    if backend == "sqlite":
-        path = tmp_path_factory.mktemp("template") / "migrated.db"
-        _apply_migrations(f"sqlite:///{path}")
-        return str(path)
-    server: PgServer = request.getfixturevalue("pg_server")
-    name = f"tpl_{uuid.uuid4().hex[:10]}"
-    url = server.create_database(name)
-    _apply_migrations(url)
-    return name
+    return make_template(
+        backend,
+        [MIGRATIONS_DIR],
+        tmp_path_factory.mktemp("template"),
+        server=lambda: request.getfixturevalue("pg_server"),
+    )
 
 
 @pytest.fixture
 def migrated_database_url(
-    backend: str, migrated_template: str, request: pytest.FixtureRequest
+    migrated_template: DatabaseTemplate, request: pytest.FixtureRequest
 ) -> Iterator[str]:
     """URL of a fresh database of this test's own with the full schema already applied."""
-    if backend == "sqlite":
-        import shutil
-
-        tmp_path: Path = request.getfixturevalue("tmp_path")
-        target = tmp_path / "migrated.db"
-        shutil.copyfile(migrated_template, target)
-        yield f"sqlite:///{target}"
-        return
-    server: PgServer = request.getfixturevalue("pg_server")
-    name = f"t_{uuid.uuid4().hex[:12]}"
-    url = server.create_database(name, template=migrated_template)
+    url = migrated_template.copy(request.getfixturevalue("tmp_path"))
     try:
-        yield _routed(request, url)
+        yield _routed(request, url) if migrated_template.store.needs_server else url
     finally:
-        server.drop_database(name)
+        migrated_template.drop(url)
 
 
 @pytest.fixture
