@@ -78,6 +78,38 @@ def test_no_code_outside_the_dialects_compares_a_backend_name() -> None:
     assert offenders == []
 
 
+DRIVERS = {"sqlite3", "aiosqlite", "asyncpg", "psycopg2"}
+
+
+def _imported_drivers(path: Path) -> set[str]:
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name.split(".")[0] for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            found.add(node.module.split(".")[0])
+    return found & DRIVERS
+
+
+def test_no_code_outside_the_dialects_imports_a_database_driver() -> None:
+    # The throwaway PostgreSQL cluster of dualdb.testing is a PostgreSQL server by nature.
+    allowed = {SRC / "testing" / "_cluster.py"}
+    offenders = {
+        str(path.relative_to(SRC)): drivers
+        for path in sorted(SRC.rglob("*.py"))
+        if "dialects" not in path.relative_to(SRC).parts and path not in allowed
+        if (drivers := _imported_drivers(path))
+    }
+    assert offenders == {}
+
+
+def test_every_dialect_of_dualdb_says_how_to_make_its_test_databases() -> None:
+    for name in dialect_names():
+        scratch = get_dialect(name).scratch_databases()
+        assert scratch is not None, name
+        assert scratch.needs_server is not get_dialect(name).is_embedded
+
+
 def test_an_application_on_sqlite_never_imports_the_postgresql_driver(tmp_path: Path) -> None:
     program = f"""
 import asyncio, sys

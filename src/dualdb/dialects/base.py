@@ -30,6 +30,8 @@ from dualdb.errors import QueryError, UnsupportedFeature
 from dualdb.sql._target import literal_type
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from dualdb.dialects._pool import PoolStats
     from dualdb.migrate.locking import LockInfo
     from dualdb.migrate.schema import Schema
@@ -43,6 +45,7 @@ __all__ = [
     "LOGICAL_TYPE_ALIASES",
     "Compiler",
     "Connection",
+    "DatabaseServer",
     "Dialect",
     "Driver",
     "IsolationLevel",
@@ -50,6 +53,7 @@ __all__ = [
     "MigrationBackend",
     "OnConnect",
     "Operation",
+    "ScratchDatabases",
     "begin_sql",
 ]
 
@@ -248,6 +252,49 @@ class Driver(abc.ABC):
         reuses it."""
 
 
+class DatabaseServer(Protocol):
+    """A database server that test databases are made on (``dualdb.testing``'s
+    throwaway cluster or a given one): what a server-backed dialect's
+    :class:`ScratchDatabases` asks of it."""
+
+    url: str
+
+    def create_database(self, name: str, template: str | None = None) -> str: ...
+
+    def drop_database(self, name: str) -> None: ...
+
+
+class ScratchDatabases(abc.ABC):
+    """How ``dualdb.testing`` makes, copies, drops and empties this backend's test
+    databases (a backend's role like :class:`MigrationBackend`: the testing package itself
+    knows no backend)."""
+
+    #: Whether databases live on a server (``dualdb.testing`` then starts or reaches one).
+    needs_server: ClassVar[bool] = False
+
+    def __init__(self, folder: Path, server: Callable[[], DatabaseServer]) -> None:
+        self.folder = folder
+        self._server = server
+
+    @abc.abstractmethod
+    def create(self, name: str) -> str:
+        """The URL of a new, empty database."""
+
+    @abc.abstractmethod
+    def copy(self, template_url: str, name: str, folder: Path) -> str:
+        """The URL of a new database holding what ``template_url`` holds; ``folder`` holds
+        it if the backend keeps databases in files."""
+
+    @abc.abstractmethod
+    def drop(self, url: str) -> None:
+        """Remove a database made by :meth:`create` or :meth:`copy`."""
+
+    @abc.abstractmethod
+    def empty_tables(self, url: str, keep: Callable[[str], bool]) -> list[str]:
+        """Delete every row of every table except those ``keep`` names (the bookkeeping
+        tables of yoyo and dualdb: the database stays migrated); return the tables."""
+
+
 class Dialect(abc.ABC):
     """How one backend renders, converts and runs queries."""
 
@@ -318,6 +365,11 @@ class Dialect(abc.ABC):
     def migrations(self) -> MigrationBackend:
         """The migration tooling's view of this backend (imported on first use: the
         application's hot path never loads yoyo)."""
+
+    def scratch_databases(self) -> type[ScratchDatabases] | None:
+        """How ``dualdb.testing`` makes this backend's test databases; None when it cannot
+        (a third-party dialect that does not say)."""
+        return None
 
     def column_type(self, logical: str) -> str:
         """The declared column type for a portable type name (see ``LOGICAL_TYPES``, and

@@ -18,7 +18,12 @@ import dualdb
 from dualdb.dialects import dialect_names
 from dualdb.errors import DatabaseError
 from dualdb.testing._cluster import PostgresServer, start_postgres
-from dualdb.testing._databases import STORES, DatabaseTemplate, make_template, migration_sources
+from dualdb.testing._databases import (
+    DatabaseTemplate,
+    make_template,
+    migration_sources,
+    scratch_databases,
+)
 
 try:
     import pytest_asyncio
@@ -73,7 +78,7 @@ def _selected_backends(config: pytest.Config) -> list[str]:
         or DEFAULT_BACKENDS
     )
     names = [name.strip().lower() for name in raw.split(",") if name.strip()]
-    known = [name for name in dialect_names() if name in STORES]
+    known = [name for name in dialect_names() if scratch_databases(name) is not None]
     unknown = sorted(set(names) - set(known))
     if unknown or not names:
         raise pytest.UsageError(

@@ -6,7 +6,13 @@ from types import ModuleType
 from typing import TYPE_CHECKING, ClassVar
 
 from dualdb._extras import require
-from dualdb.dialects.base import Dialect, IsolationLevel, MigrationBackend, OnConnect
+from dualdb.dialects.base import (
+    Dialect,
+    IsolationLevel,
+    MigrationBackend,
+    OnConnect,
+    ScratchDatabases,
+)
 from dualdb.dialects.postgres.compiler import PostgresCompiler
 from dualdb.settings import Settings
 
@@ -68,3 +74,8 @@ class PostgresDialect(Dialect):
         from dualdb.dialects.postgres.migrate import PostgresMigrations
 
         return PostgresMigrations()
+
+    def scratch_databases(self) -> type[ScratchDatabases]:
+        from dualdb.dialects.postgres.scratch import PostgresScratchDatabases
+
+        return PostgresScratchDatabases

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from dualdb.dialects.base import Dialect, IsolationLevel, MigrationBackend, OnConnect
+from dualdb.dialects.base import (
+    Dialect,
+    IsolationLevel,
+    MigrationBackend,
+    OnConnect,
+    ScratchDatabases,
+)
 from dualdb.dialects.sqlite.compiler import SQLiteCompiler
 from dualdb.settings import Settings
 
@@ -67,3 +73,8 @@ class SQLiteDialect(Dialect):
         from dualdb.dialects.sqlite.migrate import SQLiteMigrations
 
         return SQLiteMigrations()
+
+    def scratch_databases(self) -> type[ScratchDatabases]:
+        from dualdb.dialects.sqlite.scratch import SQLiteScratchDatabases
+
+        return SQLiteScratchDatabases
