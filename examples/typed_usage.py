@@ -10,7 +10,7 @@ A function that takes ``db: dualdb.Queryable`` accepts a :class:`dualdb.Database
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import TypedDict
 from uuid import UUID
 
@@ -27,6 +27,15 @@ MEMBER_BY_EMAIL = (
     .where(users.email == Param("email"))
 )
 ROLES = Query.from_(users).select(users.role, dualdb.fn.Count("*").as_("total")).groupby(users.role)
+# An upsert whose RETURNING row comes back as a Member: the whole chain is typed.
+RENAME_BY_ID = (
+    Query.into(users)
+    .columns(users.id, users.email, users.name, users.created_at, users.updated_at)
+    .insert(Param("id"), Param("email"), Param("name"), Param("now"), Param("now"))
+    .on_conflict(users.id)
+    .do_update(users.name)
+    .returning(users.id, users.email, users.name)
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +69,14 @@ async def user_count(db: dualdb.Queryable) -> int:
     return count or 0
 
 
+async def upsert_name(db: dualdb.Queryable, member: Member, now: datetime) -> Member:
+    row = await db.fetch_one(
+        RENAME_BY_ID, id=member.id, email=member.email, name=member.name, now=now, as_=Member
+    )
+    assert row is not None  # an upsert returns its row
+    return row
+
+
 async def rename(db: dualdb.Queryable, user_id: UUID, name: str) -> bool:
     return await db.execute(RENAME, id=user_id, name=name) == 1
 
@@ -91,3 +108,7 @@ async def main(url: str) -> None:
         everyone = await members(db)
         print([m.email for m in everyone], await member(db, "a@example.com") == everyone[0])
         print(await role_counts(db))
+        renamed = await upsert_name(
+            db, Member(everyone[0].id, everyone[0].email, "Ada"), datetime.now(UTC)
+        )
+        print(renamed.name, renamed.id == everyone[0].id)

@@ -75,3 +75,4 @@ async def test_the_typed_usage_example_runs_on_both_backends(
     assert printed[1] == "False"  # a new user is no administrator
     assert printed[2] == "['a@example.com'] True"  # rows as a dataclass, by fetch_all and fetch_one
     assert printed[3] == "{'user': 1}"  # rows as a TypedDict, through iterate
+    assert printed[4] == "Ada True"  # an upsert's RETURNING row as a dataclass
