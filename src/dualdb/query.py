@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from typing import Self
 
     from pypika.queries import Selectable, Table
-    from pypika.terms import Criterion, EmptyCriterion, Field, Term
+    from pypika.terms import EmptyCriterion, Field, Term
 
 __all__ = ["Query"]
 

@@ -112,6 +112,11 @@ class Pool(Generic[C]):
     def waiting(self) -> bool:
         return bool(self._waiters)
 
+    @property
+    def has_room(self) -> bool:
+        """Another connection may be opened now (``checkout`` would, instead of waiting)."""
+        return self._open < self._size
+
     def stats(self) -> PoolStats:
         idle = len(self.idle)
         waiting = sum(1 for waiter in self._waiters if not waiter.done())

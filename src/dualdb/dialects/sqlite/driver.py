@@ -8,10 +8,12 @@ own thread, so each operation here is one function run in that thread in a singl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import os
 import sqlite3
+import threading
 from collections.abc import AsyncGenerator, Callable, Coroutine, Sequence
 from typing import Any, TypeVar
 
@@ -119,18 +121,23 @@ class SQLiteConnection(Connection):
         "_db",
         "_driver",
         "_in_thread",
+        "_interrupted",
         "_issued",
+        "_lock",
         "_own_schema",
         "_pending",
         "_query_only",
         "_seen",
+        "_skipped",
         "_started",
         "_version_cursor",
         "aborted",
         "broken",
         "dirty",
         "in_block",
+        "shared",
         "unsettled",
+        "writes",
     )
 
     def __init__(self, conn: aiosqlite.Connection, driver: SQLiteDriver) -> None:
@@ -154,6 +161,15 @@ class SQLiteConnection(Connection):
         #: Calls sent to the thread, calls it has begun, and the number of a call whose
         #: caller was cancelled before it began (it is then never run; see ``_running``).
         self._issued = self._started = self._abandoned = 0
+        #: Statements outside a transaction share the connection (``SQLiteDriver.run``):
+        #: how many are in flight (and how many of them write), the numbers of those whose
+        #: callers were cancelled before they began, and the lock under which the thread
+        #: starts and ends a call and a cancelled caller decides to skip or interrupt it.
+        self.shared = self.writes = 0
+        self._skipped: set[int] = set()
+        #: The number of the shared call last interrupted for its cancelled caller.
+        self._interrupted = 0
+        self._lock = threading.Lock()
         #: The BEGIN of a transaction, sent with its first statement (see ``begin``).
         self._pending: str | None = None
         #: While a read-only transaction holds ``PRAGMA query_only`` on (set in the thread).
@@ -228,10 +244,13 @@ class SQLiteConnection(Connection):
     def _running(self, fn: Callable[..., Any], *args: Any) -> Any:
         # In the thread: marks the call as interruptible while it runs, or skips a call
         # whose caller was cancelled before it began.
-        self._started += 1
-        if self._started == self._abandoned:
-            return None
-        self._busy = True
+        with self._lock:
+            self._started += 1
+            started = self._started
+            if started == self._abandoned or (self._skipped and started in self._skipped):
+                self._skipped.discard(started)
+                return None
+            self._busy = True
         try:
             return fn(*args)
         except sqlite3.OperationalError as exc:
@@ -242,7 +261,31 @@ class SQLiteConnection(Connection):
                 exc.dualdb_reason = reason  # type: ignore[attr-defined]
             raise
         finally:
-            self._busy = False
+            with self._lock:
+                self._busy = False
+                stray = self._interrupted == started
+            if stray:
+                # Interrupted for its cancelled caller as it ended, the flag may outlive
+                # it: spend it on a harmless statement, not on the next caller's.
+                with contextlib.suppress(sqlite3.Error):
+                    self._absorb()
+
+    def _shared_failure(self, exc: BaseException, call: int) -> errors.DatabaseError | None:
+        """``_failure`` for call number ``call`` on a shared connection: other callers'
+        statements are queued behind it, so an interrupt must reach this call only. Under
+        the lock the thread can neither begin nor end a call: a call not begun yet is
+        skipped, one running is interrupted while it still runs (an interrupt when no
+        statement runs does nothing), one that ended is left alone."""
+        if isinstance(exc, TRANSLATED):
+            return translate(exc, self._driver.path)
+        if isinstance(exc, asyncio.CancelledError):
+            with self._lock:
+                if self._started < call:
+                    self._skipped.add(call)
+                elif self._started == call and self._busy:
+                    self._db.interrupt()
+                    self._interrupted = call
+        return None
 
     def _absorb(self) -> None:
         """In the thread, after a cancelled call: let an interrupt issued as that call
@@ -303,7 +346,9 @@ class SQLiteConnection(Connection):
         versions = self._version_cursor
         if versions is None:
             versions = self._version_cursor = self._db.cursor()
-        version = versions.execute("PRAGMA schema_version").fetchone()[0]
+        # (fetchall: run to its end, so no statement of the connection stays open between
+        # calls, where an interrupt's flag would outlive the call it was meant for)
+        version = versions.execute("PRAGMA schema_version").fetchall()[0][0]
         schema = self._driver.schema if self._own_schema is None else self._schema()
         return schema.versions.get(version) or schema.at(version)
 
@@ -425,10 +470,16 @@ class SQLiteConnection(Connection):
         if compiled.targets is not None:
             args = self._bound(compiled, args)
         cursor = self._db.execute(sql, args)
-        if compiled.is_ddl:
-            self._ran_ddl()
-        plan = self._plan_for(compiled, cursor)
-        rows = cursor.fetchall()
+        try:
+            if compiled.is_ddl:
+                self._ran_ddl()
+            plan = self._plan_for(compiled, cursor)
+            rows = cursor.fetchall()
+        except BaseException:
+            # Closed now, not when the traceback that holds it goes: an open statement
+            # keeps an interrupt meant for this call alive for the connection's next one.
+            cursor.close()
+            raise
         if not rows:
             return rows
         return plan.rows(rows)
@@ -460,9 +511,11 @@ class SQLiteConnection(Connection):
         if compiled.targets is not None:
             args = self._bound(compiled, args)
         cursor = self._db.execute(sql, args)
-        rows = cursor.fetchall()
-        count = cursor.rowcount
-        cursor.close()
+        try:
+            rows = cursor.fetchall()
+            count = cursor.rowcount
+        finally:
+            cursor.close()
         if compiled.is_ddl:
             self._ran_ddl()
         return count if count >= 0 else len(rows)
@@ -640,6 +693,15 @@ class SQLiteConnection(Connection):
         return self._db.in_transaction
 
 
+#: How many statements outside transactions queue on one connection before another
+#: connection of the pool takes the next ones (see ``SQLiteDriver.run``).
+_SHARE_DEPTH = 4
+
+
+def _in_flight(conn: SQLiteConnection) -> int:
+    return conn.shared
+
+
 def _encoded(compiled: Compiled, args: Sequence[Any]) -> Sequence[Any]:
     """The arguments as sent to the connection's thread: encoded here, or, where values
     meet columns, encoded there by the columns' types (``SQLiteConnection._bound``)."""
@@ -720,6 +782,9 @@ class SQLiteDriver(Driver):
         self._on_connect = on_connect
         self.path = settings.sqlite_file
         self.schema = Schema()
+        #: Connections running statements outside transactions, each shared by the
+        #: statements in flight on it (see ``run``).
+        self._sharing: list[SQLiteConnection] = []
         self._pool: Pool[SQLiteConnection] = Pool(
             backend=NAME,
             size=1 if self.path == _MEMORY else settings.sqlite_pool_size,
@@ -781,15 +846,90 @@ class SQLiteDriver(Driver):
         return SQLiteConnection(conn, self)
 
     async def run(self, operation: Operation, compiled: Compiled, args: Sequence[Any]) -> Any:
+        """One statement outside a transaction.
+
+        Such statements share connections: each is queued to a connection's thread behind
+        others' (as one aiosqlite connection driven by many tasks), rather than each
+        waiting for a connection of its own, then for the thread, then handing the
+        connection to the next waiter. A transaction, ``iterate`` or ``connection()``
+        still gets a connection of its own (see :meth:`_share`).
+        """
+        if compiled.session:
+            return await self._run_alone(operation, compiled, args)
+        encoded = _encoded(compiled, args)
+        conn = self._shared_connection(compiled.is_write)
+        if conn is None:
+            conn = await self._pool.checkout()
+        if not conn.shared:
+            self._sharing.append(conn)
+        conn.shared += 1
+        if compiled.is_write:
+            conn.writes += 1
+        conn._issued += 1
+        call = conn._issued
+        try:
+            result = await conn._in_thread(
+                conn._running, _IN_THREAD[operation], conn, compiled, encoded
+            )
+        except BaseException as exc:
+            error = conn._shared_failure(exc, call)
+            self._unshare(conn, compiled.is_write)
+            if error is None:
+                raise
+            raise error from driver_error(exc)
+        self._unshare(conn, compiled.is_write)
+        return result
+
+    def _shared_connection(self, writes: bool) -> SQLiteConnection | None:
+        """The connection to queue a statement to, or None to check one out.
+
+        A connection already running statements, while it has fewer than
+        :data:`_SHARE_DEPTH` in flight (a writer joins the connection that writes, so
+        that writes queue in one thread instead of waiting on SQLite's lock), else an
+        idle one, else a new one while the pool has room, else the least busy. Never one
+        while callers wait for a connection of their own: the shared ones then drain and
+        go to them in turn.
+        """
+        pool = self._pool
+        sharing = self._sharing
+        if pool.waiting:
+            return None
+        if sharing:
+            if writes:
+                for conn in sharing:
+                    if conn.writes:
+                        return conn
+            least = min(sharing, key=_in_flight)
+            if least.shared < _SHARE_DEPTH or not (pool.idle or pool.has_room):
+                return least
+        if pool.idle:
+            return pool.idle.pop()
+        return None
+
+    def _unshare(self, conn: SQLiteConnection, wrote: bool) -> None:
+        conn.shared -= 1
+        if wrote:
+            conn.writes -= 1
+        if conn.shared:
+            return
+        self._sharing.remove(conn)
+        pool = self._pool
+        if conn.broken or conn.dirty or pool.closed or pool.waiting:
+            self._checkin(conn)
+        else:
+            pool.idle.append(conn)  # what _checkin does in the common case, inline
+
+    async def _run_alone(
+        self, operation: Operation, compiled: Compiled, args: Sequence[Any]
+    ) -> Any:
+        """A statement that may change its connection's session (``Compiled.session``):
+        on a connection of its own, which is then closed rather than reused."""
         pool = self._pool
         idle = pool.idle
         conn = idle.pop() if idle else await pool.checkout()
         conn._issued += 1
-        if compiled.session:
-            conn.dirty = True
+        conn.dirty = True
         try:
-            # What conn.<operation> does, without its coroutine frame: this is the path
-            # of every statement run outside a transaction.
             result = await conn._in_thread(
                 conn._running, _IN_THREAD[operation], conn, compiled, _encoded(compiled, args)
             )
@@ -799,10 +939,7 @@ class SQLiteDriver(Driver):
             if error is None:
                 raise
             raise error from driver_error(exc)
-        if conn.unsettled or conn.broken or conn.dirty or pool.closed or pool.waiting:
-            self._checkin(conn)
-        else:
-            idle.append(conn)  # what _checkin does in the common case, inline
+        self._checkin(conn)
         return result
 
     def acquire(self) -> Lease[SQLiteConnection]:
