@@ -852,7 +852,7 @@ class SQLiteDriver(Driver):
         others' (as one aiosqlite connection driven by many tasks), rather than each
         waiting for a connection of its own, then for the thread, then handing the
         connection to the next waiter. A transaction, ``iterate`` or ``connection()``
-        still gets a connection of its own (see :meth:`_share`).
+        still gets a connection of its own (see :meth:`_shared_connection`).
         """
         if compiled.session:
             return await self._run_alone(operation, compiled, args)
