@@ -8,11 +8,13 @@ a shared machine hit all contenders alike and cancel out of the ratios.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import importlib.metadata
 import math
 import os
 import platform
+import resource
 import sqlite3
 import statistics
 import subprocess
@@ -31,7 +33,9 @@ __all__ = [
     "rotated",
     "summarize",
     "time_call",
+    "time_concurrent",
     "time_ops",
+    "time_stream",
 ]
 
 _clock = time.perf_counter_ns
@@ -62,6 +66,8 @@ class Series:
     workload: str
     contender: str
     samples: list[Sample | None] = field(default_factory=list)
+    #: Streams only: how far the process's peak RSS rose above its size before each run.
+    peak_rss_kib: list[int] = field(default_factory=list)
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,6 +81,13 @@ class Summary:
     #: This contender's time per unit divided by the reference's (median of paired rounds).
     vs_raw: float | None
     vs_sqlalchemy: float | None
+    #: The same against the raw driver plus hand-written decoding (mixed-table workloads).
+    vs_decoded: float | None = None
+    #: Against every raw-driver contender of the workload, by key (bulk: the fastest
+    #: correct path is the one with the largest ratio).
+    vs_floors: dict[str, float] | None = None
+    #: Streams: the largest rise of the peak RSS over the runs (KiB).
+    peak_rss_kib: int | None = None
 
 
 async def time_ops(op: Callable[[Any], Awaitable[Any]], arguments: Sequence[Any]) -> Sample:
@@ -99,6 +112,75 @@ async def time_call(op: Callable[[Any], Awaitable[Any]], argument: Any, units: i
     return Sample(units, wall, (wall,))
 
 
+async def time_concurrent(
+    select: Callable[[Any], Awaitable[Any]], batches: Sequence[Sequence[Any]]
+) -> Sample:
+    """Run one task per batch at once, each awaiting ``select(argument)`` for its arguments
+    in turn; time every call and the whole (until the last task ends)."""
+    gc.collect()
+    latencies: list[int] = []
+    record = latencies.append
+
+    async def task(arguments: Sequence[Any]) -> None:
+        for argument in arguments:
+            before = _clock()
+            await select(argument)
+            record(_clock() - before)
+
+    started = _clock()
+    await asyncio.gather(*(task(batch) for batch in batches))
+    return Sample(len(latencies), _clock() - started, tuple(latencies))
+
+
+_STATUS = Path("/proc/self/status")
+_CLEAR_REFS = Path("/proc/self/clear_refs")
+
+
+def _status_kib(name: str) -> int | None:
+    try:
+        for line in _STATUS.read_text().splitlines():
+            if line.startswith(name + ":"):
+                return int(line.split()[1])
+    except (OSError, ValueError):
+        pass
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    """Make the peak RSS (VmHWM) the current RSS, where Linux allows it (``clear_refs``)."""
+    try:
+        _CLEAR_REFS.write_text("5")
+    except OSError:
+        return False
+    return True
+
+
+def _rss_kib(name: str, precise: bool) -> int:
+    """``VmRSS``/``VmHWM`` if the peak could be reset, else the peak so far (``ru_maxrss``)."""
+    value = _status_kib(name) if precise else None
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss if value is None else value
+
+
+async def time_stream(
+    op: Callable[[Any], Awaitable[tuple[int, Any]]],
+) -> tuple[Sample, int, tuple[int, Any]]:
+    """Time one stream ``op(None)`` returning ``(rows, last row)``; also return how far the
+    process's peak RSS rose above its size at the start, in KiB.
+
+    The peak is reset first (``/proc/self/clear_refs``), so what the setup allocated earlier
+    does not hide the stream's own growth. Without that (not Linux, or not allowed), the
+    rise of ``ru_maxrss`` is reported instead: growth above the process's earlier peak only.
+    """
+    gc.collect()
+    precise = _reset_peak_rss()
+    before = _rss_kib("VmRSS", precise)
+    started = _clock()
+    result = await op(None)
+    wall = _clock() - started
+    growth = max(0, _rss_kib("VmHWM", precise) - before)
+    return Sample(result[0], wall, (wall,)), growth, result
+
+
 def percentile(values: Sequence[float], fraction: float) -> float:
     """Nearest-rank percentile (``fraction`` in 0..1) of a non-empty sequence."""
     ordered = sorted(values)
@@ -117,12 +199,19 @@ def _paired_ratio(series: Series, reference: Series | None) -> float | None:
     return statistics.median(ratios) if ratios else None
 
 
-def summarize(series: Series, raw: Series | None, sqlalchemy: Series | None) -> Summary | None:
+def summarize(
+    series: Series,
+    raw: Series | None,
+    sqlalchemy: Series | None,
+    decoded: Series | None = None,
+    floors: Sequence[Series] = (),
+) -> Summary | None:
     """Medians over rounds, pooled latency percentiles, and paired ratios (None if no sample)."""
     samples = [s for s in series.samples if s is not None]
     if not samples:
         return None
     latencies = [ns for s in samples for ns in s.latencies_ns]
+    vs_floors = {f.contender: _paired_ratio(series, f) for f in floors}
     return Summary(
         throughput=statistics.median(s.throughput for s in samples),
         p50_us=percentile(latencies, 0.50) / 1000,
@@ -130,6 +219,9 @@ def summarize(series: Series, raw: Series | None, sqlalchemy: Series | None) -> 
         rounds=len(samples),
         vs_raw=_paired_ratio(series, raw),
         vs_sqlalchemy=_paired_ratio(series, sqlalchemy),
+        vs_decoded=_paired_ratio(series, decoded),
+        vs_floors={k: v for k, v in vs_floors.items() if v is not None} or None,
+        peak_rss_kib=max(series.peak_rss_kib) if series.peak_rss_kib else None,
     )
 
 

@@ -35,10 +35,12 @@ def format_markdown(backend: str, figures: dict[str, Any]) -> str:
             cells.setdefault(result["workload"], {})[result["contender"]] = result["summary"]
     short = [_short(contenders[k]["label"]) for k in keys[1:]]
     header = ["workload", contenders["raw"]["label"], "dualdb", "dualdb / raw", *short]
+    header.insert(4, "dualdb / raw + hand decoding")
     lines = [
         f"**{BACKEND_NAMES[backend]}** ({figures['server'].split(' on ')[0]}): throughput and "
         "p50 / p95 latency, then each contender's time per operation relative to the raw "
-        "driver's.",
+        "driver's (and dualdb's relative to the raw driver plus hand-written decoding, on the "
+        "mixed table).",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
@@ -55,6 +57,7 @@ def format_markdown(backend: str, figures: dict[str, Any]) -> str:
                 f"{format_duration(s['p50_us'])} / {format_duration(s['p95_us'])}"
             )
         line += [_ratio(row[k]["vs_raw"]) if k in row else "" for k in keys]
+        line.insert(4, _ratio(dualdb.get("vs_decoded")) if dualdb is not None else "")
         lines.append("| " + " | ".join(line) + " |")
     return "\n".join(lines)
 
@@ -73,7 +76,7 @@ def format_backend(backend: str, figures: dict[str, Any], checks: list[Check]) -
         *(f"  {k}: {v}" for k, v in figures.get("settings", {}).items()),
         "",
         f"{'workload / contender':<36}{'throughput':>16}{'p50':>11}{'p95':>11}"
-        f"{'x raw':>8}{'x SQLA':>8}",
+        f"{'x raw':>8}{'x dec':>8}{'x SQLA':>8}",
     ]
     current = None
     for result in figures["results"]:
@@ -86,15 +89,20 @@ def format_backend(backend: str, figures: dict[str, Any], checks: list[Check]) -
         if s is None:
             lines.append(f"  {label:<34}{'not run':>16}")
             continue
+        rss = s.get("peak_rss_kib")
         lines.append(
             f"  {label:<34}{s['throughput']:>11,.0f} {workload.unit}/s"
             f"{format_duration(s['p50_us']):>11}{format_duration(s['p95_us']):>11}"
-            f"{_ratio(s['vs_raw']):>8}{_ratio(s['vs_sqlalchemy']):>8}"
+            f"{_ratio(s['vs_raw']):>8}{_ratio(s.get('vs_decoded')):>8}"
+            f"{_ratio(s['vs_sqlalchemy']):>8}"
+            + ("" if rss is None else f"  peak RSS +{rss / 1024:,.1f} MiB")
         )
     lines += [
         "",
-        "x raw / x SQLA: time per operation relative to the raw driver / to SQLAlchemy Core",
-        "(prebuilt, or ad-hoc for ad-hoc contenders), median of rounds paired in time.",
+        "x raw / x dec / x SQLA: time per operation relative to the raw driver / to the raw",
+        "driver plus hand-written decoding (mixed table) / to SQLAlchemy Core (prebuilt, or",
+        "ad-hoc for ad-hoc contenders), median of rounds paired in time. Streams: how far the",
+        "process's peak RSS rose while streaming.",
     ]
     for name, reason in figures["unavailable"].items():
         lines.append(f"not run: {name}: {reason}")

@@ -13,13 +13,33 @@ from typing import Any
 
 import dualdb
 from benchmarks.contenders import Contender, Target, Unavailable, available
-from benchmarks.harness import Sample, Series, rotated, summarize, time_call, time_ops
+from benchmarks.harness import (
+    Sample,
+    Series,
+    rotated,
+    summarize,
+    time_call,
+    time_concurrent,
+    time_ops,
+    time_stream,
+)
+from benchmarks.mixed import (
+    MIXED_BULK_TABLE,
+    MIXED_COLUMNS,
+    MIXED_TABLE,
+    mixed_ddl,
+    mixed_id,
+    mixed_row,
+)
 from benchmarks.workloads import (
     ACCOUNTS,
     BULK_TABLE,
     COLUMNS,
+    MIXED,
+    PAGE_SIZE,
     SCHEMA,
     TABLES,
+    WORKLOADS,
     Arguments,
     Plan,
     Workload,
@@ -28,7 +48,11 @@ from benchmarks.workloads import (
 
 __all__ = ["Runner"]
 
+WORKLOADS_MIXED_PK = WORKLOADS["mixed_pk"]
+
 INITIAL_BALANCE = 1_000_000
+#: Rows per ``execute_many`` while seeding the mixed table (bounds the setup's memory).
+SEED_CHUNK = 10_000
 
 
 def _progress(message: str) -> None:
@@ -56,7 +80,7 @@ class Runner:
         self.target = target
         self.plan = plan
         self.only = set(only)
-        self.arguments = Arguments(plan.seed_rows)
+        self.arguments = Arguments(plan.seed_rows, plan.mixed_rows)
         self.contenders: list[Contender] = []
         self.unavailable: dict[str, str] = {}
         self.series: list[Series] = []
@@ -67,7 +91,7 @@ class Runner:
 
     async def _create_schema(self) -> None:
         admin = self._admin
-        for table in TABLES:
+        for table in (*TABLES, MIXED_TABLE, MIXED_BULK_TABLE):
             await admin.execute(f"DROP TABLE IF EXISTS {table}")
         for ddl in SCHEMA:
             await admin.execute(ddl)
@@ -81,7 +105,26 @@ class Runner:
         await admin.execute_many(
             seed, [{"id": i, "balance": INITIAL_BALANCE} for i in range(1, ACCOUNTS + 1)]
         )
+        if self._wanted(MIXED):
+            await self._seed_mixed()
         await admin.execute("ANALYZE")
+
+    def _wanted(self, keys: frozenset[str]) -> bool:
+        return any(w.key in keys for w in self.plan.workloads() if self._runs(w))
+
+    def _runs(self, workload: Workload) -> bool:
+        return not self.only or workload.key in self.only
+
+    async def _seed_mixed(self) -> None:
+        for query in mixed_ddl():
+            await self._admin.execute(query)
+        table = dualdb.Table(MIXED_TABLE)
+        insert = dualdb.Query.into(table).columns(*MIXED_COLUMNS)
+        insert = insert.insert(*map(dualdb.Param, MIXED_COLUMNS))
+        for start in range(1, self.plan.mixed_rows + 1, SEED_CHUNK):
+            stop = min(start + SEED_CHUNK, self.plan.mixed_rows + 1)
+            rows = [dict(zip(MIXED_COLUMNS, mixed_row(i), strict=True)) for i in range(start, stop)]
+            await self._admin.execute_many(insert, rows)
 
     async def _open_contenders(self) -> None:
         classes, missing = available(self.target.backend)
@@ -95,11 +138,11 @@ class Runner:
                 continue
             self.contenders.append(contender)
 
-    async def _clear_bulk_table(self) -> None:
+    async def _clear_bulk_table(self, table: str) -> None:
         if self.target.backend == "postgresql":
-            await self._admin.execute(f"TRUNCATE {BULK_TABLE}")
+            await self._admin.execute(f"TRUNCATE {table}")
         else:
-            await self._admin.execute(f"DELETE FROM {BULK_TABLE}")
+            await self._admin.execute(f"DELETE FROM {table}")
             await self._checkpoint()
 
     async def _checkpoint(self) -> None:
@@ -128,10 +171,14 @@ class Runner:
             await self._open_contenders()
             try:
                 for workload in self.plan.workloads():
-                    if self.only and workload.key not in self.only:
+                    if not self._runs(workload):
                         continue
-                    if workload.kind == "bulk":
+                    if workload.kind in ("bulk", "mixed_bulk"):
                         await self._run_bulk(workload)
+                    elif workload.kind == "stream":
+                        await self._run_stream(workload)
+                    elif workload.kind == "concurrent":
+                        await self._run_concurrent(workload)
                     elif workload.kind == "auth":
                         await self._run_auth(workload)
                     else:
@@ -191,6 +238,9 @@ class Runner:
             warmup = self.arguments.for_batch(workload, -1, self.plan.warmup_ops)
             for argument in warmup:
                 result = await op(argument)
+            if workload.kind == "mixed":
+                self._check_mixed(contender, workload, result, warmup[-1])
+                continue
             got = _comparable(workload, result)
             if expected is None:
                 expected = got
@@ -227,27 +277,114 @@ class Runner:
             if int(total) != ACCOUNTS * INITIAL_BALANCE:
                 raise AssertionError(f"transfers did not conserve the balance: {total}")
 
+    def _check_mixed(self, contender: Contender, workload: Workload, result: Any, arg: Any) -> None:
+        """Rows of the mixed table as written (or, undecoded, as many and as wide)."""
+        if workload.key == "mixed_stream":
+            count, last = result
+            if count != self.plan.mixed_rows:
+                raise AssertionError(f"{contender.label} streamed {count} mixed rows")
+            rows = [last]
+        elif workload.key == "mixed_page":
+            rows = list(result)
+            if len(rows) != PAGE_SIZE or _values(rows[0])[1] != arg + 1:
+                raise AssertionError(f"{contender.label} returned a wrong page after {arg}")
+        else:
+            rows = [result]
+            if result is None or str(_values(result)[0]) != str(arg):
+                raise AssertionError(f"{contender.label} returned {result!r:.200} for {arg}")
+        for row in rows:
+            values = _values(row)
+            expected = mixed_row(values[1])
+            if (values != expected) if contender.decodes else (len(values) != len(expected)):
+                raise AssertionError(
+                    f"{contender.label} returned {values!r:.300} on {workload.key}; "
+                    f"written: {expected!r:.300}"
+                )
+
     async def _run_bulk(self, workload: Workload) -> None:
         runners = self._runners(workload)
         series = {c.key: Series(workload.key, c.key) for c in runners}
         self.series.extend(series.values())
-        rows = self.arguments.bulk_rows(workload)
-        prepared = {c.key: c.prepare_bulk(rows) for c in runners}
+        mixed = workload.kind == "mixed_bulk"
+        table = MIXED_BULK_TABLE if mixed else BULK_TABLE
+        if mixed:
+            mixed_rows = Arguments.mixed_bulk_rows(self.plan.mixed_bulk_rows)
+            rows: list[Any] = mixed_rows
+            prepared = {c.key: c.prepare_mixed_bulk(mixed_rows) for c in runners}
+        else:
+            rows = self.arguments.bulk_rows(workload)
+            prepared = {c.key: c.prepare_bulk(rows) for c in runners}
         spent = dict.fromkeys(series, 0.0)
         _progress(f"  {workload.title}: {len(runners)} contenders")
         for round_no in range(self.plan.bulk_rounds):
             for contender in rotated(runners, round_no):
                 sample: Sample | None = None
                 if round_no == 0 or spent[contender.key] < self.plan.bulk_budget_seconds:
-                    await self._clear_bulk_table()
+                    await self._clear_bulk_table(table)
                     data = prepared[contender.key]
-                    sample = await time_call(contender.bulk_insert, data, len(rows))
+                    op = contender.mixed_bulk if mixed else contender.bulk_insert
+                    sample = await time_call(op, data, len(rows))
                     spent[contender.key] += sample.wall_ns / 1e9
-                    count = await self._count(BULK_TABLE)
+                    count = await self._count(table)
                     if count != len(rows):
                         raise AssertionError(
                             f"{contender.label} bulk-inserted {count} rows, expected {len(rows)}"
                         )
+                    if mixed:
+                        await self._check_bulk_row(contender, len(rows))
+                series[contender.key].samples.append(sample)
+        _progress(f"  {workload.title}: done")
+
+    async def _check_bulk_row(self, contender: Contender, rows: int) -> None:
+        """A row bulk-inserted by ``contender`` reads back through dualdb as it was given."""
+        table = dualdb.Table(MIXED_BULK_TABLE)
+        query = dualdb.Query.from_(table).select(*(table.field(c) for c in MIXED_COLUMNS))
+        seq = rows // 2 + 1
+        got = await self._admin.fetch_one(query.where(table.id == mixed_id(seq)))
+        if got is None or tuple(got) != mixed_row(seq):
+            raise AssertionError(f"{contender.label} stored {got!r:.300} for {mixed_row(seq)!r}")
+
+    async def _run_stream(self, workload: Workload) -> None:
+        """Each contender streams the whole mixed table once per round (within a budget)."""
+        runners = self._runners(workload)
+        series = {c.key: Series(workload.key, c.key) for c in runners}
+        self.series.extend(series.values())
+        spent = dict.fromkeys(series, 0.0)
+        _progress(f"  {workload.title}: {len(runners)} contenders, {self.plan.mixed_rows:,} rows")
+        if runners:  # warms the OS's and the server's caches, for all alike
+            await runners[0].mixed_stream(None)
+        for round_no in range(self.plan.bulk_rounds):
+            for contender in rotated(runners, round_no):
+                sample: Sample | None = None
+                if round_no == 0 or spent[contender.key] < self.plan.bulk_budget_seconds:
+                    sample, growth, result = await time_stream(contender.mixed_stream)
+                    spent[contender.key] += sample.wall_ns / 1e9
+                    series[contender.key].peak_rss_kib.append(growth)
+                    self._check_mixed(contender, workload, result, None)
+                series[contender.key].samples.append(sample)
+        _progress(f"  {workload.title}: done")
+
+    async def _run_concurrent(self, workload: Workload) -> None:
+        """``tasks`` tasks at once, each running its share of pk selects (within a budget)."""
+        runners = self._runners(workload)
+        series = {c.key: Series(workload.key, c.key) for c in runners}
+        self.series.extend(series.values())
+        spent = dict.fromkeys(series, 0.0)
+        selects = self.plan.selects_per_task
+        _progress(f"  {workload.title}: {len(runners)} contenders, {selects} selects per task")
+        for contender in runners:  # grows each pool to what the tasks take
+            warmup = self.arguments.per_task(workload, -1, min(10, selects))
+            await time_concurrent(contender.concurrent_select, warmup)
+            row_id = warmup[0][0]
+            row = await contender.concurrent_select(row_id)
+            self._check_mixed(contender, WORKLOADS_MIXED_PK, row, row_id)
+        for round_no in range(self.plan.concurrent_rounds):
+            batches = self.arguments.per_task(workload, round_no, selects)
+            for contender in rotated(runners, round_no):
+                sample: Sample | None = None
+                if round_no == 0 or spent[contender.key] < self.plan.bulk_budget_seconds:
+                    sample = await time_concurrent(contender.concurrent_select, batches)
+                    spent[contender.key] += sample.wall_ns / 1e9
                 series[contender.key].samples.append(sample)
         _progress(f"  {workload.title}: done")
 
@@ -255,6 +392,7 @@ class Runner:
 
     def _report(self, server_version: str) -> dict[str, Any]:
         by_key = {(s.workload, s.contender): s for s in self.series}
+        floors = {c.key for c in self.contenders if c.floor}
         results = []
         for series in self.series:
             contender = next(c for c in self.contenders if c.key == series.contender)
@@ -263,6 +401,14 @@ class Runner:
                 series,
                 by_key.get((series.workload, "raw")),
                 by_key.get((series.workload, peer)),
+                by_key.get((series.workload, "raw_decoded")),
+                [
+                    s
+                    for s in self.series
+                    if s.workload == series.workload
+                    and s.contender in floors
+                    and s.contender != series.contender
+                ],
             )
             results.append(
                 {

@@ -1,8 +1,10 @@
 """The workloads every contender runs, their data, and the schema they run against.
 
-Only ``BIGINT`` and ``TEXT`` columns are used, whose values every driver returns as the
-same Python objects, so each contender does the same work and the results can be compared
-(and are checked) value for value.
+The original workloads use only ``BIGINT`` and ``TEXT`` columns, whose values every driver
+returns as the same Python objects, so each contender does the same work and the results
+can be compared (and are checked) value for value. The ``mixed_*`` and ``concurrent_pk_*``
+workloads run on the ten-column table of :mod:`benchmarks.mixed`, where decoding is part
+of the work; their results are checked against the rows as written.
 """
 
 from __future__ import annotations
@@ -12,11 +14,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from benchmarks.mixed import MixedRow, mixed_id, mixed_row
+
 __all__ = [
     "ACCOUNTS",
     "BULK",
     "BULK_TABLE",
     "COLUMNS",
+    "CONCURRENT",
+    "MIXED",
+    "MIXED_BULK",
+    "MIXED_READS",
     "PAGE_SIZE",
     "SCHEMA",
     "STATEMENTS",
@@ -41,6 +49,8 @@ Transfer = tuple[int, int, int, int]
 COLUMNS = ("id", "owner_id", "name", "qty", "note")
 BULK_TABLE = "bench_bulk"
 PAGE_SIZE = 50
+MIXED_BULK_ROWS = 10_000
+CONCURRENT_TASKS = (1, 4, 16, 64)
 TYPED_ROWS = 100
 ACCOUNTS = 100
 
@@ -76,7 +86,9 @@ class Item:
     note: str | None
 
 
-Kind = Literal["single", "transaction", "bulk", "auth", "typed"]
+Kind = Literal[
+    "single", "transaction", "bulk", "auth", "typed", "mixed", "stream", "mixed_bulk", "concurrent"
+]
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,10 +99,11 @@ class Workload:
     title: str
     kind: Kind
     rows: int = 0  # bulk only
+    tasks: int = 0  # concurrent only
 
     @property
     def unit(self) -> str:
-        return "rows" if self.kind == "bulk" else "ops"
+        return "rows" if self.kind in ("bulk", "mixed_bulk", "stream") else "ops"
 
 
 WORKLOADS: dict[str, Workload] = {
@@ -105,6 +118,14 @@ WORKLOADS: dict[str, Workload] = {
         Workload("bulk_100k", "bulk insert, 100k rows", "bulk", 100_000),
         Workload("auth_validate", "auth validate(token)", "auth"),
         Workload("typed_rows", f"{TYPED_ROWS} rows into a dataclass", "typed"),
+        Workload("mixed_pk", "mixed row by primary key (uuid)", "mixed"),
+        Workload("mixed_page", f"mixed page of {PAGE_SIZE} rows by index", "mixed"),
+        Workload("mixed_stream", "mixed rows streamed (iterate)", "stream"),
+        Workload("mixed_bulk", "mixed bulk insert, one call", "mixed_bulk"),
+        *(
+            Workload(f"concurrent_pk_{n}", f"{n} tasks x mixed pk selects", "concurrent", tasks=n)
+            for n in CONCURRENT_TASKS
+        ),
     )
 }
 
@@ -113,6 +134,12 @@ STATEMENTS = frozenset(k for k, w in WORKLOADS.items() if w.kind in ("single", "
 BULK = frozenset(k for k, w in WORKLOADS.items() if w.kind == "bulk")
 #: Rows read into a model: ``as_=`` against the raw driver plus a hand-written mapping.
 TYPED = frozenset(k for k, w in WORKLOADS.items() if w.kind == "typed")
+#: On the mixed table: reads of one or a few rows, the stream, the bulk insert, and the
+#: pk selects from many tasks at once.
+MIXED_READS = frozenset(k for k, w in WORKLOADS.items() if w.kind == "mixed")
+MIXED_BULK = frozenset(k for k, w in WORKLOADS.items() if w.kind == "mixed_bulk")
+CONCURRENT = frozenset(k for k, w in WORKLOADS.items() if w.kind == "concurrent")
+MIXED = MIXED_READS | MIXED_BULK | CONCURRENT | {"mixed_stream"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,20 +155,42 @@ class Plan:
     bulk_rounds: int
     #: A contender stops repeating a bulk workload once it has spent this long on it.
     bulk_budget_seconds: float
+    #: Rows of the mixed table, all of which ``mixed_stream`` reads.
+    mixed_rows: int
+    #: Rows of ``mixed_bulk`` (10,000 as in the issue; fewer in quick mode).
+    mixed_bulk_rows: int
+    #: Selects per task and rounds of the ``concurrent_pk_*`` workloads.
+    selects_per_task: int
+    concurrent_rounds: int
 
     @classmethod
     def quick(cls) -> Plan:
-        return cls("quick", 1_000, 30, 50, 4, ("bulk_1k",), 2, 5.0)
+        return cls("quick", 1_000, 30, 50, 4, ("bulk_1k",), 2, 5.0, 1_000, 500, 3, 1)
 
     @classmethod
     def full(cls) -> Plan:
         # Many short rounds rather than a few long ones: the paired ratios then compare
         # contenders measured within a second of each other.
-        return cls("full", 10_000, 300, 200, 30, ("bulk_10k", "bulk_100k"), 3, 20.0)
+        return cls(
+            "full",
+            10_000,
+            300,
+            200,
+            30,
+            ("bulk_10k", "bulk_100k"),
+            3,
+            20.0,
+            300_000,
+            MIXED_BULK_ROWS,
+            200,
+            10,
+        )
 
     def workloads(self) -> list[Workload]:
         keys = ["pk_select", "insert_one", "transaction", "keyset_page", "typed_rows"]
         keys += self.bulk_workloads
+        keys += ["mixed_pk", "mixed_page", "mixed_stream", "mixed_bulk"]
+        keys += [f"concurrent_pk_{n}" for n in CONCURRENT_TASKS]
         return [WORKLOADS[k] for k in [*keys, "auth_validate"]]
 
 
@@ -153,8 +202,9 @@ class Arguments:
     operations (of any contender) collide.
     """
 
-    def __init__(self, seed_rows: int) -> None:
+    def __init__(self, seed_rows: int, mixed_rows: int = 0) -> None:
         self.seed_rows = seed_rows
+        self.mixed_rows = mixed_rows
         self._next_id = 10 * seed_rows + 1
         self.tokens: list[str] = []  # session tokens, once the auth workload made them
 
@@ -181,9 +231,25 @@ class Arguments:
             return out
         if workload.key == "auth_validate":
             return [rng.choice(self.tokens) for _ in range(count)]
+        if workload.key == "mixed_pk":
+            return [mixed_id(rng.randint(1, self.mixed_rows)) for _ in range(count)]
+        if workload.key == "mixed_page":
+            return [rng.randint(0, self.mixed_rows - PAGE_SIZE) for _ in range(count)]
         raise ValueError(f"no per-operation arguments for {workload.key}")
 
     @staticmethod
     def bulk_rows(workload: Workload) -> list[ItemRow]:
         """The rows of a bulk insert (the same for every run: the table is emptied before)."""
         return [item_row(i) for i in range(1, workload.rows + 1)]
+
+    def per_task(self, workload: Workload, round_no: int, selects: int) -> list[list[Any]]:
+        """The primary keys each task of a concurrent workload selects, in order."""
+        rng = random.Random(f"{workload.key}/{round_no}")
+        return [
+            [mixed_id(rng.randint(1, self.mixed_rows)) for _ in range(selects)]
+            for _ in range(workload.tasks)
+        ]
+
+    @staticmethod
+    def mixed_bulk_rows(count: int) -> list[MixedRow]:
+        return [mixed_row(seq) for seq in range(1, count + 1)]

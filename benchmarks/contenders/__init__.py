@@ -12,6 +12,7 @@ __all__ = ["Contender", "Target", "Unavailable", "available"]
 _REGISTRY: dict[str, tuple[tuple[str, str], ...]] = {
     "postgresql": (
         ("raw_asyncpg", "RawAsyncpg"),
+        ("raw_asyncpg", "RawAsyncpgDecoded"),
         ("raw_asyncpg", "RawAsyncpgExecutemany"),
         ("raw_asyncpg", "RawAsyncpgConnection"),
         ("with_dualdb", "DualdbPrebuilt"),
@@ -23,6 +24,8 @@ _REGISTRY: dict[str, tuple[tuple[str, str], ...]] = {
     ),
     "sqlite": (
         ("raw_aiosqlite", "RawAiosqlite"),
+        ("raw_aiosqlite", "RawAiosqliteDecoded"),
+        ("raw_aiosqlite", "RawAiosqliteValues"),
         ("with_dualdb", "DualdbPrebuilt"),
         ("with_dualdb", "DualdbAdhoc"),
         ("with_sqlalchemy", "SqlalchemyCore"),

@@ -5,8 +5,10 @@ from __future__ import annotations
 import abc
 from dataclasses import dataclass
 from typing import Any, ClassVar, Literal
+from uuid import UUID
 
 import dualdb
+from benchmarks.mixed import MixedRow
 from benchmarks.workloads import ItemRow, Transfer
 from dualdb.dialects import DialectName
 
@@ -59,6 +61,12 @@ class Contender(abc.ABC):
     workloads: ClassVar[frozenset[str]]
     #: ``"adhoc"`` for contenders that build each query per call (compared with each other).
     style: ClassVar[Literal["prebuilt", "adhoc"]] = "prebuilt"
+    #: A raw-driver contender: a floor that ratios are taken against.
+    floor: ClassVar[bool] = False
+    #: Whether rows of the mixed table come back as the Python values dualdb returns
+    #: (UUID, aware datetime, Decimal, bool, parsed JSON); if not, only their number and
+    #: shape are checked.
+    decodes: ClassVar[bool] = True
 
     def __init__(self, target: Target) -> None:
         self.target = target
@@ -96,3 +104,27 @@ class Contender(abc.ABC):
 
     async def bulk_insert(self, prepared: Any) -> None:
         raise NotImplementedError
+
+    async def mixed_pk(self, row_id: UUID) -> Any:
+        """One row of the mixed table by its uuid primary key (None if there is none)."""
+        raise NotImplementedError
+
+    async def mixed_page(self, after: int) -> Any:
+        """The ``PAGE_SIZE`` mixed rows after ``seq`` ``after``, in ``seq`` order."""
+        raise NotImplementedError
+
+    async def mixed_stream(self, _: None) -> tuple[int, Any]:
+        """Stream the whole mixed table; return the number of rows and the last one."""
+        raise NotImplementedError
+
+    def prepare_mixed_bulk(self, rows: list[MixedRow]) -> Any:
+        """This library's input for the mixed bulk insert (not timed): by default the
+        Python values themselves, so encoding them is part of the timed insert."""
+        return rows
+
+    async def mixed_bulk(self, prepared: Any) -> None:
+        raise NotImplementedError
+
+    async def concurrent_select(self, row_id: UUID) -> Any:
+        """``mixed_pk`` as one of many concurrent tasks runs it (over the default pool)."""
+        return await self.mixed_pk(row_id)

@@ -4,19 +4,38 @@ Same pool configuration as dualdb's (no per-release reset query, so release cost
 round trip), asyncpg's statement cache (each statement is prepared once per connection
 and reused), ``copy_records_to_table`` for bulk inserts; and, as a second contender,
 ``executemany`` for bulk inserts.
+
+On the mixed table asyncpg decodes every type but JSON, which it returns as text: the raw
+contender leaves it so, the "hand decoding" one registers ``json.loads`` as the jsonb
+codec. The bulk inserts turn JSON into text by hand, inside the timed call. The concurrent
+workloads run over a second pool as large as dualdb's default one.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
 from benchmarks.contenders.base import Contender
+from benchmarks.mixed import (
+    MIXED_BULK_TABLE,
+    MIXED_COLUMNS,
+    MIXED_TABLE,
+    MixedRow,
+    encode_postgres,
+)
 from benchmarks.workloads import (
     BULK,
     BULK_TABLE,
     COLUMNS,
+    CONCURRENT,
+    MIXED,
+    MIXED_BULK,
+    MIXED_READS,
+    PAGE_SIZE,
     STATEMENTS,
     TYPED,
     TYPED_ROWS,
@@ -25,7 +44,14 @@ from benchmarks.workloads import (
     Transfer,
 )
 
-__all__ = ["RawAsyncpg", "RawAsyncpgConnection", "RawAsyncpgExecutemany", "no_reset"]
+__all__ = [
+    "RawAsyncpg",
+    "RawAsyncpgConnection",
+    "RawAsyncpgDecoded",
+    "RawAsyncpgExecutemany",
+    "json_codec",
+    "no_reset",
+]
 
 SELECT_COLUMNS = "SELECT id, owner_id, name, qty, note FROM bench_items"
 PK_SELECT = f"{SELECT_COLUMNS} WHERE id = $1"
@@ -37,6 +63,22 @@ DEBIT = "UPDATE bench_accounts SET balance = balance - $1 WHERE id = $2"
 CREDIT = "UPDATE bench_accounts SET balance = balance + $1 WHERE id = $2"
 LEDGER = "INSERT INTO bench_ledger (id, from_id, to_id, amount) VALUES ($1, $2, $3, $4)"
 
+MIXED_SELECT = f"SELECT {', '.join(MIXED_COLUMNS)} FROM {MIXED_TABLE}"
+MIXED_PK = f"{MIXED_SELECT} WHERE id = $1"
+MIXED_PAGE = f"{MIXED_SELECT} WHERE seq > $1 ORDER BY seq LIMIT {PAGE_SIZE}"
+MIXED_INSERT = (
+    f"INSERT INTO {MIXED_BULK_TABLE} ({', '.join(MIXED_COLUMNS)}) VALUES "
+    f"({', '.join(f'${i}' for i in range(1, len(MIXED_COLUMNS) + 1))})"
+)
+STREAM_PREFETCH = 500  # dualdb's default iterate batch_size
+
+
+async def json_codec(con: asyncpg.Connection) -> None:
+    """jsonb as Python values both ways, the cheapest way asyncpg offers."""
+    await con.set_type_codec(
+        "jsonb", schema="pg_catalog", encoder=json.dumps, decoder=json.loads, format="text"
+    )
+
 
 async def no_reset(con: asyncpg.Connection) -> None:
     """asyncpg's default reset costs a round trip per release; dualdb's pool skips it too."""
@@ -45,17 +87,30 @@ async def no_reset(con: asyncpg.Connection) -> None:
 class RawAsyncpg(Contender):
     key = "raw"
     label = "asyncpg (raw)"
-    workloads = STATEMENTS | BULK | TYPED
+    workloads = STATEMENTS | BULK | TYPED | MIXED
+    floor = True
+    decodes = False
 
     _pool: asyncpg.Pool
+    _wide: asyncpg.Pool | None = None
+
+    async def _init(self, con: asyncpg.Connection) -> None:
+        """Per-connection setup (none: asyncpg's own codecs)."""
 
     async def open(self) -> None:
         self._pool = await asyncpg.create_pool(
-            self.target.location, min_size=1, max_size=5, reset=no_reset
+            self.target.location, min_size=1, max_size=5, reset=no_reset, init=self._init
         )
+        if self.workloads & CONCURRENT:
+            size = self.target.dualdb_settings().pool_max_size
+            self._wide = await asyncpg.create_pool(
+                self.target.location, min_size=1, max_size=size, reset=no_reset, init=self._init
+            )
 
     async def close(self) -> None:
         await self._pool.close()
+        if self._wide is not None:
+            await self._wide.close()
 
     def describe(self) -> str:
         return "pool without reset query; statement cache; copy_records_to_table"
@@ -83,19 +138,61 @@ class RawAsyncpg(Contender):
         async with self._pool.acquire() as con:
             await con.copy_records_to_table(BULK_TABLE, records=prepared, columns=COLUMNS)
 
+    async def mixed_pk(self, row_id: UUID) -> Any:
+        return await self._pool.fetchrow(MIXED_PK, row_id)
+
+    async def mixed_page(self, after: int) -> Any:
+        return await self._pool.fetch(MIXED_PAGE, after)
+
+    async def mixed_stream(self, _: None) -> tuple[int, Any]:
+        count, last = 0, None
+        async with self._pool.acquire() as con, con.transaction():
+            async for row in con.cursor(MIXED_SELECT, prefetch=STREAM_PREFETCH):
+                count += 1
+                last = row
+        return count, last
+
+    async def mixed_bulk(self, prepared: list[MixedRow]) -> None:
+        async with self._pool.acquire() as con:
+            await con.copy_records_to_table(
+                MIXED_BULK_TABLE, records=map(encode_postgres, prepared), columns=MIXED_COLUMNS
+            )
+
+    async def concurrent_select(self, row_id: UUID) -> Any:
+        assert self._wide is not None
+        return await self._wide.fetchrow(MIXED_PK, row_id)
+
 
 class RawAsyncpgExecutemany(RawAsyncpg):
     """The same pool, bulk-inserting with ``executemany`` (atomic) instead of COPY."""
 
     key = "raw_executemany"
     label = "asyncpg executemany (raw)"
-    workloads = BULK
+    workloads = BULK | MIXED_BULK
 
     def describe(self) -> str:
         return "pool without reset query; executemany"
 
     async def bulk_insert(self, prepared: Any) -> None:
         await self._pool.executemany(INSERT_BULK, prepared)
+
+    async def mixed_bulk(self, prepared: list[MixedRow]) -> None:
+        await self._pool.executemany(MIXED_INSERT, map(encode_postgres, prepared))
+
+
+class RawAsyncpgDecoded(RawAsyncpg):
+    """The raw pools with ``json.loads`` as the jsonb decoder: every value as dualdb's."""
+
+    key = "raw_decoded"
+    label = "asyncpg + hand decoding"
+    workloads = MIXED_READS | CONCURRENT | {"mixed_stream"}
+    decodes = True
+
+    async def _init(self, con: asyncpg.Connection) -> None:
+        await json_codec(con)
+
+    def describe(self) -> str:
+        return "pool without reset query; json.loads as the jsonb codec"
 
 
 class RawAsyncpgConnection(Contender):

@@ -6,12 +6,18 @@ outside a transaction (that is how its SQLite backend works), so the per-connect
 pragmas cannot be applied — only WAL, which is stored in the database file. Bulk inserts
 run ``execute_many`` (one statement per row) inside a transaction. Its API binds values
 to a prebuilt statement with ``.params()`` (selects) or ``.values()`` (inserts); an UPDATE
-whose new value depends on the old one is built per call.
+whose new value depends on the old one is built per call. The mixed table is read and
+written with the same SQLAlchemy tables as the SQLAlchemy contender's, and streamed with
+its ``iterate``. On PostgreSQL databases leaves decoding jsonb to asyncpg, which returns
+text: its pool gets ``json.loads`` as the jsonb decoder (its ``init`` option), so it
+returns the same values as the others (SQLAlchemy's JSONB type already encodes).
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
+from uuid import UUID
 
 from benchmarks.contenders.base import Contender, Unavailable
 from benchmarks.contenders.with_sqlalchemy import (
@@ -20,9 +26,11 @@ from benchmarks.contenders.with_sqlalchemy import (
     KEYSET_PAGE,
     PK_SELECT,
     RECORD,
+    MixedStatements,
     accounts,
 )
-from benchmarks.workloads import BULK, COLUMNS, STATEMENTS, ItemRow, Transfer
+from benchmarks.mixed import MIXED_COLUMNS, MixedRow
+from benchmarks.workloads import BULK, COLUMNS, MIXED, STATEMENTS, ItemRow, Transfer
 
 try:
     from databases import Database
@@ -33,15 +41,23 @@ except ImportError as exc:
 __all__ = ["EncodeDatabases"]
 
 
+async def _json_decoder(con: Any) -> None:
+    await con.set_type_codec(
+        "jsonb", schema="pg_catalog", encoder=str, decoder=json.loads, format="text"
+    )
+
+
 class EncodeDatabases(Contender):
     key = "databases"
     label = "databases"
-    workloads = STATEMENTS | BULK
+    workloads = STATEMENTS | BULK | MIXED
 
     _db: Database
 
     async def open(self) -> None:
-        self._db = Database(self.target.sqlalchemy_url)
+        self._mixed = MixedStatements(self.target.backend)
+        options = {"init": _json_decoder} if self.target.backend == "postgresql" else {}
+        self._db = Database(self.target.sqlalchemy_url, **options)
         await self._db.connect()
 
     async def close(self) -> None:
@@ -82,3 +98,23 @@ class EncodeDatabases(Contender):
     async def bulk_insert(self, prepared: Any) -> None:
         async with self._db.transaction():
             await self._db.execute_many(INSERT_BULK, prepared)
+
+    async def mixed_pk(self, row_id: UUID) -> Any:
+        return await self._db.fetch_one(self._mixed.pk.params(row_id=row_id))
+
+    async def mixed_page(self, after: int) -> Any:
+        return await self._db.fetch_all(self._mixed.page.params(after=after))
+
+    async def mixed_stream(self, _: None) -> tuple[int, Any]:
+        count, last = 0, None
+        async for row in self._db.iterate(self._mixed.stream):
+            count += 1
+            last = row
+        return count, last
+
+    def prepare_mixed_bulk(self, rows: list[MixedRow]) -> Any:
+        return [dict(zip(MIXED_COLUMNS, row, strict=True)) for row in rows]
+
+    async def mixed_bulk(self, prepared: Any) -> None:
+        async with self._db.transaction():
+            await self._db.execute_many(self._mixed.insert, prepared)

@@ -4,19 +4,26 @@
   dialect, then each call costs a cache lookup plus the driver call;
 * ad-hoc: the PyPika query built per call with the values inline — each call pays for
   PyPika's builder and a full render.
+
+The concurrent workloads run over a second Database with dualdb's default settings (its
+default pool), as an application would open it.
 """
 
 from __future__ import annotations
 
 import logging
 from typing import Any
+from uuid import UUID
 
 import dualdb
 from benchmarks.contenders.base import Contender
+from benchmarks.mixed import MIXED_BULK_TABLE, MIXED_COLUMNS, MIXED_TABLE, MixedRow
 from benchmarks.workloads import (
     BULK,
     BULK_TABLE,
     COLUMNS,
+    CONCURRENT,
+    MIXED,
     PAGE_SIZE,
     STATEMENTS,
     TYPED,
@@ -68,6 +75,16 @@ RECORD = (
     .columns("id", "from_id", "to_id", "amount")
     .insert(Param("id"), Param("from_id"), Param("to_id"), Param("amount"))
 )
+MIXED_T = Table(MIXED_TABLE)
+MIXED_FIELDS = [MIXED_T.field(c) for c in MIXED_COLUMNS]
+MIXED_STREAM = Query.from_(MIXED_T).select(*MIXED_FIELDS)
+MIXED_PK = MIXED_STREAM.where(MIXED_T.id == Param("id"))
+MIXED_PAGE = MIXED_STREAM.where(MIXED_T.seq > Param("after")).orderby(MIXED_T.seq).limit(PAGE_SIZE)
+MIXED_INSERT = (
+    Query.into(Table(MIXED_BULK_TABLE))
+    .columns(*MIXED_COLUMNS)
+    .insert(*(Param(c) for c in MIXED_COLUMNS))
+)
 
 # A 100k-row bulk insert can exceed the default slow-query threshold; its WARNING would
 # only clutter the benchmark's output.
@@ -78,21 +95,49 @@ class DualdbContender(Contender):
     """A contender running through one dualdb Database with a pool of five."""
 
     _db: dualdb.Database
+    _wide: dualdb.Database | None = None
 
     async def open(self) -> None:
         self._db = await dualdb.connect(settings=self.target.dualdb_settings(pool_max_size=5))
+        if self.workloads & CONCURRENT:
+            self._wide = await dualdb.connect(settings=self.target.dualdb_settings())
 
     async def close(self) -> None:
         await self._db.close()
+        if self._wide is not None:
+            await self._wide.close()
 
 
 class DualdbPrebuilt(DualdbContender):
     key = "dualdb"
     label = "dualdb (prebuilt)"
-    workloads = STATEMENTS | BULK | TYPED
+    workloads = STATEMENTS | BULK | TYPED | MIXED
 
     def describe(self) -> str:
         return "module-level queries with Param; execute_many (COPY on PostgreSQL)"
+
+    async def mixed_pk(self, row_id: UUID) -> Any:
+        return await self._db.fetch_one(MIXED_PK, id=row_id)
+
+    async def mixed_page(self, after: int) -> Any:
+        return await self._db.fetch_all(MIXED_PAGE, after=after)
+
+    async def mixed_stream(self, _: None) -> tuple[int, Any]:
+        count, last = 0, None
+        async for record in self._db.iterate(MIXED_STREAM):
+            count += 1
+            last = record
+        return count, last
+
+    def prepare_mixed_bulk(self, rows: list[MixedRow]) -> Any:
+        return [dict(zip(MIXED_COLUMNS, row, strict=True)) for row in rows]
+
+    async def mixed_bulk(self, prepared: Any) -> None:
+        await self._db.execute_many(MIXED_INSERT, prepared)
+
+    async def concurrent_select(self, row_id: UUID) -> Any:
+        assert self._wide is not None
+        return await self._wide.fetch_one(MIXED_PK, id=row_id)
 
     async def pk_select(self, item_id: int) -> Any:
         return await self._db.fetch_one(PK_SELECT, id=item_id)

@@ -8,34 +8,65 @@
 * Statements are built once with ``bindparam`` (prebuilt) or per call with inline values
   (ad-hoc); either way SQLAlchemy's compiled cache (on by default) holds the SQL.
 * On SQLite every connection gets the same pragmas as dualdb's.
+* The mixed table uses SQLAlchemy's own types on PostgreSQL (``Uuid``, ``DateTime(timezone
+  =True)``, ``Numeric``, ``JSONB``); on SQLite, where its ``Uuid`` stores hex without
+  dashes and its ``DateTime`` drops the offset, small ``TypeDecorator``s read and write the
+  stored form dualdb uses, so every contender returns the same values.
 """
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from benchmarks.contenders.base import Contender, Unavailable
 from benchmarks.contenders.raw_aiosqlite import PRAGMAS
-from benchmarks.workloads import BULK, BULK_TABLE, COLUMNS, PAGE_SIZE, STATEMENTS, ItemRow, Transfer
+from benchmarks.mixed import MIXED_BULK_TABLE, MIXED_COLUMNS, MIXED_TABLE, MixedRow
+from benchmarks.workloads import (
+    BULK,
+    BULK_TABLE,
+    COLUMNS,
+    MIXED,
+    PAGE_SIZE,
+    STATEMENTS,
+    ItemRow,
+    Transfer,
+)
 
 try:
     from sqlalchemy import (
+        JSON,
         BigInteger,
+        Boolean,
         Column,
+        DateTime,
+        Integer,
         MetaData,
+        Numeric,
         Table,
         Text,
+        TypeDecorator,
+        Uuid,
         bindparam,
         event,
         insert,
         select,
         update,
     )
+    from sqlalchemy.dialects.postgresql import JSONB
     from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 except ImportError as exc:  # the `bench` extra is not installed
     raise Unavailable(f"SQLAlchemy is not installed ({exc})") from None
 
-__all__ = ["SqlalchemyAdhoc", "SqlalchemyCore", "SqlalchemyDefaults"]
+__all__ = [
+    "MixedStatements",
+    "SqlalchemyAdhoc",
+    "SqlalchemyCore",
+    "SqlalchemyDefaults",
+    "mixed_tables",
+]
 
 metadata = MetaData()
 
@@ -69,6 +100,80 @@ ledger = Table(
     Column("to_id", BigInteger, nullable=False),
     Column("amount", BigInteger, nullable=False),
 )
+
+
+class _SqliteUuid(TypeDecorator[UUID]):  # type: ignore[misc]  # Any to mypy
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        return None if value is None else str(value)
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        return None if value is None else UUID(value)
+
+
+class _SqliteTimestamp(TypeDecorator[datetime]):  # type: ignore[misc]  # Any to mypy
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        return None if value is None else value.astimezone(UTC).isoformat(" ", "microseconds")
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        return None if value is None else datetime.fromisoformat(value)
+
+
+class _SqliteDecimal(TypeDecorator[Decimal]):  # type: ignore[misc]  # Any to mypy
+    impl = Text
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Any) -> Any:
+        return None if value is None else format(value, "f")
+
+    def process_result_value(self, value: Any, dialect: Any) -> Any:
+        return None if value is None else Decimal(value)
+
+
+def mixed_tables(backend: str) -> tuple[Table, Table]:
+    """The mixed table and its bulk twin, typed for ``backend`` (each in its own MetaData)."""
+    if backend == "sqlite":
+        types: tuple[Any, ...] = (_SqliteUuid(), _SqliteTimestamp(), _SqliteDecimal(), JSON())
+    else:
+        types = (Uuid(), DateTime(timezone=True), Numeric(asdecimal=True), JSONB())
+    uuid_type, timestamp_type, decimal_type, json_type = types
+    own = MetaData()
+
+    def table(name: str) -> Table:
+        return Table(
+            name,
+            own,
+            Column("id", uuid_type, primary_key=True),
+            Column("seq", BigInteger, nullable=False),
+            Column("name", Text, nullable=False),
+            Column("qty", Integer, nullable=False),
+            Column("total", BigInteger, nullable=False),
+            Column("active", Boolean, nullable=False),
+            Column("created_at", timestamp_type, nullable=False),
+            Column("price", decimal_type, nullable=False),
+            Column("attrs", json_type, nullable=False),
+            Column("note", Text),
+        )
+
+    return table(MIXED_TABLE), table(MIXED_BULK_TABLE)
+
+
+class MixedStatements:
+    """The prebuilt statements of the mixed workloads for one backend."""
+
+    def __init__(self, backend: str) -> None:
+        mixed, mixed_bulk = mixed_tables(backend)
+        self.pk = select(mixed).where(mixed.c.id == bindparam("row_id"))
+        self.page = (
+            select(mixed).where(mixed.c.seq > bindparam("after")).order_by(mixed.c.seq)
+        ).limit(PAGE_SIZE)
+        self.stream = select(mixed).execution_options(yield_per=500)
+        self.insert = insert(mixed_bulk)
 
 
 PK_SELECT = select(items).where(items.c.id == bindparam("item_id"))
@@ -107,13 +212,14 @@ def _engine(url: str, **options: Any) -> AsyncEngine:
 class SqlalchemyCore(Contender):
     key = "sqlalchemy"
     label = "SQLAlchemy Core (prebuilt)"
-    workloads = STATEMENTS | BULK
+    workloads = STATEMENTS | BULK | MIXED
 
     _auto: AsyncEngine
     _engine: AsyncEngine
 
     async def open(self) -> None:
         url = self.target.sqlalchemy_url
+        self._mixed = MixedStatements(self.target.backend)
         self._auto = _engine(url, isolation_level="AUTOCOMMIT")
         self._engine = _engine(url)
 
@@ -153,6 +259,31 @@ class SqlalchemyCore(Contender):
     async def bulk_insert(self, prepared: Any) -> None:
         async with self._engine.begin() as conn:
             await conn.execute(INSERT_BULK, prepared)
+
+    async def mixed_pk(self, row_id: UUID) -> Any:
+        async with self._auto.connect() as conn:
+            result = await conn.execute(self._mixed.pk, {"row_id": row_id})
+            return result.first()
+
+    async def mixed_page(self, after: int) -> Any:
+        async with self._auto.connect() as conn:
+            result = await conn.execute(self._mixed.page, {"after": after})
+            return result.all()
+
+    async def mixed_stream(self, _: None) -> tuple[int, Any]:
+        count, last = 0, None
+        async with self._engine.connect() as conn:
+            async for row in await conn.stream(self._mixed.stream):
+                count += 1
+                last = row
+        return count, last
+
+    def prepare_mixed_bulk(self, rows: list[MixedRow]) -> Any:
+        return [dict(zip(MIXED_COLUMNS, row, strict=True)) for row in rows]
+
+    async def mixed_bulk(self, prepared: Any) -> None:
+        async with self._engine.begin() as conn:
+            await conn.execute(self._mixed.insert, prepared)
 
 
 class SqlalchemyAdhoc(SqlalchemyCore):
