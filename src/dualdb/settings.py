@@ -222,6 +222,11 @@ class Settings:
             )
         if options.get("pgbouncer") and "statement_cache_size" not in options:
             options["statement_cache_size"] = 0  # (as load_settings does for DB_PGBOUNCER)
+        _one_pool_size(
+            options,
+            backend=options.get("backend", self.backend),
+            explicit="sqlite_pool_size" in options,
+        )
         return replace(self, **options)
 
 
@@ -657,4 +662,13 @@ def load_settings(
         if values.get(key) == 0:
             values[key] = None
 
+    _one_pool_size(values, backend=values["backend"], explicit="sqlite_pool_size" in values)
     return Settings(**values).with_options(**options) if options else Settings(**values)
+
+
+def _one_pool_size(values: dict[str, Any], *, backend: str, explicit: bool) -> None:
+    """``DB_POOL_MAX_SIZE`` / ``pool_max_size`` size SQLite's pool too (its default stays 5,
+    PostgreSQL's 20): one vocabulary for both backends, never a setting silently ignored.
+    ``SQLITE_POOL_SIZE`` / ``sqlite_pool_size``, when given, wins for SQLite."""
+    if backend == "sqlite" and "pool_max_size" in values and not explicit:
+        values["sqlite_pool_size"] = values["pool_max_size"]

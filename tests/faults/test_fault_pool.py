@@ -249,3 +249,37 @@ async def test_connections_in_use_are_not_closed_by_the_idle_timeout(
 def _gauges(stats: dualdb.PoolStats) -> tuple[int, int, int, int, int]:
     """open, idle, in use, waiting, max size (the counters since opening left out)."""
     return (stats.open, stats.idle, stats.in_use, stats.waiting, stats.max_size)
+
+
+# ------------------------------------------------------------ one vocabulary for both
+
+
+async def test_pool_max_size_sizes_the_pool_on_every_backend(
+    database_url: str, backend: str
+) -> None:
+    async with dualdb.connect(database_url, pool_max_size=2, pool_timeout=0.2) as db:
+        assert db.pool_stats().max_size == 2
+        async with _held(db, 2):
+            with pytest.raises(dualdb.PoolTimeout):
+                async with db.transaction(readonly=True) as tx:
+                    await tx.fetch_val(raw("SELECT 1"))
+
+
+async def test_the_environments_pool_sizes_mean_the_same_on_every_backend(
+    database_url: str,
+) -> None:
+    environ = {"DATABASE_URL": database_url, "DB_POOL_MAX_SIZE": "3", "DB_POOL_MIN_SIZE": "2"}
+    settings = dualdb.load_settings(environ, env_file=None)
+
+    async with dualdb.connect(settings=settings) as db:
+        stats = db.pool_stats()
+
+    assert (stats.max_size, stats.open) == (3, 2)
+
+
+async def test_a_backends_own_pool_size_wins_over_the_common_one(database_url: str) -> None:
+    async with dualdb.connect(
+        database_url, pool_max_size=3, sqlite_pool_size=2, pool_min_size=1
+    ) as db:
+        expected = 2 if db.backend == "sqlite" else 3
+        assert db.pool_stats().max_size == expected

@@ -785,16 +785,20 @@ class SQLiteDriver(Driver):
         #: Connections running statements outside transactions, each shared by the
         #: statements in flight on it (see ``run``).
         self._sharing: list[SQLiteConnection] = []
+        size = 1 if self.path == _MEMORY else settings.sqlite_pool_size
+        # (DB_POOL_MIN_SIZE as on PostgreSQL, but one at least: opening the file at start
+        # is how a wrong path fails early)
+        self._min_size = max(1, min(settings.pool_min_size, size))
         self._pool: Pool[SQLiteConnection] = Pool(
             backend=NAME,
-            size=1 if self.path == _MEMORY else settings.sqlite_pool_size,
+            size=size,
             timeout=settings.pool_timeout,
             connect=self._connect,
             close=_close,
             timeout_hint="SQLITE_POOL_SIZE / DB_POOL_TIMEOUT",
-            # Each connection is a thread; keep one, whose cache stays warm (and which
-            # alone holds a private in-memory database).
-            min_size=1,
+            # Each connection is a thread; keep at least one, whose cache stays warm (and
+            # which alone holds a private in-memory database).
+            min_size=self._min_size,
             idle_timeout=settings.idle_timeout,
             max_lifetime=settings.max_connection_lifetime,
         )
@@ -802,7 +806,7 @@ class SQLiteDriver(Driver):
     async def start(self) -> None:
         if self.path != _MEMORY:
             prepare_file(self.settings)
-        await self._pool.fill(1)
+        await self._pool.fill(self._min_size)
 
     async def _connect(self) -> SQLiteConnection:
         timeout_ms = int(self.settings.sqlite_busy_timeout * 1000)
