@@ -290,3 +290,16 @@ def test_the_drift_message_of_check_gives_the_migration_checklist(
     positions = [text.index(step) for step in steps]
     assert positions == sorted(positions), text
     assert text.index("`dualdb check`") > positions[-1]
+
+
+def test_check_of_a_database_with_pending_migrations_says_to_migrate_first(
+    dualdb: Callable[..., Result],
+) -> None:
+    assert dualdb("migrate", "--to", MIGRATION_IDS[0]).returncode == 0
+
+    result = dualdb("check", "--json")
+
+    document = _json(result)
+    assert result.returncode == 1, result.output
+    assert {"pending", "drift"} <= {p["kind"] for p in document["problems"]}
+    assert document["hint"].endswith("run `dualdb migrate`, then `dualdb check` again.")

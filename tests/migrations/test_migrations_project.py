@@ -189,3 +189,25 @@ def test_a_package_source_that_is_not_installed_is_a_clear_error(app: Path, cli:
     assert result.returncode == 2
     assert "no installed package 'no_such_package'" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_init_refuses_an_own_migration_id_of_the_shipped_schema_before_writing_anything(
+    app: Path,
+) -> None:
+    (app / "migrations").mkdir()
+    shutil.copy(REPO / "migrations/0003_oauth.sql", app / "migrations/0003_oauth.sql")
+
+    result = run([sys.executable, "-m", "dualdb", "init"], cwd=app)
+
+    assert result.returncode == 2
+    assert "'0003_oauth'" in result.stderr
+    assert sorted(p.name for p in app.iterdir()) == ["migrations"]
+
+
+def test_init_over_existing_migrations_writes_their_sum(app: Path) -> None:
+    (app / "migrations").mkdir()
+    (app / "migrations/0001_notes.sql").write_text("CREATE TABLE notes (id INTEGER);\n")
+
+    _init(app)
+
+    assert "0001_notes.sql" in (app / "migrations/dualdb.sum").read_text()

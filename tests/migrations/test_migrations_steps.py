@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from _migrate_helpers import execute
 
+from dualdb.errors import MigrationError
 from dualdb.migrate.connection import Target
 from dualdb.migrate.introspect import introspect
 from dualdb.migrate.logical_types import LOGICAL_TYPES, logical_type
@@ -59,3 +61,12 @@ def test_typed_sql_leaves_other_braces_alone(db: Callable[[], Target]) -> None:
             typed_sql("CREATE TABLE j (body {json} DEFAULT '{}')")(target.backend.connection)
         default = introspect(target.backend).tables["j"].columns["body"].default
     assert default == "'{}'"
+
+
+def test_typed_sql_refuses_a_placeholder_that_names_no_type() -> None:
+    with pytest.raises(MigrationError, match=r"unknown type placeholder \{jsn\}.*\{json\}"):
+        typed_sql("CREATE TABLE events (body {jsn} NOT NULL)")
+
+
+def test_typed_sql_leaves_a_word_in_braces_inside_a_string_literal_alone() -> None:
+    typed_sql("CREATE TABLE tags (names TEXT NOT NULL DEFAULT '{draft}')")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import importlib
 import re
+import sys
 from pathlib import Path
 
 import pytest
@@ -184,6 +185,22 @@ def test_a_postgresql_server_that_cannot_be_reached_fails_in_ci_and_skips_elsewh
         result.assert_outcomes(skipped=1)
         result.stdout.fnmatch_lines(["*SKIPPED*PostgreSQL test server unavailable*"])
     assert "hunter2-secret" not in result.stdout.str() + result.stderr.str()
+
+
+def test_testing_on_postgresql_without_its_extra_says_what_to_install(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A plain `pip install dualdb`: no psycopg2 (None in sys.modules makes importing it
+    # fail as a missing package does), for this run only.
+    monkeypatch.setenv("CI", "")
+    monkeypatch.setitem(sys.modules, "psycopg2", None)
+    _project(pytester, {"tests/test_x.py": "def test_x(dualdb_url):\n    pass\n"})
+
+    result = pytester.runpytest_inprocess("--dualdb-backends=postgresql", "-rs")
+
+    result.assert_outcomes(skipped=1)
+    result.stdout.fnmatch_lines(["*SKIPPED*pip install 'dualdb[[]postgresql[]]'*"])
+    assert "Traceback" not in result.stdout.str()
 
 
 def test_missing_server_binaries_are_a_harness_error_saying_what_to_install(

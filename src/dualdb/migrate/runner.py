@@ -615,7 +615,13 @@ class Runner:
             return report
         drift = diff(expected, live)
         report.problems.extend(Problem("drift", f"schema drift: {line}") for line in drift)
-        if drift:
+        if drift and report.pending:
+            # The differences may be just what the pending migrations change.
+            report.hint = (
+                f"{len(report.pending)} migration(s) are not applied yet: run `dualdb migrate`, "
+                "then `dualdb check` again."
+            )
+        elif drift:
             report.hint = (
                 f"The live schema differs from {snapshot}. A schema change is made as a "
                 f"migration: {CHECKLIST}. A change made by hand belongs in a migration too, "

@@ -15,7 +15,7 @@ from yoyo import read_migrations
 from yoyo.migrations import heads
 
 from dualdb.errors import ConfigurationError
-from dualdb.migrate.checksums import SUM_FILE, write_sum
+from dualdb.migrate.checksums import SUM_FILE, render_sum, write_sum
 from dualdb.migrate.source import Folders, folders_from, load_source
 
 __all__ = ["SHIPPED_SOURCE", "init_project", "new_migration"]
@@ -204,12 +204,18 @@ def init_project(root: Path) -> list[tuple[Path, bool]]:
         path.write_text(text, encoding="utf-8", newline="\n")
         results.append((path, True))
 
-    root.mkdir(parents=True, exist_ok=True)
-    write(root / "yoyo.ini", _YOYO_INI.format(shipped=SHIPPED_SOURCE))
     folders = folders_from([SHIPPED_SOURCE, str(root / "migrations")])
     own = folders.own
-    if own.is_dir() and read_migrations(str(own)):
+    existing = own.is_dir() and bool(read_migrations(str(own)))
+    if existing:
+        # Before anything is written: the project's migrations must load after the shipped
+        # ones (an id of its own such as 0001_users would clash with one of dualdb's).
+        load_source(folders)
+    root.mkdir(parents=True, exist_ok=True)
+    write(root / "yoyo.ini", _YOYO_INI.format(shipped=SHIPPED_SOURCE))
+    if existing:
         results.append((own, False))
+        write(own / SUM_FILE, render_sum(own))
     else:
         created = new_migration(folders, "app", python=True, title=_FIRST_TITLE)
         results.extend((path, True) for path in [*created, own / SUM_FILE])

@@ -38,6 +38,20 @@ __all__ = ["ShowableStep", "Statements", "backend_of", "by_backend", "execute", 
 Statements = str | Sequence[str] | Callable[[Any], None]
 
 _TYPE_PLACEHOLDER = re.compile(r"\{(" + "|".join(LOGICAL_TYPES) + r")\}")
+#: What looks like a placeholder: ``{word}`` (a JSON literal's braces hold quotes or nothing).
+_ANY_PLACEHOLDER = re.compile(r"\{([A-Za-z_]\w*)\}")
+
+
+def _check_placeholders(statement: str) -> None:
+    """Refuse a ``{word}`` outside string literals that names no logical type (a typo such
+    as ``{jsn}`` would otherwise reach the database as SQL it cannot parse)."""
+    for outside in statement.split("'")[::2]:
+        for match in _ANY_PLACEHOLDER.finditer(outside):
+            if match.group(1) not in LOGICAL_TYPES:
+                raise MigrationError(
+                    f"typed_sql: unknown type placeholder {{{match.group(1)}}}; the types are "
+                    + ", ".join(f"{{{name}}}" for name in LOGICAL_TYPES)
+                )
 
 
 def backend_of(conn: Any) -> DialectName:
@@ -130,8 +144,10 @@ def typed_sql(*statements: str) -> ShowableStep:
 
     Each ``{name}`` of the vocabulary (see :mod:`dualdb.migrate.logical_types`) is replaced
     by that backend's declared type; any other brace, such as a JSON literal ``'{}'``, is
-    left alone.
+    left alone. A ``{word}`` outside quotes that is no type name is refused at once.
     """
+    for statement in statements:
+        _check_placeholders(statement)
 
     def sql(backend: DialectName) -> list[str]:
         return [

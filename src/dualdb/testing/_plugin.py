@@ -15,6 +15,7 @@ from typing import Any, Literal, TypeVar, cast, get_args
 import pytest
 
 import dualdb
+from dualdb._extras import require
 from dualdb.dialects import dialect_names
 from dualdb.errors import DatabaseError
 from dualdb.testing._cluster import PostgresServer, start_postgres
@@ -139,6 +140,8 @@ def dualdb_postgresql(request: pytest.FixtureRequest) -> Iterator[PostgresServer
         ENV_POSTGRESQL_URL, ""
     )
     try:
+        for driver in ("psycopg2", "asyncpg"):  # (the test databases' and the tests')
+            require(driver, extra="postgresql", needed_for="Testing on PostgreSQL")
         if given.strip():
             # A URL that is not PostgreSQL's is refused here, by the driver, clearly.
             server = PostgresServer(given.strip())
