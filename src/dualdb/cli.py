@@ -447,8 +447,23 @@ def _init(root: Path, echo: Echo) -> int:
     return EXIT_OK
 
 
+#: Commands that write into the migrations folder (or from it, a snapshot).
+_WRITING = frozenset({"new", "sum", "schema"})
+
+
 def _run(args: argparse.Namespace, settings: Settings, echo: Echo) -> int:
     folders = _folders(args)
+    if (
+        args.command in _WRITING
+        and getattr(args, "migrations", None) is None
+        and not Path(YOYO_INI).is_file()
+        and not folders.own.is_dir()
+    ):
+        # Run from the wrong folder, these would start a stray project where they stand.
+        raise UsageError(
+            f"no migrations folder ({folders.own}) and no {YOYO_INI} here: run dualdb from your "
+            "project's root, give --migrations DIR, or start a project with `dualdb init`"
+        )
     directory = folders.own
     lock_timeout: float = getattr(args, "lock_timeout", DEFAULT_LOCK_TIMEOUT)
     runner = Runner(settings, folders, echo=echo, lock_timeout=lock_timeout)

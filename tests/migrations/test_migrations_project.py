@@ -211,3 +211,14 @@ def test_init_over_existing_migrations_writes_their_sum(app: Path) -> None:
     _init(app)
 
     assert "0001_notes.sql" in (app / "migrations/dualdb.sum").read_text()
+
+
+@pytest.mark.parametrize("command", [["new", "add", "thing"], ["sum"], ["schema", "dump"]])
+def test_writing_commands_outside_a_project_refuse_and_suggest_init(
+    app: Path, command: list[str]
+) -> None:
+    result = run([sys.executable, "-m", "dualdb", *command], cwd=app)
+
+    assert result.returncode == 2
+    assert "dualdb init" in result.stderr
+    assert list(app.iterdir()) == []
