@@ -11,6 +11,22 @@ from typing import Any
 import dualdb
 from dualdb import raw
 
+#: How long a fault test waits for anything that must not hang.
+HANG = 10.0
+#: A statement that runs far longer than any test: 60 s on PostgreSQL, ~1 min on SQLite.
+SLOW = {
+    "postgresql": "SELECT pg_sleep(60)",
+    "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
+    "WHERE x < 300000000) SELECT count(*) FROM c",
+}
+
+
+def one_connection(backend: str) -> dict[str, Any]:
+    """Options for a pool of ONE connection, so that "the next user" and "queued behind"
+    are certain."""
+    size = {"sqlite_pool_size": 1} if backend == "sqlite" else {"pool_max_size": 1}
+    return {**size, "pool_timeout": HANG}
+
 
 def run_forked_as(uid: int, gid: int, target: Any, timeout: float = 30) -> tuple[str, str]:
     """Run ``target()`` in a forked child that has dropped root to ``uid``/``gid``.

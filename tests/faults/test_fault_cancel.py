@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 import pytest
-from _faults import in_transaction, no_unretrieved_exceptions
+from _faults import HANG, SLOW, in_transaction, no_unretrieved_exceptions, one_connection
 
 import dualdb
 from dualdb import Param, Query, Table, fn, raw
@@ -22,18 +22,6 @@ from dualdb import Param, Query, Table, fn, raw
 T = Table("t")
 COUNT = Query.from_(T).select(fn.Count("*"))
 INSERT = Query.into(T).columns(T.id).insert(Param("id"))
-HANG = 10.0
-#: A statement that runs far longer than any test: 60 s on PostgreSQL, ~1 min on SQLite.
-SLOW = {
-    "postgresql": "SELECT pg_sleep(60)",
-    "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
-    "WHERE x < 300000000) SELECT count(*) FROM c",
-}
-
-
-def _one_connection(backend: str) -> dict[str, Any]:
-    size = {"sqlite_pool_size": 1} if backend == "sqlite" else {"pool_max_size": 1}
-    return {**size, "pool_timeout": HANG}
 
 
 async def _cancel_soon(task: asyncio.Task[Any], delay: float = 0.3) -> None:
@@ -55,7 +43,7 @@ async def _next_user_is_prompt_and_clean(db: dualdb.Database) -> None:
 async def test_query_cancelled_mid_statement_leaves_the_pool_usable(
     database_url: str, backend: str
 ) -> None:
-    async with dualdb.connect(database_url, **_one_connection(backend)) as db:
+    async with dualdb.connect(database_url, **one_connection(backend)) as db:
         await _cancel_soon(asyncio.create_task(db.fetch_val(raw(SLOW[backend]))))
         await _next_user_is_prompt_and_clean(db)
 
@@ -63,7 +51,7 @@ async def test_query_cancelled_mid_statement_leaves_the_pool_usable(
 async def test_transaction_cancelled_mid_statement_is_rolled_back_and_not_reused(
     database_url: str, backend: str
 ) -> None:
-    async with dualdb.connect(database_url, **_one_connection(backend)) as db:
+    async with dualdb.connect(database_url, **one_connection(backend)) as db:
         await db.execute(raw("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
 
         async def work() -> None:
@@ -119,7 +107,7 @@ async def test_transaction_cancelled_while_waiting_for_a_lock_leaves_nothing_beh
 
 
 async def test_cancelled_stream_leaves_the_pool_usable(database_url: str, backend: str) -> None:
-    async with dualdb.connect(database_url, **_one_connection(backend)) as db:
+    async with dualdb.connect(database_url, **one_connection(backend)) as db:
         await db.execute(raw("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
         await db.execute_many(INSERT, [{"id": n} for n in range(2000)])
         started = asyncio.Event()
@@ -143,7 +131,7 @@ async def test_streams_cancelled_at_random_points_leave_the_pool_usable(
     own) or while a batch is being fetched: the next user is served at once, every time."""
     seed = random.randrange(2**32)
     rng = random.Random(seed)
-    async with dualdb.connect(database_url, **_one_connection(backend)) as db:
+    async with dualdb.connect(database_url, **one_connection(backend)) as db:
         await db.execute(raw("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
         await db.execute_many(INSERT, [{"id": n} for n in range(500)])
 
@@ -182,7 +170,7 @@ async def _mark_connection(db: dualdb.Database, backend: str) -> Any:
 async def test_cancelled_statements_keep_their_connection(database_url: str, backend: str) -> None:
     """A cancelled statement costs a cancel request, not a new connection: the one
     pooled connection is the same after 50 cancellations."""
-    async with dualdb.connect(database_url, **_one_connection(backend)) as db:
+    async with dualdb.connect(database_url, **one_connection(backend)) as db:
         marker = await _mark_connection(db, backend)
         for _ in range(50):
             await _cancel_soon(asyncio.create_task(db.fetch_val(raw(SLOW[backend]))), 0.01)
@@ -196,7 +184,7 @@ async def test_cancelled_transactions_keep_their_connection(
 ) -> None:
     """(SQLite closes a connection whose transaction was interrupted: reopening a file
     costs little, and its driver cannot tell how far the statement got.)"""
-    async with dualdb.connect(database_url, **_one_connection(backend)) as db:
+    async with dualdb.connect(database_url, **one_connection(backend)) as db:
         await db.execute(raw("CREATE TABLE connection_marker (x INTEGER)"))
         marker = await _mark_connection(db, backend)
 
@@ -216,7 +204,7 @@ async def test_commit_survives_a_cancel_that_arrives_after_it(
     database_url: str, backend: str
 ) -> None:
     """Cancelling a task right after its transaction committed changes nothing."""
-    async with dualdb.connect(database_url, **_one_connection(backend)) as db:
+    async with dualdb.connect(database_url, **one_connection(backend)) as db:
         await db.execute(raw("CREATE TABLE t (id INTEGER PRIMARY KEY)"))
         committed = asyncio.Event()
 

@@ -14,7 +14,7 @@ import time
 from typing import Any
 
 import pytest
-from _faults import no_unretrieved_exceptions
+from _faults import HANG, SLOW, no_unretrieved_exceptions, one_connection
 
 import dualdb
 from dualdb import Param, Query, Table, fn, raw
@@ -23,18 +23,6 @@ T = Table("t")
 COUNT = Query.from_(T).select(fn.Count("*"))
 INSERT = Query.into(T).columns(T.id, T.owner).insert(Param("id"), Param("owner"))
 MINE = Query.from_(T).select(T.id).where(T.owner == Param("owner")).orderby(T.id)
-HANG = 10.0
-#: A statement that runs far longer than any test: 60 s on PostgreSQL, ~1 min on SQLite.
-SLOW = {
-    "postgresql": "SELECT pg_sleep(60)",
-    "sqlite": "WITH RECURSIVE c(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM c "
-    "WHERE x < 300000000) SELECT count(*) FROM c",
-}
-
-
-def _one_connection(backend: str) -> dict[str, Any]:
-    size = {"sqlite_pool_size": 1} if backend == "sqlite" else {"pool_max_size": 1}
-    return {**size, "pool_timeout": HANG}
 
 
 async def _create_table(db: dualdb.Database) -> None:
@@ -49,7 +37,7 @@ async def _under_way(task: asyncio.Task[Any]) -> None:
 async def test_a_cancelled_statement_queued_behind_a_slow_one_never_runs(
     database_url: str, backend: str
 ) -> None:
-    async with dualdb.connect(database_url, **_one_connection(backend)) as db:
+    async with dualdb.connect(database_url, **one_connection(backend)) as db:
         await _create_table(db)
         slow = asyncio.create_task(db.fetch_val(raw(SLOW[backend])))
         await _under_way(slow)
@@ -69,7 +57,7 @@ async def test_a_cancelled_statement_queued_behind_a_slow_one_never_runs(
 async def test_cancelling_a_slow_statement_leaves_the_one_queued_behind_it_unharmed(
     database_url: str, backend: str
 ) -> None:
-    async with dualdb.connect(database_url, **_one_connection(backend)) as db:
+    async with dualdb.connect(database_url, **one_connection(backend)) as db:
         slow = asyncio.create_task(db.fetch_val(raw(SLOW[backend])))
         await _under_way(slow)
         queued = asyncio.create_task(db.fetch_val(raw("SELECT 41 + 1")))
@@ -103,7 +91,7 @@ async def test_many_tasks_outside_transactions_each_get_their_own_answers(db: An
 async def test_a_transaction_is_not_starved_by_a_stream_of_statements(
     database_url: str, backend: str
 ) -> None:
-    async with dualdb.connect(database_url, **_one_connection(backend)) as db:
+    async with dualdb.connect(database_url, **one_connection(backend)) as db:
         await _create_table(db)
         stop = asyncio.Event()
 
