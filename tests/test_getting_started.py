@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from _build import build
 from _pgbouncer import driver_url
 
 REPO = Path(__file__).resolve().parents[1]
@@ -62,14 +63,7 @@ def _page(through_postgresql: bool) -> list[Step]:
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    built = subprocess.run(
-        [sys.executable, "-m", "build", "--no-isolation", "--wheel", "--outdir", str(out), "."],
-        cwd=REPO,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
+    built = build(out, "--wheel")
     assert built.returncode == 0, built.stdout + built.stderr
     [found] = out.glob("dualdb-*.whl")
     return found

@@ -21,6 +21,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 import dualdb
+from _build import build
 
 REPO = Path(__file__).resolve().parents[1]
 NAME = f"dualdb-{dualdb.__version__}"
@@ -55,7 +56,6 @@ RUNTIME_EXTRAS = ("postgresql", "crypto", "otel")
 
 MIN_CONSTRAINTS = REPO / "constraints" / "min.txt"
 
-BUILD = [sys.executable, "-m", "build", "--no-isolation", "--wheel", "--sdist"]
 
 CLASSIFIERS = {
     "Framework :: AsyncIO",
@@ -72,13 +72,7 @@ def dist(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The sdist and the wheel, built from the working tree without network access: no
     build isolation, so setuptools and wheel come from this environment (the dev extra)."""
     out = tmp_path_factory.mktemp("dist")
-    built = subprocess.run(
-        [*BUILD, "--outdir", str(out), str(REPO)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    built = build(out, "--wheel", "--sdist")
     assert built.returncode == 0, built.stdout + built.stderr
     return out
 
