@@ -41,6 +41,7 @@ from dualdb.testing._cluster import (
     free_port,
     redact_text,
     redact_url,
+    server_user,
     start_postgres,
     watchdog_main,
 )
@@ -132,13 +133,14 @@ def ensure_bindir(*, install: bool = True) -> Path:
 
 
 def _server_user() -> str | None:
-    """System user to run initdb/pg_ctl as, or ``None`` to run them as ourselves."""
-    if os.geteuid() != 0:
-        return None
-    for name in ("postgres", _FALLBACK_SYSTEM_USER):
-        with contextlib.suppress(KeyError):
-            pwd.getpwnam(name)
-            return name
+    """System user to run initdb/pg_ctl as, or ``None`` to run them as ourselves: the
+    library's choice, else (root without a ``postgres`` user, which the library refuses) a
+    system user of the suite's own, made if need be."""
+    with contextlib.suppress(HarnessError):
+        return server_user()
+    with contextlib.suppress(KeyError):
+        pwd.getpwnam(_FALLBACK_SYSTEM_USER)
+        return _FALLBACK_SYSTEM_USER
     _log(f"running as root and no `postgres` user: creating system user {_FALLBACK_SYSTEM_USER}")
     proc = subprocess.run(
         ["useradd", "--system", "--no-create-home", _FALLBACK_SYSTEM_USER],
