@@ -293,13 +293,15 @@ class _Queries:
                 aclosing(conn.iterate(compiled, args, batch_size)) as records,
             ):
                 if convert is None:
-                    async for record in records:
-                        rows += 1
-                        yield record
+                    async for batch in records:
+                        for record in batch:
+                            rows += 1
+                            yield record
                 else:
-                    async for record in records:
-                        rows += 1
-                        yield convert(record)
+                    async for batch in records:
+                        for record in batch:
+                            rows += 1
+                            yield convert(record)
         except BaseException as exc:
             error = exc
             raise

@@ -10,11 +10,14 @@ than Python's own ``json`` can read back.
 from __future__ import annotations
 
 import json
+import json.scanner
 import math
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
+from uuid import UUID, SafeUUID
 
 from dualdb.errors import DataError
 from dualdb.sql.terms import Json
@@ -26,6 +29,8 @@ __all__ = [
     "check_float",
     "check_json_text",
     "dump_json",
+    "load_json",
+    "uuid_from_text",
 ]
 
 _encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
@@ -176,3 +181,45 @@ def check_datetime(value: datetime, dialect: str) -> None:
 def check_float(value: float, dialect: str) -> None:
     if math.isnan(value):
         raise DataError("NaN cannot be stored (SQLite would store NULL)", dialect=dialect)
+
+
+# ---------------------------------------------------------------------------- reading
+#
+# Every decoded row pays for these, so they take the C parts of the standard library
+# directly. Each falls back to the standard call for anything but the common form, so
+# what they accept and refuse is exactly what ``json.loads`` and ``UUID()`` do.
+
+_c_scanner: Callable[[json.JSONDecoder], Any] | None = getattr(json.scanner, "c_make_scanner", None)
+_scan = _c_scanner(json.JSONDecoder()) if _c_scanner is not None else None
+_loads = json.loads
+
+
+def load_json(text: str) -> Any:
+    """``json.loads(text)`` without its Python frames for a compact document (as dualdb
+    writes it): the C scanner, when it reads the whole text."""
+    if _scan is not None:
+        try:
+            value, end = _scan(text, 0)
+        except (StopIteration, ValueError):
+            pass  # json.loads says why (or reads what leading whitespace hid)
+        else:
+            if end == len(text):
+                return value
+    return _loads(text)
+
+
+_new_object = object.__new__
+_set_slot = object.__setattr__
+_UNKNOWN = SafeUUID.unknown
+
+
+def uuid_from_text(text: str) -> UUID:
+    """``UUID(text)``, made from its 32 hex digits directly for the usual 36-character
+    form (``UUID.__init__`` handles every form of every argument in Python)."""
+    digits = text.replace("-", "")
+    if len(digits) == 32 and len(text) == 36:
+        value = _new_object(UUID)
+        _set_slot(value, "int", int(digits, 16))  # as permissive as UUID() itself
+        _set_slot(value, "is_safe", _UNKNOWN)
+        return value
+    return UUID(text)

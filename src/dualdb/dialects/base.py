@@ -95,11 +95,12 @@ _MATCHING_NAMES = {
 
 
 class Stream(Protocol):
-    """What ``Connection.iterate`` returns: an async iterator of records that can be closed
-    early (an async generator is one)."""
+    """What ``Connection.iterate`` returns: an async iterator of non-empty batches of
+    records that can be closed early (an async generator is one). Batches, not records:
+    the caller's per-row loop is then the only async step per row."""
 
-    def __aiter__(self) -> AsyncIterator[Record]: ...
-    def __anext__(self) -> Awaitable[Record]: ...
+    def __aiter__(self) -> AsyncIterator[list[Record]]: ...
+    def __anext__(self) -> Awaitable[list[Record]]: ...
     def aclose(self) -> Awaitable[None]: ...
 
 
@@ -144,7 +145,7 @@ class Connection(abc.ABC):
 
     @abc.abstractmethod
     def iterate(self, compiled: Compiled, args: Sequence[Any], batch_size: int) -> Stream:
-        """The rows of a statement, read ``batch_size`` at a time; the caller closes the
+        """The rows of a statement, in batches of ``batch_size``; the caller closes the
         stream (``aclose``) before it gives the connection back."""
 
     # Transaction control: methods, so that a driver controls its transactions its own

@@ -8,7 +8,6 @@ registered as a :class:`dualdb.Record` here, so that SQLite-only use never impor
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -24,6 +23,7 @@ from dualdb.dialects._values import (
     check_float,
     check_json_text,
     dump_json,
+    load_json,
 )
 from dualdb.dialects.postgres.dialect import NAME
 from dualdb.records import Record
@@ -128,8 +128,12 @@ def _encode_jsonb_binary(value: Any) -> bytes:
     return b"\x01" + _encode_json(value).encode()  # jsonb's binary form: version 1, text
 
 
+def _decode_json_binary(data: bytes) -> Any:
+    return load_json(data.decode())
+
+
 def _decode_jsonb_binary(data: bytes) -> Any:
-    return json.loads(data[1:])
+    return load_json(data[1:].decode())
 
 
 async def register_codecs(con: asyncpg.Connection) -> None:
@@ -139,7 +143,7 @@ async def register_codecs(con: asyncpg.Connection) -> None:
         "json",
         schema="pg_catalog",
         encoder=_encode_json_binary,
-        decoder=json.loads,
+        decoder=_decode_json_binary,
         format="binary",
     )
     await con.set_type_codec(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import ssl
-from collections import deque
 from collections.abc import Callable, Coroutine, Iterable, Sequence
 from typing import Any
 from urllib.parse import urlencode
@@ -261,7 +260,7 @@ class _Stream:
     (or is cancelled), the driver rolls it back when the connection is given back.
     """
 
-    __slots__ = ("_args", "_batch", "_conn", "_cursor", "_own", "_rows", "_sql")
+    __slots__ = ("_args", "_batch", "_conn", "_cursor", "_own", "_sql")
 
     def __init__(self, conn: PostgresConnection, sql: str, args: Sequence[Any], batch: int) -> None:
         self._conn = conn
@@ -270,7 +269,6 @@ class _Stream:
         self._batch = batch
         self._cursor: Any = None
         self._own = False
-        self._rows: deque[Record] = deque()
 
     def __aiter__(self) -> _Stream:
         return self
@@ -279,12 +277,8 @@ class _Stream:
         """Stop reading. Nothing to send: the cursor lives in a transaction, which the
         driver rolls back when the connection is given back unfinished."""
         self._cursor = False
-        self._rows.clear()
 
-    async def __anext__(self) -> Record:
-        rows = self._rows
-        if rows:
-            return rows.popleft()
+    async def __anext__(self) -> list[Record]:
         cursor = self._cursor
         if cursor is False:
             raise StopAsyncIteration
@@ -292,7 +286,7 @@ class _Stream:
         try:
             if cursor is None:
                 cursor = self._cursor = await self._open()
-            batch = await guarded(cursor.fetch(self._batch), self._conn)
+            batch: list[Record] = await guarded(cursor.fetch(self._batch), self._conn)
             if len(batch) < self._batch:
                 self._cursor = False
                 if self._own:
@@ -301,8 +295,7 @@ class _Stream:
             raise_translated(exc)
         if not batch:
             raise StopAsyncIteration
-        rows.extend(batch)
-        return rows.popleft()
+        return batch
 
     async def _open(self) -> Any:
         con = self._conn._con

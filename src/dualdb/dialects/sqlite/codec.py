@@ -26,6 +26,8 @@ from dualdb.dialects._values import (
     check_float,
     check_json_text,
     dump_json,
+    load_json,
+    uuid_from_text,
 )
 from dualdb.dialects.sqlite.dialect import NAME
 from dualdb.sql.terms import Json
@@ -152,14 +154,17 @@ def encode_many(rows: Sequence[Sequence[Any]]) -> list[Any]:
 
 
 def _to_uuid(value: Any) -> Any:
-    return UUID(value) if isinstance(value, str) else value
+    return uuid_from_text(value) if value.__class__ is str else value
 
 
 def _to_datetime(value: Any) -> Any:
-    if not isinstance(value, str):
+    if value.__class__ is not str:
         return value
     parsed = datetime.fromisoformat(value)
-    if parsed.tzinfo is None:  # CURRENT_TIMESTAMP and other SQL-side defaults are UTC
+    zone = parsed.tzinfo
+    if zone is UTC:  # how dualdb writes them ("+00:00" parses to this one object)
+        return parsed
+    if zone is None:  # CURRENT_TIMESTAMP and other SQL-side defaults are UTC
         return parsed.replace(tzinfo=UTC)
     return parsed.astimezone(UTC)
 
@@ -181,7 +186,7 @@ def _to_json(value: Any) -> Any:
     if not isinstance(value, str | bytes):
         return value
     try:
-        return json.loads(value)
+        return load_json(value) if isinstance(value, str) else json.loads(value)
     except ValueError:
         # A str bound to a JSON column is stored as given; PostgreSQL would have
         # refused invalid JSON text with DataError when it was written.

@@ -567,13 +567,14 @@ class SQLiteConnection(Connection):
         if own:
             db.execute("COMMIT")
 
-    def _fetch_batch(
-        self, opened: list[sqlite3.Cursor], compiled: Compiled, size: int
-    ) -> list[Record]:
-        cursor = opened[0]
-        plan = self._plan_for(compiled, cursor)  # before the rows end the statement's read
+    def _fetch_batch(self, opened: list[Any], compiled: Compiled, size: int) -> list[Record]:
+        cursor: sqlite3.Cursor = opened[0]
+        if len(opened) == 1:
+            # Before the first rows end the statement's read; the statement keeps that one
+            # snapshot (and so its schema) until it closes, so its plan holds for the rest.
+            opened.append(self._plan_for(compiled, cursor))
         rows = cursor.fetchmany(size)
-        return plan.rows(rows) if rows else []
+        return opened[1].rows(rows) if rows else rows
 
     # The statement methods are plain functions returning ``_call``'s coroutine, one
     # coroutine frame fewer per statement than ``async def`` wrappers.
@@ -614,35 +615,33 @@ class SQLiteConnection(Connection):
 
     async def iterate(
         self, compiled: Compiled, args: Sequence[Any], batch_size: int
-    ) -> AsyncGenerator[Record, None]:
+    ) -> AsyncGenerator[list[Record], None]:
         # The cursor stays in the thread's hands: were it returned, a cancel arriving as
         # it opens would lose it, still open, holding a read snapshot (a later write on
         # this connection then fails "database is locked") and keeping an interrupt alive.
         self._before(compiled)
-        opened: list[sqlite3.Cursor] = []
+        opened: list[Any] = []  # the cursor, then the plan of its rows
         try:
             await self._call(self._open_cursor, opened, compiled, _encoded(compiled, args))
             while True:
                 records = await self._call(self._fetch_batch, opened, compiled, batch_size)
                 if not records:
                     break
-                for record in records:
-                    yield record
+                yield records
         finally:
             await self._call(self._close_cursors, opened)
 
-    def _open_cursor(
-        self, opened: list[sqlite3.Cursor], compiled: Compiled, args: Sequence[Any]
-    ) -> None:
+    def _open_cursor(self, opened: list[Any], compiled: Compiled, args: Sequence[Any]) -> None:
         sql = compiled.sql if compiled.spots is None else self._typed(compiled)
         if compiled.targets is not None:
             args = self._bound(compiled, args)
         opened.append(self._db.execute(sql, args))
 
     @staticmethod
-    def _close_cursors(opened: list[sqlite3.Cursor]) -> None:
-        while opened:
-            opened.pop().close()
+    def _close_cursors(opened: list[Any]) -> None:
+        if opened:
+            opened[0].close()
+            opened.clear()
 
     async def begin(self, isolation: IsolationLevel | None, readonly: bool) -> None:
         # Sent in the same hop to the thread as the transaction's first statement: a
