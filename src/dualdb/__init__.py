@@ -11,6 +11,7 @@ from pypika import Order, Table
 from pypika import functions as fn
 
 from dualdb import errors
+from dualdb._backup import Backup, Restore, backup_database, restore_database
 from dualdb._hooks import QueryEvent, QueryOutcome
 from dualdb._logging import register_secret_names
 from dualdb._otel import instrument_opentelemetry
@@ -49,6 +50,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "RETRYABLE_ERRORS",
+    "Backup",
     "CheckViolation",
     "ConfigurationError",
     "ConnectionFailed",
@@ -76,6 +78,7 @@ __all__ = [
     "Queryable",
     "Raw",
     "Record",
+    "Restore",
     "ResultMappingError",
     "SchemaChanged",
     "SerializationFailure",
@@ -85,6 +88,7 @@ __all__ = [
     "TransactionAborted",
     "UniqueViolation",
     "UnsupportedFeature",
+    "backup_database",
     "close_database",
     "connect",
     "errors",
@@ -95,5 +99,6 @@ __all__ = [
     "load_settings",
     "raw",
     "register_secret_names",
+    "restore_database",
     "run_in_transaction",
 ]

@@ -1,8 +1,9 @@
-"""The ``dualdb`` command (also ``python -m dualdb``): migrations, seeds and drift checks.
+"""The ``dualdb`` command (also ``python -m dualdb``): migrations, seeds, drift checks,
+backups and the auth tables' retention job.
 
-``status``, ``check`` and ``migrate`` take ``--json`` for scripts: one JSON object on
-stdout (an ``{"error": …}`` object when the command failed), the human text on stderr, and
-the same exit codes.
+``status``, ``check``, ``migrate``, ``backup``, ``restore`` and ``retention`` take
+``--json`` for scripts: one JSON object on stdout (an ``{"error": …}`` object when the
+command failed), the human text on stderr, and the same exit codes.
 
 Synchronous on purpose: it drives yoyo's API over yoyo's DB-API connections (``sqlite3``,
 ``psycopg2``), reading the same settings as :func:`dualdb.connect` (``DB_TYPE``,
@@ -14,6 +15,7 @@ This module only parses arguments, prints, and turns errors into exit codes; the
 from __future__ import annotations
 
 import argparse
+import asyncio
 import functools
 import json
 import logging
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from dualdb import __version__
+from dualdb._backup import Backup, backup_database, restore_database
 from dualdb.dialects import MigrationBackend, get_dialect
 from dualdb.errors import (
     BadMigration,
@@ -35,6 +38,7 @@ from dualdb.errors import (
     MigrationFailed,
     Refused,
     SeedFailed,
+    TargetNotEmpty,
 )
 from dualdb.migrate.checksums import SUM_FILE, write_sum
 from dualdb.migrate.connection import describe_error, scrub
@@ -62,10 +66,11 @@ EXIT_CODES = {
     EXIT_PROBLEMS: "status/check found problems: schema drift, pending migrations (check), "
     "applied migrations whose file is gone",
     EXIT_USAGE: "usage or configuration error: bad option, setting or URL; missing or empty "
-    "migrations folder; unknown migration id; reset/seed not confirmed",
+    "migrations folder; unknown migration id; reset/seed not confirmed; restore into a "
+    "database that has tables without --force; pg_dump/pg_restore missing or too old",
     EXIT_UNREACHABLE: "database unreachable within the connect timeout, or not a database",
-    EXIT_FAILED: "a migration, rollback or seed failed (the database's error is shown, and "
-    "whether anything of it was kept)",
+    EXIT_FAILED: "a migration, rollback, seed, backup, restore or retention run failed (the "
+    "error is shown, and whether anything of it was kept)",
     EXIT_LOCKED: "the migration lock is held by another run, or was left by a killed one",
     EXIT_CHECKSUM: "checksum mismatch: an applied migration was edited, or dualdb.sum no "
     "longer matches the migration files",
@@ -225,6 +230,11 @@ def build_parser() -> argparse.ArgumentParser:
         json_output,
     )
     migrate.add_argument("--to", metavar="ID", help="stop after this migration (id or prefix)")
+    migrate.add_argument(
+        "--backup",
+        action="store_true",
+        help="back the database up first (as `dualdb backup`), when something is pending",
+    )
     migrate.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
     migrate.add_argument(
         "--sql",
@@ -244,6 +254,46 @@ def build_parser() -> argparse.ArgumentParser:
     which.add_argument("--steps", metavar="N", type=_positive_int, help="roll back N migrations")
     which.add_argument("--all", action="store_true", help="roll back every migration")
     rollback.add_argument("--dry-run", action="store_true", help="print the plan, change nothing")
+
+    backup = add(
+        "backup",
+        "Copy the database to a file, consistently while the application writes (SQLite: "
+        "the online backup API; PostgreSQL: pg_dump -Fc), with a manifest (checksum, row "
+        "counts) next to it; prints the path.",
+        json_output,
+    )
+    backup.add_argument(
+        "--output", metavar="PATH", type=Path, help="default: backups/<db>-<UTC time>.<ext>"
+    )
+    restore = add(
+        "restore",
+        "Load a backup into the configured database, all or nothing, after checking its "
+        "checksum; refuses a database that has tables unless --force.",
+        json_output,
+    )
+    restore.add_argument("path", metavar="PATH", type=Path, help="a file made by dualdb backup")
+    restore.add_argument(
+        "--force", action="store_true", help="replace the tables of a database that has some"
+    )
+    retention = add(
+        "retention",
+        "Delete expired login sessions and OAuth states in short batches (each its own "
+        "transaction), archiving them first where --archive-* names a table; for a schedule.",
+        json_output,
+    )
+    retention.add_argument(
+        "--batch-size",
+        metavar="N",
+        type=_positive_int,
+        default=1000,
+        help="rows per batch (default 1000)",
+    )
+    retention.add_argument(
+        "--archive-sessions", metavar="TABLE", help="move expired sessions into TABLE"
+    )
+    retention.add_argument(
+        "--archive-states", metavar="TABLE", help="move expired OAuth states into TABLE"
+    )
 
     add("status", "Show applied migrations (with times), pending ones, and problems.", json_output)
 
@@ -395,9 +445,36 @@ def _print_sql(shown: dict[str, list[StepSQL]], dialect: str, echo: Echo) -> Non
                 echo(item.sql if item.sql.endswith(";") else f"{item.sql};")
 
 
+def _backup_json(backup: Backup) -> dict[str, Any]:
+    return {
+        "path": str(backup.path),
+        "manifest": str(backup.manifest),
+        "sha256": backup.sha256,
+        "bytes": backup.size,
+        "row_counts": backup.row_counts,
+    }
+
+
+def _backup_first(runner: Runner, echo: Echo) -> Backup | None:
+    """``migrate --backup``: a backup when there is something to apply."""
+    report = runner.status(record=False)
+    if not report.pending:
+        echo("Nothing to migrate: no backup taken.")
+        return None
+    if not report.database_exists:
+        echo("The database does not exist yet: no backup taken.")
+        return None
+    backup = backup_database(runner.settings)
+    echo(f"Backed up to {backup.path} before migrating.")
+    return backup
+
+
 def _migrate(args: argparse.Namespace, runner: Runner, echo: Echo) -> int:
     if args.sql and not args.dry_run:
         raise UsageError("--sql shows what would run: use it with --dry-run")
+    if args.backup and args.dry_run:
+        raise UsageError("--backup is taken before applying: a --dry-run applies nothing")
+    backup = _backup_first(runner, echo) if args.backup else None
     ids = runner.migrate(
         to=args.to,
         dry_run=args.dry_run,
@@ -414,6 +491,8 @@ def _migrate(args: argparse.Namespace, runner: Runner, echo: Echo) -> int:
             "applied_now": [] if args.dry_run else ids,
             "would_apply": ids if args.dry_run else [],
         }
+        if args.backup:
+            document["backup"] = None if backup is None else _backup_json(backup)
         if args.sql:
             document["sql"] = _sql_json(shown)
         # (a dry run writes nothing, not even the checksums status records)
@@ -451,7 +530,66 @@ def _init(root: Path, echo: Echo) -> int:
 _WRITING = frozenset({"new", "sum", "schema"})
 
 
+def _operations(args: argparse.Namespace, settings: Settings, echo: Echo) -> int:
+    """``backup``, ``restore`` and ``retention``: no migrations folder involved."""
+    document: dict[str, Any] = {"command": args.command, "database": settings.display_url()}
+    if args.command == "backup":
+        backup = backup_database(settings, args.output)
+        counts = backup.row_counts
+        echo(
+            f"Backed up {settings.display_url()}: {len(counts)} tables, {sum(counts.values())} rows"
+        )
+        print(backup.path, file=sys.stderr if args.json else sys.stdout, flush=True)
+        document.update(_backup_json(backup))
+    elif args.command == "restore":
+        restored = restore_database(args.path, settings, force=args.force)
+        counts = restored.row_counts
+        echo(
+            f"Restored {args.path} into {settings.display_url()}"
+            f"{' (replacing its tables)' if restored.replaced else ''}: "
+            f"{len(counts)} tables, {sum(counts.values())} rows; row counts match the manifest"
+        )
+        document.update(
+            {"path": str(args.path), "replaced": restored.replaced, "row_counts": counts}
+        )
+    else:
+        from dualdb.auth.retention import RetentionReport, run_retention
+        from dualdb.factory import connect
+
+        async def retain() -> RetentionReport:
+            async with connect(settings=settings) as db:
+                return await run_retention(
+                    db,
+                    batch_size=args.batch_size,
+                    archive_sessions=args.archive_sessions,
+                    archive_states=args.archive_states,
+                )
+
+        report = asyncio.run(retain())
+        tables = []
+        for entry in report.tables:
+            into = f", archived into {entry.archive}" if entry.archive else ""
+            echo(
+                f"{entry.table}: {entry.deleted} expired rows deleted "
+                f"in {entry.batches} batches{into}"
+            )
+            tables.append(
+                {
+                    "table": entry.table,
+                    "deleted": entry.deleted,
+                    "batches": entry.batches,
+                    "archive": entry.archive,
+                }
+            )
+        document.update({"batch_size": args.batch_size, "tables": tables})
+    if args.json:
+        _print_json(document)
+    return EXIT_OK
+
+
 def _run(args: argparse.Namespace, settings: Settings, echo: Echo) -> int:
+    if args.command in ("backup", "restore", "retention"):
+        return _operations(args, settings, echo)
     folders = _folders(args)
     if (
         args.command in _WRITING
@@ -539,7 +677,7 @@ def exit_code(exc: BaseException, migrations: MigrationBackend | None = None) ->
         return EXIT_FAILED
     if isinstance(exc, ConnectionFailed):
         return EXIT_UNREACHABLE
-    if isinstance(exc, ConfigurationError | Refused):
+    if isinstance(exc, ConfigurationError | Refused | TargetNotEmpty):
         return EXIT_USAGE
     if migrations is not None and migrations.is_connection_error(exc):
         return EXIT_UNREACHABLE  # the connection broke during the command

@@ -42,6 +42,11 @@ no traceback. Callers catch by meaning, on either backend::
     │   ├── LockHeld            another run holds (or a dead run left) the migration lock
     │   ├── Refused             a destructive command lacks its explicit confirmation
     │   └── SeedFailed          a seed module failed; nothing of it was kept
+    ├── BackupError             ``dualdb backup``/``restore`` failed: the tool's own
+    │   │                       (scrubbed) message, or a backup file that fails its checksum
+    │   ├── BackupToolMissing   (also ConfigurationError) pg_dump/pg_restore not found, or
+    │   │                       older than the server; says where it looked
+    │   └── TargetNotEmpty      restore refused: the target has tables (--force replaces them)
     └── AuthError               (dualdb.auth)
         ├── EmailTaken          (also UniqueViolation) the normalised email is in use
         ├── AccountLinkedElsewhere  (also IntegrityError) identity linked to another user
@@ -61,6 +66,8 @@ from collections.abc import Sequence
 __all__ = [
     "AccountLinkedElsewhere",
     "AuthError",
+    "BackupError",
+    "BackupToolMissing",
     "BadMigration",
     "CheckViolation",
     "ChecksumMismatch",
@@ -91,6 +98,7 @@ __all__ = [
     "SchemaChanged",
     "SeedFailed",
     "SerializationFailure",
+    "TargetNotEmpty",
     "TokenDecryptionError",
     "TransactionAborted",
     "UniqueViolation",
@@ -382,6 +390,28 @@ class Refused(MigrationError):
 
 class SeedFailed(MigrationError):
     """A seed module raised or the database rejected its rows; its transaction was rolled back."""
+
+
+# ---------------------------------------------------------------- backups (dualdb backup)
+
+
+class BackupError(DatabaseError):
+    """A backup or restore failed; the message holds the tool's output, scrubbed of
+    passwords."""
+
+
+class BackupToolMissing(BackupError, ConfigurationError):
+    """The client tool a backend's backups need is not installed, or is older than the
+    server (``pg_dump`` cannot dump a newer server); the message says where it looked."""
+
+    def __init__(self, message: str, *, dialect: str | None = None) -> None:
+        ConfigurationError.__init__(self, message, variable="DUALDB_PG_BINDIR")
+        self.dialect = dialect
+
+
+class TargetNotEmpty(BackupError):
+    """A restore was refused: the target database already has tables. Restoring over
+    them needs an explicit ``force=True`` (``--force``)."""
 
 
 # ---------------------------------------------------------------- auth (dualdb.auth)

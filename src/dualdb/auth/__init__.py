@@ -57,6 +57,7 @@ from dualdb.auth.oauth import (
     purge_expired_states,
     unlink_account,
 )
+from dualdb.auth.retention import RetentionReport, TableRetention, run_retention
 from dualdb.auth.sessions import (
     MAX_USER_AGENT_LENGTH,
     create_session,
@@ -114,8 +115,10 @@ __all__ = [
     "OAuthAccount",
     "OAuthState",
     "Page",
+    "RetentionReport",
     "Role",
     "Session",
+    "TableRetention",
     "TokenCipher",
     "TokenDecryptionError",
     "User",
@@ -145,6 +148,7 @@ __all__ = [
     "restore_user",
     "revoke_all_sessions",
     "revoke_session",
+    "run_retention",
     "set_webauthn_credential",
     "soft_delete_user",
     "unlink_account",

@@ -43,6 +43,7 @@ __all__ = [
     "ISOLATION_LEVELS",
     "LOGICAL_TYPES",
     "LOGICAL_TYPE_ALIASES",
+    "Backups",
     "Compiler",
     "Connection",
     "DatabaseServer",
@@ -296,6 +297,30 @@ class ScratchDatabases(abc.ABC):
         tables of yoyo and dualdb: the database stays migrated); return the tables."""
 
 
+class Backups(abc.ABC):
+    """How ``dualdb backup``/``restore`` copy this backend's database to and from a file
+    (a backend's role like :class:`ScratchDatabases`): the file naming, the manifest, the
+    checksum and the refusal to restore over tables are generic, in ``dualdb._backup``."""
+
+    #: The backup file's extension, without the dot.
+    suffix: ClassVar[str]
+
+    @abc.abstractmethod
+    def dump(self, settings: Settings, path: Path) -> dict[str, int]:
+        """Write a consistent copy of the database to ``path`` while writers go on;
+        return the row count of each table as of that copy."""
+
+    @abc.abstractmethod
+    def restore(self, settings: Settings, path: Path, *, replace: bool) -> None:
+        """Load ``path`` into the database, all or nothing; ``replace``: its tables may
+        exist already (the caller checked with :meth:`row_counts` otherwise)."""
+
+    @abc.abstractmethod
+    def row_counts(self, settings: Settings) -> dict[str, int]:
+        """The row count of each table of the database (empty: no tables, or no database
+        file yet)."""
+
+
 class Dialect(abc.ABC):
     """How one backend renders, converts and runs queries."""
 
@@ -369,6 +394,11 @@ class Dialect(abc.ABC):
 
     def scratch_databases(self) -> type[ScratchDatabases] | None:
         """How ``dualdb.testing`` makes this backend's test databases; None when it cannot
+        (a third-party dialect that does not say)."""
+        return None
+
+    def backups(self) -> Backups | None:
+        """How ``dualdb backup``/``restore`` work on this backend; None when they cannot
         (a third-party dialect that does not say)."""
         return None
 

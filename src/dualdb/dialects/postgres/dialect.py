@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from dualdb._extras import require
 from dualdb.dialects.base import (
+    Backups,
     Dialect,
     IsolationLevel,
     MigrationBackend,
@@ -79,3 +80,8 @@ class PostgresDialect(Dialect):
         from dualdb.dialects.postgres.scratch import PostgresScratchDatabases
 
         return PostgresScratchDatabases
+
+    def backups(self) -> Backups:
+        from dualdb.dialects.postgres.backup import PostgresBackups
+
+        return PostgresBackups()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from dualdb.dialects.base import (
+    Backups,
     Dialect,
     IsolationLevel,
     MigrationBackend,
@@ -78,3 +79,8 @@ class SQLiteDialect(Dialect):
         from dualdb.dialects.sqlite.scratch import SQLiteScratchDatabases
 
         return SQLiteScratchDatabases
+
+    def backups(self) -> Backups:
+        from dualdb.dialects.sqlite.backup import SQLiteBackups
+
+        return SQLiteBackups()
