@@ -60,6 +60,16 @@ async def test_aiosqlite_runs_a_function_in_its_thread_in_one_hop() -> None:
         db = _aiosqlite.sqlite3_connection(conn)
         assert await run(lambda: db.execute("SELECT 1").fetchone()) == (1,)
         assert await run(threading.get_ident) == thread.ident
+        assert await _aiosqlite.submit(conn, threading.get_ident) == thread.ident
+
+
+async def test_aiosqlite_refuses_a_submitted_function_once_closed() -> None:
+    # dualdb/dialects/sqlite/_aiosqlite.py: submit() checks what aiosqlite's _execute does,
+    # or a function queued to a stopped thread would leave its caller waiting forever.
+    conn = await aiosqlite.connect(":memory:")
+    await conn.close()
+    with pytest.raises(ValueError, match="closed"):
+        _aiosqlite.submit(conn, threading.get_ident)
 
 
 def test_yoyo_lock_is_reentrant_through_its_is_locked_flag() -> None:

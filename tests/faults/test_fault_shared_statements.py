@@ -129,3 +129,25 @@ async def test_a_failing_statement_fails_only_its_own_caller(db: Any) -> None:
     assert len(failed) == 16
     assert all(isinstance(r, dualdb.UniqueViolation) for r in failed)
     assert await db.fetch_val(COUNT) == 1 + 16
+
+
+async def test_closing_the_database_under_queued_statements_leaves_no_caller_waiting(
+    database_url: str,
+) -> None:
+    db = await dualdb.connect(database_url)
+    await _create_table(db)
+
+    async def owner(number: int) -> str:
+        try:
+            for row in range(20):
+                await db.execute(INSERT, id=number * 100 + row, owner=number)
+        except dualdb.DatabaseError:
+            return "refused"
+        return "done"
+
+    tasks = [asyncio.ensure_future(owner(n)) for n in range(64)]
+    await asyncio.sleep(0.01)
+    await db.close()
+    outcomes = await asyncio.wait_for(asyncio.gather(*tasks), timeout=HANG / 2)
+
+    assert set(outcomes) <= {"done", "refused"}

@@ -9,6 +9,7 @@ is the canary that fails first when an upgrade moves one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import threading
@@ -17,7 +18,14 @@ from typing import Any, cast
 
 import aiosqlite
 
-__all__ = ["InThread", "hide_call_arguments", "in_thread", "sqlite3_connection", "worker_thread"]
+__all__ = [
+    "InThread",
+    "hide_call_arguments",
+    "in_thread",
+    "sqlite3_connection",
+    "submit",
+    "worker_thread",
+]
 
 #: Runs ``fn(*args)`` in the connection's thread and returns its result.
 InThread = Callable[..., Awaitable[Any]]
@@ -27,6 +35,19 @@ def in_thread(conn: aiosqlite.Connection) -> InThread:
     """The connection's "run this function in your thread" (bound once per connection:
     no extra call per statement)."""
     return cast(InThread, cast(Any, conn)._execute)
+
+
+def submit(conn: aiosqlite.Connection, fn: Callable[[], Any]) -> asyncio.Future[Any]:
+    """Queue ``fn()`` to the connection's thread without a coroutine waiting on it: the
+    future aiosqlite resolves when it has run (what ``_execute`` awaits). Refused, as
+    ``_execute`` refuses it, once the connection is closing: its thread would never run it.
+    """
+    raw = cast(Any, conn)
+    if not raw._running or not raw._connection:
+        raise ValueError("Connection closed")
+    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+    raw._tx.put_nowait((future, fn))
+    return future
 
 
 def sqlite3_connection(conn: aiosqlite.Connection) -> sqlite3.Connection:

@@ -15,6 +15,7 @@ import os
 import sqlite3
 import threading
 from collections.abc import AsyncGenerator, Callable, Coroutine, Sequence
+from functools import partial
 from typing import Any, TypeVar
 
 import aiosqlite
@@ -119,6 +120,7 @@ class SQLiteConnection(Connection):
         "_busy",
         "_conn",
         "_db",
+        "_draining",
         "_driver",
         "_in_thread",
         "_interrupted",
@@ -127,6 +129,7 @@ class SQLiteConnection(Connection):
         "_own_schema",
         "_pending",
         "_query_only",
+        "_queue",
         "_seen",
         "_skipped",
         "_started",
@@ -170,6 +173,10 @@ class SQLiteConnection(Connection):
         #: The number of the shared call last interrupted for its cancelled caller.
         self._interrupted = 0
         self._lock = threading.Lock()
+        #: Shared statements waiting for the thread, and whether a drain of them is queued
+        #: to it or running there (see ``enqueue``); both under the lock.
+        self._queue: list[tuple[asyncio.Future[Any], Callable[..., Any], Compiled, Any]] = []
+        self._draining = False
         #: The BEGIN of a transaction, sent with its first statement (see ``begin``).
         self._pending: str | None = None
         #: While a read-only transaction holds ``PRAGMA query_only`` on (set in the thread).
@@ -269,6 +276,65 @@ class SQLiteConnection(Connection):
                 # it: spend it on a harmless statement, not on the next caller's.
                 with contextlib.suppress(sqlite3.Error):
                     self._absorb()
+
+    def enqueue(
+        self, fn: Callable[..., Any], compiled: Compiled, encoded: Any
+    ) -> asyncio.Future[Any]:
+        """Queue a shared statement (``SQLiteDriver.run``): its result arrives on the
+        returned future. The thread runs the statements queued so far in one hop and hands
+        back their results in one wake-up of the event loop, where aiosqlite takes a hop
+        and a wake-up per statement; statements queued meanwhile go in the next batch."""
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Any] = loop.create_future()
+        item = (future, fn, compiled, encoded)
+        with self._lock:
+            self._queue.append(item)
+            if self._draining:
+                return future
+            self._draining = True
+        try:
+            drained = _aiosqlite.submit(self._conn, partial(self._drain, loop))
+        except BaseException:
+            with self._lock:
+                self._draining = False
+                self._queue.remove(item)
+            raise
+        drained.add_done_callback(self._drained)
+        return future
+
+    def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
+        # In the thread: each statement as any call runs (``_running``: skipped if its
+        # caller was cancelled before it began, interruptible while it runs).
+        lock = self._lock
+        running = self._running
+        while True:
+            with lock:
+                batch = self._queue
+                if not batch:
+                    self._draining = False
+                    return
+                self._queue = []
+            outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]] = []
+            for future, fn, compiled, encoded in batch:
+                try:
+                    outcomes.append((future, running(fn, self, compiled, encoded), None))
+                except BaseException as exc:  # the caller's to raise
+                    outcomes.append((future, None, exc))
+            with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
+                loop.call_soon_threadsafe(_deliver, outcomes)
+
+    def _drained(self, drained: asyncio.Future[Any]) -> None:
+        """A drain that failed as a whole (the thread stopped under it) fails the
+        statements it left queued, rather than leave their callers waiting forever."""
+        exc = None if drained.cancelled() else drained.exception()
+        if exc is None:
+            return
+        with self._lock:
+            left, self._queue = self._queue, []
+            self._draining = False
+        for future, *_ in left:
+            if not future.done():
+                future.set_exception(exc)
 
     def _shared_failure(self, exc: BaseException, call: int) -> errors.DatabaseError | None:
         """``_failure`` for call number ``call`` on a shared connection: other callers'
@@ -697,6 +763,18 @@ class SQLiteConnection(Connection):
 _SHARE_DEPTH = 4
 
 
+def _deliver(outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+    """In the event loop: hand each statement of a drained batch its outcome (a caller
+    cancelled meanwhile has stopped waiting)."""
+    for future, result, exc in outcomes:
+        if future.done():
+            continue
+        if exc is None:
+            future.set_result(result)
+        else:
+            future.set_exception(exc)
+
+
 def _in_flight(conn: SQLiteConnection) -> int:
     return conn.shared
 
@@ -871,9 +949,7 @@ class SQLiteDriver(Driver):
         conn._issued += 1
         call = conn._issued
         try:
-            result = await conn._in_thread(
-                conn._running, _IN_THREAD[operation], conn, compiled, encoded
-            )
+            result = await conn.enqueue(_IN_THREAD[operation], compiled, encoded)
         except BaseException as exc:
             error = conn._shared_failure(exc, call)
             self._unshare(conn, compiled.is_write)
