@@ -15,9 +15,11 @@ from dualdb._backup import Backup, Restore, backup_database, restore_database
 from dualdb._hooks import QueryEvent, QueryOutcome
 from dualdb._logging import register_secret_names
 from dualdb._otel import instrument_opentelemetry
-from dualdb.database import Database, Health, PoolStats, Queryable, Transaction
+from dualdb._replicas import ReplicaState, ReplicaStats
+from dualdb.database import Database, Health, PoolStats, Queryable, Replica, Transaction
 from dualdb.errors import (
     CheckViolation,
+    CommitOutcomeUnknown,
     ConfigurationError,
     ConnectionFailed,
     DatabaseError,
@@ -52,6 +54,7 @@ __all__ = [
     "RETRYABLE_ERRORS",
     "Backup",
     "CheckViolation",
+    "CommitOutcomeUnknown",
     "ConfigurationError",
     "ConnectionFailed",
     "DataError",
@@ -78,6 +81,9 @@ __all__ = [
     "Queryable",
     "Raw",
     "Record",
+    "Replica",
+    "ReplicaState",
+    "ReplicaStats",
     "Restore",
     "ResultMappingError",
     "SchemaChanged",

@@ -27,6 +27,7 @@ from typing import Any, Protocol, TypeVar, overload
 from dualdb._hooks import Hooks, QueryHook, count_rows
 from dualdb._logging import log_query
 from dualdb._logging import logger as query_logger
+from dualdb._replicas import ReplicaRouter, ReplicaStats
 from dualdb._results import map_all, map_one, map_value, stream_mapper
 from dualdb.dialects._pool import PoolStats
 from dualdb.dialects.base import (
@@ -36,13 +37,20 @@ from dualdb.dialects.base import (
     IsolationLevel,
     Operation,
 )
-from dualdb.errors import DatabaseError, OperationalError, QueryError, TransactionAborted
+from dualdb.errors import (
+    CommitOutcomeUnknown,
+    ConnectionFailed,
+    DatabaseError,
+    OperationalError,
+    QueryError,
+    TransactionAborted,
+)
 from dualdb.records import Record
 from dualdb.settings import Settings
 from dualdb.sql.compile import Compiled, compile_query
 from dualdb.sql.terms import Param
 
-__all__ = ["Database", "Health", "PoolStats", "Queryable", "Transaction"]
+__all__ = ["Database", "Health", "PoolStats", "Queryable", "Replica", "Transaction"]
 
 T = TypeVar("T")
 
@@ -248,6 +256,7 @@ class _Queries:
         try:
             async with self._connection() as conn:
                 await conn.execute_many(compiled, arguments)
+            self._after_write()
         except BaseException as exc:
             Hooks.after(finishers, perf_counter() - started, None, exc)
             raise
@@ -340,6 +349,9 @@ class _Queries:
     def transaction(self, *, isolation: str | None = None, readonly: bool = False) -> Transaction:
         raise NotImplementedError
 
+    def _after_write(self) -> None:
+        """A write succeeded (read-your-writes with replicas; see :mod:`dualdb._replicas`)."""
+
 
 class Database(_Queries):
     """A pool of connections to one database; see :func:`dualdb.connect`.
@@ -349,7 +361,13 @@ class Database(_Queries):
     on one connection, atomically.
     """
 
-    def __init__(self, settings: Settings, dialect: Dialect, driver: Driver) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        dialect: Dialect,
+        driver: Driver,
+        replicas: Sequence[tuple[Settings, Driver]] = (),
+    ) -> None:
         self._init_queries(settings, dialect)
         self._perform = driver.run
         self._driver = driver
@@ -359,6 +377,29 @@ class Database(_Queries):
         else:
             self._hooks = Hooks(settings.database or "", settings.endpoints()[0])
         self._hooked = self._hooks.entries
+        self._router: ReplicaRouter | None = None
+        if replicas:
+            self._router = ReplicaRouter(settings, dialect, driver, replicas)
+            # Only with replicas does a write cost anything more: one check, one set.
+            self._perform = self._tracked
+        self._replica = Replica(self, self._router)
+
+    async def _tracked(self, operation: Operation, compiled: Compiled, args: Sequence[Any]) -> Any:
+        result = await self._driver.run(operation, compiled, args)
+        if compiled.is_write:
+            self._after_write()
+        return result
+
+    def _after_write(self) -> None:
+        if self._router is not None:
+            self._router.wrote()
+
+    @property
+    def replica(self) -> Replica:
+        """Reads on a read replica (``DATABASE_REPLICA_URLS``), falling back to the
+        primary when none is fit; on a backend without replicas (SQLite), reads on the
+        database itself, so that the same code runs on both. See ``docs/replicas.md``."""
+        return self._replica
 
     def add_query_hook(self, hook: QueryHook, *, values: bool = False) -> Callable[[], None]:
         """Call ``hook(event)`` before every statement this Database (and its transactions)
@@ -415,6 +456,8 @@ class Database(_Queries):
         """Close every connection; the Database cannot be used afterwards."""
         if not self._closed:
             self._closed = True
+            if self._router is not None:
+                await self._router.close()
             await self._driver.close()
 
     async def __aenter__(self) -> Database:
@@ -440,6 +483,7 @@ class Transaction(_Queries):
         *,
         isolation: str | None = None,
         readonly: bool = False,
+        source: Callable[[], Awaitable[tuple[Driver, Any, Connection]]] | None = None,
     ) -> None:
         dialect = database.dialect
         level: IsolationLevel | None = None
@@ -451,6 +495,14 @@ class Transaction(_Queries):
         self._perform = self._on_connection
         self._hooks, self._hooked = database._hooks, database._hooked
         self._database = database
+        self._source = source
+        self._driver: Driver = database._driver if parent is None else parent._driver
+        #: The transaction whose commit makes this block's writes visible, and whether
+        #: anything in it wrote (read-your-writes with replicas).
+        self._root: Transaction = self if parent is None else parent._root
+        self._wrote = False
+        if database._router is not None:
+            self._perform = self._on_connection_tracked
         self._parent = parent
         self._isolation: IsolationLevel | None = level
         self._readonly = readonly
@@ -484,6 +536,16 @@ class Transaction(_Queries):
         call: Awaitable[Any] = getattr(self._live_connection(), operation)(compiled, args)
         return call
 
+    def _on_connection_tracked(
+        self, operation: Operation, compiled: Compiled, args: Sequence[Any]
+    ) -> Awaitable[Any]:
+        if compiled.is_write:
+            self._root._wrote = True
+        return self._on_connection(operation, compiled, args)
+
+    def _after_write(self) -> None:
+        self._root._wrote = True
+
     def transaction(self, *, isolation: str | None = None, readonly: bool = False) -> Transaction:
         """A nested block: a SAVEPOINT that rolls back alone if the block raises."""
         return Transaction(self._database, self, isolation=isolation, readonly=readonly)
@@ -498,8 +560,11 @@ class Transaction(_Queries):
             self._savepoint = f"dualdb_sp_{id(parent):x}_{parent._children}"
             await self._conn.savepoint(self._savepoint)
             return self
-        lease = self._database._driver.acquire()
-        conn = await lease.__aenter__()
+        if self._source is not None:
+            self._driver, lease, conn = await self._source()
+        else:
+            lease = self._driver.acquire()
+            conn = await lease.__aenter__()
         try:
             await self._control("begin", conn.begin(self._isolation, self._readonly))
         except BaseException as exc:
@@ -538,17 +603,26 @@ class Transaction(_Queries):
         assert lease is not None
         try:
             if exc is None:
-                await self._control("commit", conn.commit())
+                try:
+                    await self._control("commit", conn.commit())
+                except ConnectionFailed as lost:
+                    raise CommitOutcomeUnknown(
+                        "the connection was lost during COMMIT: the transaction may or may "
+                        "not have been committed",
+                        dialect=self._dialect.name,
+                    ) from lost
+                if self._wrote:
+                    self._database._after_write()
             elif isinstance(exc, Exception):
                 await self._control("rollback", conn.rollback())
             else:
                 # Cancelled (or interpreter exit) mid-transaction: the block's work may be
                 # half done, so the driver settles (rolls back) the connection or closes it.
-                self._database._driver.discard(conn)
+                self._driver.discard(conn)
         except BaseException:
             # COMMIT/ROLLBACK failed: the transaction may still be open, so the
             # connection must not be reused. A failed COMMIT is the caller's error.
-            self._database._driver.discard(conn)
+            self._driver.discard(conn)
             if exc is None:
                 raise
         finally:
@@ -574,7 +648,7 @@ class Transaction(_Queries):
             except DatabaseError:
                 pass  # the outer transaction will fail and roll back; keep the first error
         else:
-            self._database._driver.discard(conn)
+            self._driver.discard(conn)
 
     def __repr__(self) -> str:
         kind = "savepoint" if self._parent is not None else "transaction"
@@ -622,3 +696,127 @@ class _OwnConnection:
 
     async def __aexit__(self, *exc: object) -> None:
         return None
+
+
+def _refuse_write(dialect: str) -> QueryError:
+    return QueryError(
+        "db.replica runs reads only (a replica cannot write, and its reads may run on one): "
+        "run writes on the Database itself",
+    )
+
+
+class Replica(_Queries):
+    """``db.replica``: the read methods of a :class:`Database`, run on a read replica.
+
+    Which server answers is the router's choice (:mod:`dualdb._replicas`): a replica fit
+    to serve (reachable, within ``replica_max_lag``, and, after this context's own
+    write, caught up with it), else the primary. Writes are refused before anything is
+    sent, whatever server would have run them. Without replicas (none configured, or
+    SQLite) every read runs on the database itself, so application code is the same.
+    """
+
+    def __init__(self, database: Database, router: ReplicaRouter | None) -> None:
+        self._init_queries(database.settings, database.dialect)
+        self._hooks, self._hooked = database._hooks, database._hooked
+        self._database = database
+        self._router = router
+        self._perform = self._read
+        self._primary_reads = 0
+
+    async def _read(self, operation: Operation, compiled: Compiled, args: Sequence[Any]) -> Any:
+        if compiled.is_write:
+            raise _refuse_write(self._dialect.name)
+        router = self._router
+        if router is None:
+            self._primary_reads += 1
+            return await self._database._driver.run(operation, compiled, args)
+        driver = await router.choose()
+        if driver is router.primary:
+            return await driver.run(operation, compiled, args)
+        try:
+            return await driver.run(operation, compiled, args)
+        except ConnectionFailed as exc:
+            # A read is safe to run again: on the primary, this once.
+            router.failed(driver, exc, routed=True)
+            return await router.fell_back("failed").run(operation, compiled, args)
+
+    async def _lease(self) -> tuple[Driver, Any, Connection]:
+        """A connection for a stream or a transaction: on a replica, or the primary."""
+        router = self._router
+        if router is None:
+            self._primary_reads += 1
+            driver = self._database._driver
+        else:
+            driver = await router.choose()
+        lease = driver.acquire()
+        try:
+            return driver, lease, await lease.__aenter__()
+        except ConnectionFailed as exc:
+            if router is None or driver is router.primary:
+                raise
+            router.failed(driver, exc, routed=True)
+            driver = router.fell_back("failed")
+            lease = driver.acquire()
+            return driver, lease, await lease.__aenter__()
+
+    def _connection(self) -> _RoutedConnection:
+        return _RoutedConnection(self)
+
+    async def execute_many(self, query: Any, rows: Iterable[Mapping[str, Any]], /) -> None:
+        """Refused: a replica takes no writes."""
+        raise _refuse_write(self._dialect.name)
+
+    @overload  # pyright: ignore[reportIncompatibleMethodOverride]
+    def iterate(  # pyright: ignore[reportOverlappingOverload]
+        self, query: Any, /, *, batch_size: int = 500, as_: type[T], **values: Any
+    ) -> AsyncIterator[T]: ...
+    @overload
+    def iterate(
+        self, query: Any, /, *, batch_size: int = 500, **values: Any
+    ) -> AsyncIterator[Record]: ...
+    def iterate(self, query: Any, /, *, batch_size: int = 500, **values: Any) -> AsyncIterator[Any]:
+        """Stream rows from a replica (see :meth:`Database.iterate`)."""
+        if compile_query(query, self._dialect).is_write:
+            raise _refuse_write(self._dialect.name)
+        return super().iterate(query, batch_size=batch_size, **values)
+
+    def transaction(self, *, isolation: str | None = None, readonly: bool = True) -> Transaction:
+        """A read-only transaction on one replica (or the primary, as for a read): several
+        reads that see one snapshot. ``readonly=False`` is refused."""
+        if not readonly:
+            raise _refuse_write(self._dialect.name)
+        return Transaction(
+            self._database, None, isolation=isolation, readonly=True, source=self._lease
+        )
+
+    def stats(self) -> ReplicaStats:
+        """Where the reads went, and each replica's state: for metrics."""
+        if self._router is None:
+            return ReplicaStats(0, {"none": self._primary_reads} if self._primary_reads else {}, ())
+        return self._router.stats()
+
+    def __repr__(self) -> str:
+        count = len(self._database.settings.replica_urls)
+        return f"<Replica reader of {self._settings.display_url()}, {count} replica(s)>"
+
+
+class _RoutedConnection:
+    """``async with`` for a stream on ``db.replica``: the connection the router chose."""
+
+    __slots__ = ("_lease", "_reader")
+
+    def __init__(self, reader: Replica) -> None:
+        self._reader = reader
+        self._lease: Any = None
+
+    async def __aenter__(self) -> Connection:
+        _, self._lease, conn = await self._reader._lease()
+        return conn
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self._lease.__aexit__(exc_type, exc, tb)

@@ -25,6 +25,8 @@ no traceback. Callers catch by meaning, on either backend::
     │   └── CheckViolation
     ├── OperationalError        the database or the connection failed, not the query
     │   ├── ConnectionFailed    cannot connect, or the connection died
+    │   │   └── CommitOutcomeUnknown  the connection died during COMMIT: the transaction
+    │   │                             may or may not have committed; not retried
     │   ├── PoolTimeout         no pooled connection became free in time
     │   ├── QueryTimeout        the statement ran past its timeout
     │   ├── SerializationFailure  a concurrent transaction conflicted; retry (also
@@ -71,6 +73,7 @@ __all__ = [
     "BadMigration",
     "CheckViolation",
     "ChecksumMismatch",
+    "CommitOutcomeUnknown",
     "ConfigurationError",
     "ConnectionFailed",
     "DataError",
@@ -242,6 +245,16 @@ class OperationalError(DatabaseError):
 
 class ConnectionFailed(OperationalError):
     """Could not connect, or the connection was lost."""
+
+
+class CommitOutcomeUnknown(ConnectionFailed):
+    """The connection was lost while COMMIT was under way: the server may have committed
+    the transaction before it went away (a failover, a crash), or not.
+
+    :func:`~dualdb.run_in_transaction` retries a lost connection before COMMIT (the
+    server rolled that transaction back) but not this: a retry could apply the work
+    twice. Find out by reading (an idempotency key the transaction wrote), then decide.
+    """
 
 
 class PoolTimeout(OperationalError):

@@ -11,7 +11,7 @@ from dualdb._rollback import pinned
 from dualdb.database import Database
 from dualdb.dialects import get_dialect
 from dualdb.dialects.base import OnConnect
-from dualdb.errors import QueryError
+from dualdb.errors import ConfigurationError, QueryError
 from dualdb.settings import Settings, load_settings
 
 __all__ = ["close_database", "connect", "get_database"]
@@ -30,10 +30,28 @@ class _Connect:
 
     async def _open(self) -> Database:
         dialect = get_dialect(self._settings.backend)
+        replicas = self._settings.replica_settings()
+        if replicas and dialect.replica_state_query is None:
+            raise ConfigurationError(
+                f"{dialect.name} has no read replicas (db.replica reads the database itself "
+                "there): remove DATABASE_REPLICA_URLS",
+                variable="DATABASE_REPLICA_URLS",
+            )
         driver = await dialect.connect(self._settings, self._on_connect)
         if self._force_rollback:
+            # Everything on one connection, the replicas' reads too: they must see it.
             driver = await pinned(driver, dialect.name)
-        return Database(self._settings, dialect, driver)
+            replicas = ()
+        opened = []
+        try:
+            for settings in replicas:
+                opened.append((settings, await dialect.connect(settings, self._on_connect)))
+        except BaseException:
+            for _, replica in opened:
+                await replica.close()
+            await driver.close()
+            raise
+        return Database(self._settings, dialect, driver, opened)
 
     def __await__(self) -> Generator[Any, None, Database]:
         return self._open().__await__()

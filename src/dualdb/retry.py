@@ -11,11 +11,13 @@ On PostgreSQL, concurrent DDL that invalidates a statement the transaction had p
 aborts it too: that is :class:`~dualdb.errors.SchemaChanged`, a SerializationFailure.
 
 The helper runs ``fn(tx)`` inside a fresh transaction each time and retries only those
-two errors, a bounded number of times, sleeping a random "full jitter" delay between
-attempts (``uniform(0, min(max_delay, base_delay * 2 ** (attempt - 1)))``) so that the
-transactions that collided do not collide again in lockstep. Every other exception,
-including ``ConnectionFailed`` (a lost COMMIT may or may not have been applied), is
-raised at once.
+two errors, and a connection lost before COMMIT (``ConnectionFailed``: the server
+rolled that transaction back, e.g. in a failover), a bounded number of times, sleeping a
+random "full jitter" delay between attempts (``uniform(0, min(max_delay, base_delay *
+2 ** (attempt - 1)))``) so that the transactions that collided do not collide again in
+lockstep. A connection lost *during* COMMIT is :class:`~dualdb.CommitOutcomeUnknown`:
+the work may have been committed, so a retry could apply it twice, and it is raised at
+once, as is every other exception.
 """
 
 from __future__ import annotations
@@ -27,14 +29,25 @@ from collections.abc import Awaitable, Callable
 from typing import TypeVar
 
 from dualdb.database import Database, Transaction
-from dualdb.errors import DeadlockDetected, QueryError, SerializationFailure
+from dualdb.errors import (
+    CommitOutcomeUnknown,
+    ConnectionFailed,
+    DeadlockDetected,
+    QueryError,
+    SerializationFailure,
+)
 
 __all__ = ["RETRYABLE_ERRORS", "run_in_transaction"]
 
 T = TypeVar("T")
 
-#: The errors after which the database has rolled the transaction back and a retry is safe.
-RETRYABLE_ERRORS: tuple[type[Exception], ...] = (SerializationFailure, DeadlockDetected)
+#: The errors after which the database has rolled the transaction back and a retry is safe
+#: (a ConnectionFailed other than CommitOutcomeUnknown: lost before COMMIT was sent).
+RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
+    SerializationFailure,
+    DeadlockDetected,
+    ConnectionFailed,
+)
 
 logger = logging.getLogger("dualdb.retry")
 
@@ -68,11 +81,15 @@ async def run_in_transaction(
     :meth:`Database.transaction`), committed when ``fn`` returns.
 
     On :class:`~dualdb.SerializationFailure` or :class:`~dualdb.DeadlockDetected` (from
-    ``fn``'s statements, from BEGIN, or from COMMIT) the transaction has been rolled back;
+    ``fn``'s statements, from BEGIN, or from COMMIT), or :class:`~dualdb.ConnectionFailed`
+    before COMMIT (the server is gone, e.g. failing over, and rolled it back), the
+    transaction has been rolled back;
     the helper sleeps a full-jitter exponential backoff and tries again, at most
     ``attempts`` times in all. When the last attempt fails too, that attempt's exception
     is re-raised unchanged (with a note saying how many attempts were made). Any other
-    exception propagates immediately, after the transaction was rolled back.
+    exception propagates immediately, after the transaction was rolled back, and so does
+    :class:`~dualdb.CommitOutcomeUnknown` (the connection lost during COMMIT: the work may
+    be committed, and a retry could do it twice; make it idempotent, or check first).
 
     ``db`` must be a :class:`~dualdb.Database`, not a Transaction: a conflict aborts the
     whole outer transaction, so only a top-level transaction can be retried.
@@ -92,6 +109,8 @@ async def run_in_transaction(
             async with db.transaction(isolation=isolation, readonly=readonly) as tx:
                 return await fn(tx)
         except RETRYABLE_ERRORS as exc:
+            if isinstance(exc, CommitOutcomeUnknown):
+                raise
             if attempt >= attempts:
                 exc.add_note(f"dualdb.run_in_transaction: gave up after {attempts} attempt(s)")
                 raise

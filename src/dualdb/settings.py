@@ -9,6 +9,7 @@ is excluded from ``repr`` and from :meth:`Settings.display_url`.
 from __future__ import annotations
 
 import os
+import re
 import shlex
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -97,7 +98,23 @@ class Settings:
     #: connect but the few PgBouncer accepts, and the statement timeout kept by the client.
     pgbouncer: bool = False
 
+    #: Read replicas (``DATABASE_REPLICA_URLS``, comma-separated; ``replica_urls=``): the
+    #: servers ``db.replica`` reads from. Not on an embedded backend: there, ``db.replica``
+    #: is the database itself. A URL may leave out user, password and database name,
+    #: which then come from the primary's settings.
+    replica_urls: tuple[str, ...] = field(default=(), repr=False)
+    #: A replica further behind than this many seconds is skipped (``DB_REPLICA_MAX_LAG``;
+    #: None: any lag will do).
+    replica_max_lag: float | None = 10.0
+    #: Read-your-writes: how long a read on a replica waits for it to replay what this
+    #: context committed before it reads the primary instead (``DB_REPLICA_WAIT_TIMEOUT``).
+    replica_wait_timeout: float = 0.25
+
     def __post_init__(self) -> None:
+        if isinstance(self.replica_urls, str):
+            object.__setattr__(self, "replica_urls", split_replica_urls(self.replica_urls))
+        elif not isinstance(self.replica_urls, tuple):
+            object.__setattr__(self, "replica_urls", tuple(self.replica_urls))
         if not is_registered(self.backend):
             raise ConfigurationError(
                 f"backend must be one of {', '.join(map(repr, dialect_names()))}, "
@@ -147,6 +164,56 @@ class Settings:
                 "(postgresql://user:password@host:5432/dbname) or DB_NAME",
                 variable="DATABASE_URL",
             )
+        if self.replica_urls:
+            self.replica_settings()  # (checks each URL now, not at the first read)
+
+    def replica_settings(self) -> tuple[Settings, ...]:
+        """One :class:`Settings` per replica URL: the primary's (pool, timeouts, server
+        settings), with the replica's servers, and its credentials and database where the
+        URL gives them. ``target_session_attrs`` is the replica's own: the primary's
+        ``read-write`` would refuse every standby."""
+        if not self.replica_urls:
+            return ()
+        if self.backend != "postgresql":
+            raise ConfigurationError(
+                f"read replicas need a server database; {self.backend} has none (db.replica "
+                "reads the database itself there): remove DATABASE_REPLICA_URLS",
+                variable="DATABASE_REPLICA_URLS",
+            )
+        out = []
+        for index, url in enumerate(self.replica_urls):
+            variable = f"DATABASE_REPLICA_URLS[{index}]"
+            parsed = parse_url(url, variable)
+            if parsed["backend"] != self.backend:
+                raise ConfigurationError(
+                    f"{variable} is a {parsed['backend']} URL; replicas of a {self.backend} "
+                    "database must be postgresql:// URLs",
+                    variable="DATABASE_REPLICA_URLS",
+                )
+            inherited = tuple(
+                (k, v) for k, v in self.connect_options if k != "target_session_attrs"
+            )
+            given = {k for k, _ in parsed.get("connect_options", ())}
+            parsed["connect_options"] = (
+                *((k, v) for k, v in inherited if k not in given),
+                *parsed.get("connect_options", ()),
+            )
+            parsed["url_options"] = (*self.url_options, *parsed.get("url_options", ()))
+            parsed.setdefault("hosts", ())
+            parsed.setdefault("host", "localhost")
+            parsed.setdefault("port", 5432)
+            out.append(
+                replace(
+                    self,
+                    replica_urls=(),
+                    # Opened on first use: a replica that is down must not stop the
+                    # application from starting (its reads go to the primary).
+                    pool_min_size=0,
+                    connect_retry_timeout=None,
+                    **parsed,
+                )
+            )
+        return tuple(out)
 
     def call_timeout(self) -> float | None:
         """The client's bound on one call: past it the statement is cancelled, and a server
@@ -192,6 +259,13 @@ class Settings:
                 if item.name in ("url_options", "connect_options"):
                     value = _masked(value)
                 shown.append(f"{item.name}={value!r}")
+        if self.replica_urls:
+            # Each replica's display URL (password masked), however the URL spelled it.
+            try:
+                replicas = [r.display_url() for r in self.replica_settings()]
+            except ConfigurationError:
+                replicas = ["<invalid>"]
+            shown.append(f"replica_urls={replicas!r}")
         return f"Settings({', '.join(shown)})"
 
     def postgres_url(self) -> str:
@@ -247,6 +321,8 @@ _NUMBERS: dict[str, tuple[str, type, float]] = {
     "sqlite_pool_size": ("SQLITE_POOL_SIZE", int, 1),
     "sqlite_busy_timeout": ("SQLITE_BUSY_TIMEOUT", float, 0.0),
     "slow_query_threshold": ("DB_SLOW_QUERY_SECONDS", float, 0.0),
+    "replica_max_lag": ("DB_REPLICA_MAX_LAG", float, 0.0),
+    "replica_wait_timeout": ("DB_REPLICA_WAIT_TIMEOUT", float, 0.0),
 }
 _OPTIONAL = frozenset(
     {
@@ -255,6 +331,7 @@ _OPTIONAL = frozenset(
         "command_timeout",
         "max_connection_lifetime",
         "connect_retry_timeout",
+        "replica_max_lag",
     }
 )
 
@@ -645,6 +722,9 @@ def load_settings(
         if env.get(variable, "").strip() and "sslmode" not in values:
             values["sslmode"] = env[variable].strip().lower()
 
+    if env.get("DATABASE_REPLICA_URLS", "").strip():
+        values["replica_urls"] = split_replica_urls(env["DATABASE_REPLICA_URLS"])
+
     if _flag(env, "DB_PGBOUNCER") and "pgbouncer" not in values:
         values["pgbouncer"] = True
     if values.get("pgbouncer") and not env.get("DB_STATEMENT_CACHE_SIZE", "").strip():
@@ -664,6 +744,15 @@ def load_settings(
 
     _one_pool_size(values, backend=values["backend"], explicit="sqlite_pool_size" in values)
     return Settings(**values).with_options(**options) if options else Settings(**values)
+
+
+_REPLICA_SEPARATOR = re.compile(r",\s*(?=[A-Za-z][A-Za-z0-9+.-]*://)")
+
+
+def split_replica_urls(text: str) -> tuple[str, ...]:
+    """``DATABASE_REPLICA_URLS``: URLs separated by commas. A comma splits only before
+    the next URL's scheme, since a URL's own host list (``h1,h2``) has commas too."""
+    return tuple(url.strip() for url in _REPLICA_SEPARATOR.split(text.strip()) if url.strip())
 
 
 def _one_pool_size(values: dict[str, Any], *, backend: str, explicit: bool) -> None:

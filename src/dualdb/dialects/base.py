@@ -347,6 +347,12 @@ class Dialect(abc.ABC):
     explain_prefix: ClassVar[str]
     #: A one-row query naming the server version (used by ``health()``).
     version_query: ClassVar[str]
+    #: Read replicas: a one-value query on the primary giving a position in its change
+    #: stream at or after every commit it has made (an int), and a one-row query on a
+    #: replica giving ``(replayed position, lag in seconds, still a replica)``. None: the
+    #: backend has no replicas, and ``db.replica`` reads the database itself.
+    write_position_query: ClassVar[str | None] = None
+    replica_state_query: ClassVar[str | None] = None
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

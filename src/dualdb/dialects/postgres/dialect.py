@@ -57,6 +57,18 @@ class PostgresDialect(Dialect):
 
     explain_prefix = "EXPLAIN "
     version_query = "SELECT version()"
+    # The insert position, not the flushed one: with synchronous_commit off the commit
+    # record may not be flushed yet, and the replica waits until it arrives.
+    write_position_query = "SELECT (pg_current_wal_insert_lsn() - '0/0')::bigint"
+    # Lag: zero when the replica has replayed all it received (an idle primary sends
+    # nothing, and the time since the last replayed commit would grow without lag).
+    replica_state_query = (
+        "SELECT (coalesce(pg_last_wal_replay_lsn(), '0/0') - '0/0')::bigint, "
+        "CASE WHEN NOT pg_is_in_recovery() "
+        "OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0.0 "
+        "ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) "
+        "END::float8, pg_is_in_recovery()"
+    )
 
     def placeholder(self, position: int) -> str:
         return f"${position}"
