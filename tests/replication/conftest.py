@@ -13,7 +13,7 @@ from _pgreplica import ReplicaPair, start_pair
 IN_CI = os.environ.get("CI", "").strip().lower() in ("1", "true")
 
 
-def started_pair(*, synchronous: bool = False) -> Iterator[ReplicaPair]:
+def _started_pair(*, synchronous: bool = False) -> Iterator[ReplicaPair]:
     try:
         pair = start_pair(synchronous=synchronous)
     except Exception as exc:
@@ -31,4 +31,11 @@ def started_pair(*, synchronous: bool = False) -> Iterator[ReplicaPair]:
 @pytest.fixture(scope="session")
 def replica_pair() -> Iterator[ReplicaPair]:
     """A primary with one asynchronous streaming replica, database ``app`` on both."""
-    yield from started_pair()
+    yield from _started_pair()
+
+
+@pytest.fixture
+def sync_pair() -> Iterator[ReplicaPair]:
+    """A pair of the test's own (the failover test crashes its primary), replicating
+    synchronously: a commit returns once the replica has it."""
+    yield from _started_pair(synchronous=True)

@@ -18,7 +18,6 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -28,7 +27,6 @@ from dualdb import Param, Query, Table, raw
 from dualdb.errors import CommitOutcomeUnknown, ConnectionFailed
 from dualdb.retry import run_in_transaction
 from dualdb.testing._cluster import SUPERUSER, url_password
-from replication.conftest import started_pair
 
 pytestmark = pytest.mark.parametrize("backend", ["postgresql"])
 
@@ -36,12 +34,6 @@ FAILOVER_BOUND = 10.0
 WRITERS = 6
 IDS = Table("ids")
 ADD = Query.into(IDS).columns(IDS.id).insert(Param("id"))
-
-
-@pytest.fixture
-def sync_pair() -> Iterator[ReplicaPair]:
-    """A pair of the test's own (its primary is crashed), replicating synchronously."""
-    yield from started_pair(synchronous=True)
 
 
 async def test_the_pool_finds_the_promoted_replica_and_no_committed_transaction_is_lost_or_doubled(
