@@ -41,13 +41,12 @@ __all__ = ["RETRYABLE_ERRORS", "run_in_transaction"]
 
 T = TypeVar("T")
 
-#: The errors after which the database has rolled the transaction back and a retry is safe
-#: (a ConnectionFailed other than CommitOutcomeUnknown: lost before COMMIT was sent).
-RETRYABLE_ERRORS: tuple[type[Exception], ...] = (
-    SerializationFailure,
-    DeadlockDetected,
-    ConnectionFailed,
-)
+#: The errors after which the database has rolled the transaction back and a retry is safe.
+RETRYABLE_ERRORS: tuple[type[Exception], ...] = (SerializationFailure, DeadlockDetected)
+#: What ``run_in_transaction`` retries: those, and a connection lost before COMMIT (not
+#: in RETRYABLE_ERRORS, which a caller's own loop may catch: its CommitOutcomeUnknown
+#: subclass must not be retried blindly).
+_RETRIED: tuple[type[Exception], ...] = (*RETRYABLE_ERRORS, ConnectionFailed)
 
 logger = logging.getLogger("dualdb.retry")
 
@@ -108,7 +107,7 @@ async def run_in_transaction(
         try:
             async with db.transaction(isolation=isolation, readonly=readonly) as tx:
                 return await fn(tx)
-        except RETRYABLE_ERRORS as exc:
+        except _RETRIED as exc:
             if isinstance(exc, CommitOutcomeUnknown):
                 raise
             if attempt >= attempts:
