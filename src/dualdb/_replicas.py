@@ -133,9 +133,11 @@ class ReplicaRouter:
             if member.skip_until > now:
                 lagging = lagging or member.lagging
                 continue
-            if now - member.checked >= _CHECK_INTERVAL and not await self._check(member):
-                lagging = lagging or member.lagging
-                continue
+            if now - member.checked >= _CHECK_INTERVAL:
+                member.checked = now  # (concurrent reads meanwhile: one check is enough)
+                if not await self._check(member):
+                    lagging = lagging or member.lagging
+                    continue
             if (
                 need is not None
                 and member.replayed < need

@@ -44,6 +44,7 @@ async def test_a_commit_of_unknown_outcome_is_raised_at_once(db: dualdb.Database
     assert not issubclass(CommitOutcomeUnknown, RETRYABLE_ERRORS)
 
 
+@pytest.mark.not_through_pgbouncer("ends the server backend that runs the COMMIT by its pid")
 @pytest.mark.parametrize("backend", ["postgresql"])
 async def test_a_connection_killed_during_commit_is_commit_outcome_unknown_and_not_retried(
     db: dualdb.Database,
