@@ -702,6 +702,7 @@ def _refuse_write(dialect: str) -> QueryError:
     return QueryError(
         "db.replica runs reads only (a replica cannot write, and its reads may run on one): "
         "run writes on the Database itself",
+        dialect=dialect,
     )
 
 
