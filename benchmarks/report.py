@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import statistics
 from typing import Any
 
 from benchmarks.targets import Check
 from benchmarks.workloads import WORKLOADS
 
-__all__ = ["format_backend", "format_duration", "format_markdown"]
+__all__ = ["format_backend", "format_duration", "format_markdown", "format_spread"]
 
 BACKEND_NAMES = {"postgresql": "PostgreSQL", "sqlite": "SQLite"}
 
@@ -111,4 +112,24 @@ def format_backend(backend: str, figures: dict[str, Any], checks: list[Check]) -
         lines.append(f"auth validate(token) not run: {auth['reason']}")
     if checks:
         lines += ["", "targets:", *(f"  {c.line()}" for c in checks)]
+    return "\n".join(lines)
+
+
+def format_spread(backend: str, runs: list[list[Check]]) -> str:
+    """The targets judged on the median of several runs, each with the runs' spread."""
+    values: dict[tuple[str, str], list[Check]] = {}
+    for checks in runs:
+        for check in checks:
+            values.setdefault((check.target, check.workload), []).append(check)
+    lines = [f"{BACKEND_NAMES[backend]}: targets over {len(runs)} runs (median, min to max)"]
+    for (target, workload), checks in values.items():
+        measured = sorted(c.value for c in checks)
+        middle = statistics.median(measured)
+        first = checks[0]
+        met = middle <= first.limit if first.upper else middle >= first.limit
+        mark = "met   " if met else "MISSED"
+        lines.append(
+            f"  {mark} {target:<44} {workload:<16} {middle:,.2f} "
+            f"({measured[0]:,.2f} to {measured[-1]:,.2f}; limit {first.limit:,.2f})"
+        )
     return "\n".join(lines)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import sys
@@ -27,7 +28,7 @@ from typing import Any
 
 from benchmarks.contenders import Target
 from benchmarks.harness import machine_info
-from benchmarks.report import format_backend, format_markdown
+from benchmarks.report import format_backend, format_markdown, format_spread
 from benchmarks.runner import Runner
 from benchmarks.targets import evaluate
 from benchmarks.workloads import WORKLOADS, Plan
@@ -121,6 +122,13 @@ def _parse(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--markdown", type=Path, metavar="PATH", help="also write the result tables here (Markdown)"
     )
+    parser.add_argument(
+        "--runs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="run everything N times; targets are judged on the median run, with the spread",
+    )
     parser.add_argument("--sqlite-file", metavar="PATH", help="SQLite file to (re)create")
     pin = parser.add_mutually_exclusive_group()
     pin.add_argument(
@@ -141,25 +149,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         "machine": machine_info(),
         "backends": {},
     }
+    firsts: dict[str, dict[str, Any]] = {}
     for backend in backends:
         print(f"== {backend} ({plan.name})", file=sys.stderr, flush=True)
-        context = (
-            _postgres_target() if backend == "postgresql" else _sqlite_target(args.sqlite_file)
+        context = functools.partial(
+            (_postgres_target if backend == "postgresql" else _sqlite_target),
+            *(() if backend == "postgresql" else (args.sqlite_file,)),
         )
-        with context as target, _pinned(args.cpu) as cpu:
-            figures = asyncio.run(Runner(target, plan, args.only or ()).run())
-        figures["pinned_cpu"] = cpu
-        checks = evaluate(backend, figures)
-        figures["targets"] = [asdict(c) for c in checks]
-        output["backends"][backend] = figures
-        print(format_backend(backend, figures, checks), end="\n\n", flush=True)
+        runs: list[dict[str, Any]] = []
+        for run in range(max(1, args.runs)):
+            if args.runs > 1:
+                print(f"== {backend}: run {run + 1} of {args.runs}", file=sys.stderr, flush=True)
+            with context() as target, _pinned(args.cpu) as cpu:
+                figures = asyncio.run(Runner(target, plan, args.only or ()).run())
+            figures["pinned_cpu"] = cpu
+            checks = evaluate(backend, figures)
+            figures["targets"] = [asdict(c) for c in checks]
+            runs.append(figures)
+            print(format_backend(backend, figures, checks), end="\n\n", flush=True)
+        output["backends"][backend] = runs[0] if len(runs) == 1 else {"runs": runs}
+        firsts[backend] = runs[0]
+        if len(runs) > 1:
+            print(format_spread(backend, [evaluate(backend, r) for r in runs]), end="\n\n")
     output["machine"]["load_average_after"] = list(os.getloadavg())
     path = args.json or RESULTS / f"{plan.name}-{started:%Y%m%dT%H%M%SZ}.json"
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(output, indent=2, ensure_ascii=False) + "\n")
     print(f"figures written to {path}")
     if args.markdown is not None:
-        tables = [format_markdown(b, output["backends"][b]) for b in backends]
+        tables = [format_markdown(b, firsts[b]) for b in backends]
         args.markdown.write_text("\n\n".join(tables) + "\n")
         print(f"tables written to {args.markdown}")
     return 0

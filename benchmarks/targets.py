@@ -37,6 +37,8 @@ class Check:
     value: float
     limit: float
     met: bool
+    #: The value must stay at or below the limit (a time ratio), else at or above it.
+    upper: bool = True
 
     def line(self) -> str:
         mark = "met   " if self.met else "MISSED"
@@ -51,7 +53,7 @@ def evaluate(backend: str, figures: dict[str, Any]) -> list[Check]:
     def add(target: str, workload: str, value: float | None, limit: float, upper: bool) -> None:
         if value is not None:
             met = value <= limit if upper else value >= limit
-            checks.append(Check(target, workload, value, limit, met))
+            checks.append(Check(target, workload, value, limit, met, upper))
 
     for result in figures["results"]:
         workload, contender, s = result["workload"], result["contender"], result["summary"]
