@@ -304,3 +304,21 @@ async def test_naive_clock_is_refused(migrated_db: dualdb.Database, user: auth.U
         await auth.create_session(
             migrated_db, user.id, DAY, clock=lambda: user.created_at.replace(tzinfo=None)
         )
+
+
+async def test_validate_session_reads_through_db_replica_when_it_writes_nothing(
+    migrated_db: dualdb.Database, user: auth.User, clock: FakeClock
+) -> None:
+    # What the scale benchmark and docs/production-topology.md rely on: db.replica is a
+    # Queryable, and read-only validation runs on it; a write-back due is refused there.
+    issued = await auth.create_session(migrated_db, user.id, DAY, clock=clock)
+    clock.advance(timedelta(minutes=10))
+
+    found = await auth.validate_session(
+        migrated_db.replica, issued.token, refresh_interval=None, clock=clock
+    )
+
+    assert found is not None
+    assert found.session.last_seen_at == issued.session.last_seen_at
+    with pytest.raises(dualdb.QueryError, match="reads only"):
+        await auth.validate_session(migrated_db.replica, issued.token, clock=clock)
