@@ -110,6 +110,12 @@ class Result:
     def rate(self) -> float:
         return self.ops / self.wall if self.wall else 0.0
 
+    @property
+    def server_cost(self) -> float:
+        """PostgreSQL CPU seconds per operation (primary and replica): what bounds the
+        rate once the servers have the machine to themselves."""
+        return (self.cpu["primary"] + self.cpu["replica"]) / self.rate if self.rate else 0.0
+
     def percentile(self, q: float) -> float:
         if len(self.latencies) < 2:
             return self.latencies[0] if self.latencies else 0.0
@@ -410,8 +416,8 @@ def format_table(results: Sequence[Result], plan: Plan) -> str:
         f"run, {os.cpu_count()} CPUs; CPU in cores (CPU s per s)",
         "",
         "| workload | config | P | ops/s | vs direct | p50 ms | p95 ms "
-        "| primary CPU | replica CPU | PgBouncer CPU | app CPU |",
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
+        "| primary CPU | replica CPU | PgBouncer CPU | app CPU | server µs/op |",
+        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|",
     ]
     for r in sorted(results, key=lambda r: (r.workload, CONFIGS.index(r.config), r.processes)):
         ratio = r.rate / baseline[r.workload] if baseline.get(r.workload) else 0.0
@@ -419,7 +425,7 @@ def format_table(results: Sequence[Result], plan: Plan) -> str:
             f"| {r.workload} | {r.config} | {r.processes} | {r.rate:,.0f} | {ratio:.2f} "
             f"| {r.percentile(50) * 1e3:.2f} | {r.percentile(95) * 1e3:.2f} "
             f"| {r.cpu['primary']:.2f} | {r.cpu['replica']:.2f} | {r.cpu['pgbouncer']:.2f} "
-            f"| {r.cpu['clients']:.2f} |"
+            f"| {r.cpu['clients']:.2f} | {r.server_cost * 1e6:.0f} |"
         )
     return "\n".join(lines)
 
