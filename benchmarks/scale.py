@@ -314,6 +314,18 @@ def _wait_replayed(pair: Any, timeout: float = 30.0) -> None:
         time.sleep(0.05)
 
 
+class WorkerDied(Exception):
+    """A worker process ended mid-run (its traceback is above: a server that stopped, or
+    Ctrl-C, which also reaches the PgBouncers started from this terminal)."""
+
+
+def _receive(pipe: Connection) -> Any:
+    try:
+        return pipe.recv()
+    except EOFError:
+        raise WorkerDied("a worker process ended mid-run (see its traceback above)") from None
+
+
 class Workers:
     """Spawned worker processes, reused across runs (spawning costs ~1 s per process)."""
 
@@ -336,8 +348,8 @@ class Workers:
         for pipe, job in zip(pipes, jobs, strict=True):
             pipe.send(job)
         for pipe in pipes:
-            if pipe.recv() != "ready":
-                raise RuntimeError("a worker failed to start")
+            if _receive(pipe) != "ready":
+                raise WorkerDied("a worker process did not get ready")
         sources = servers.cpu_sources()
         bouncers = servers.bouncer_pids()
         before = {name: sum(map(_server_ticks, pids)) for name, pids in sources.items()}
@@ -345,7 +357,7 @@ class Workers:
         started = time.perf_counter()
         for pipe in pipes:
             pipe.send("go")
-        results = [pipe.recv() for pipe in pipes]
+        results = [_receive(pipe) for pipe in pipes]
         wall = time.perf_counter() - started
         after = {name: sum(map(_server_ticks, pids)) for name, pids in sources.items()}
         after["pgbouncer"] = sum(_ticks(pid, children=False) for pid in bouncers)
@@ -469,6 +481,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted: servers stopped", file=sys.stderr)
         return 130
+    except WorkerDied as exc:
+        print(f"{exc}: servers stopped", file=sys.stderr)
+        return 1
     table = format_table(results, plan)
     print(table)
     if args.markdown is not None:
