@@ -39,6 +39,17 @@ def test_asyncpg_connection_can_drop_its_statement_cache() -> None:
     assert callable(asyncpg.Connection._drop_local_statement_cache)  # type: ignore[attr-defined]
 
 
+def test_asyncpg_copy_prepares_the_statement_dualdb_reads_column_types_from() -> None:
+    # dualdb/dialects/postgres/_asyncpg.py: copy_types() prepares the statement
+    # copy_records_to_table prepares (same text, same cache entry) and reads its types.
+    parameters = inspect.signature(asyncpg.Connection._prepare).parameters  # type: ignore[attr-defined]
+    assert "use_cache" in parameters
+    source = inspect.getsource(asyncpg.Connection.copy_records_to_table)
+    assert "'SELECT {cols} FROM {tab} LIMIT 1'" in source
+    assert "_prepare(intro_query, use_cache=True)" in source
+    assert "', '.join(utils._quote_ident(c) for c in columns)" in source
+
+
 def test_asyncpg_protocol_exposes_its_cancellation_state() -> None:
     # dualdb/dialects/postgres/_asyncpg.py: is_cancelling(), wait_for_cancellation()
     from asyncpg.protocol.protocol import BaseProtocol

@@ -24,6 +24,8 @@ from dualdb.sql.terms import Json
 
 __all__ = [
     "MAX_JSON_DEPTH",
+    "NUMERIC_DIGITS",
+    "NUMERIC_SCALE",
     "check_datetime",
     "check_decimal",
     "check_float",
@@ -93,7 +95,13 @@ def dump_json(value: Any, dialect: str) -> str:
     if isinstance(value, Json):
         value = value.value
     try:
-        text = _encode(value) if _has_exponent_float(value) else _encoder.encode(value)
+        try:
+            text: str | None = _encoder.encode(value)
+        except (RecursionError, TypeError, ValueError):
+            text = None  # raised again below, as the walk meets it
+        # Only a float written with an exponent ("1e+16") needs the walk; errors too.
+        if text is None or "e+" in text:
+            text = _encode(value) if _has_exponent_float(value) else _encoder.encode(value)
     except RecursionError:
         raise _too_deep(dialect) from None
     except (TypeError, ValueError) as exc:
@@ -142,18 +150,19 @@ def _too_deep(dialect: str) -> DataError:
 
 
 #: PostgreSQL's numeric: fewer than 131072 digits before the point, 16383 after.
-_NUMERIC_SCALE = 16383
+NUMERIC_DIGITS = 131072
+NUMERIC_SCALE = 16383
 
 
 def check_decimal(value: Decimal, dialect: str) -> None:
     """Refuse a finite Decimal PostgreSQL's numeric cannot hold exactly (asyncpg sends one
     too large as zero), on both backends."""
     if value.is_finite() and (
-        value.adjusted() >= 131072 or -int(value.as_tuple().exponent) > _NUMERIC_SCALE
+        value.adjusted() >= NUMERIC_DIGITS or -int(value.as_tuple().exponent) > NUMERIC_SCALE
     ):
         raise DataError(
             "decimal out of range: numeric holds fewer than 131072 digits before the "
-            f"point and at most {_NUMERIC_SCALE} after it",
+            f"point and at most {NUMERIC_SCALE} after it",
             dialect=dialect,
         )
 

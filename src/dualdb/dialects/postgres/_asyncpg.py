@@ -17,6 +17,7 @@ import asyncpg
 
 __all__ = [
     "InFlight",
+    "copy_types",
     "drop_statement_cache",
     "execute",
     "finish",
@@ -35,6 +36,22 @@ def execute(con: asyncpg.Connection, sql: str, args: Sequence[Any]) -> Awaitable
     also runs stacked statements ("…; DROP …"); this is what it calls when there are.
     """
     return cast(Any, con)._execute(sql, args, 0, None, return_status=True)  # type: ignore[no-any-return]
+
+
+async def copy_types(
+    con: asyncpg.Connection, table: str, columns: Sequence[str]
+) -> tuple[str, ...]:
+    """The type of each column ``copy_records_to_table(table, columns=columns)`` encodes
+    for, from the statement it prepares to learn them: the same text, so asyncpg's
+    statement cache answers both (and forgets both after DDL)."""
+    names = ", ".join(_quote(c) for c in columns)
+    query = f"SELECT {names} FROM {_quote(table)} LIMIT 1"
+    statement = await cast(Any, con)._prepare(query, use_cache=True)
+    return tuple(a.type.name for a in statement.get_attributes())
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'  # as asyncpg's own utils._quote_ident
 
 
 def drop_statement_cache(con: asyncpg.Connection) -> None:

@@ -8,9 +8,11 @@ registered as a :class:`dualdb.Record` here, so that SQLite-only use never impor
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from decimal import Decimal
+from operator import attrgetter
 from typing import Any
 from uuid import UUID
 
@@ -18,6 +20,7 @@ import asyncpg
 
 from dualdb import errors
 from dualdb.dialects._values import (
+    NUMERIC_SCALE,
     check_datetime,
     check_decimal,
     check_float,
@@ -28,7 +31,7 @@ from dualdb.dialects._values import (
 from dualdb.dialects.postgres.dialect import NAME
 from dualdb.records import Record
 
-__all__ = ["Refused", "check_args", "register_codecs"]
+__all__ = ["Refused", "check_args", "check_rows", "register_codecs"]
 
 Record.register(asyncpg.Record)
 
@@ -67,6 +70,82 @@ def check_args(args: Sequence[Any]) -> Sequence[Any]:
 
 
 _SMALL_UUID = 2**63
+
+#: The types ``check_args`` looks at; a column of other values needs no look.
+_CHECKED = frozenset({datetime, float, Decimal, UUID})
+_TIMESTAMP_RANGE = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
+
+
+#: Column types whose asyncpg encoder never takes a number through int(): no argument
+#: for them needs marking (a mark only refuses what an integer column would truncate).
+_UNMARKED = frozenset(
+    {"numeric", "float4", "float8", "uuid", "timestamptz", "timestamp", "date", "text"}
+    | {"varchar", "bpchar", "json", "jsonb", "bytea", "bool"}
+)
+
+
+def check_rows(
+    rows: Sequence[Sequence[Any]], types: Sequence[str] | None = None
+) -> Sequence[Sequence[Any]]:
+    """``check_args`` for every row of a bulk call, column by column: the checks run
+    over a column at once (in C where they can), and only values that need a mark are
+    replaced, none for a column of a type in ``_UNMARKED`` (``types``, when known, names
+    each column's). A column holding a value to refuse (or an uncommon one) is left to
+    ``check_args`` row by row, which raises just as a row at a time would."""
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+    changed = False
+    for index, column in enumerate(columns):
+        kinds = set(map(type, column))
+        if kinds.isdisjoint(_CHECKED):
+            continue
+        marks = types is None or types[index] not in _UNMARKED
+        checked = _check_column(column, kinds, marks)
+        if checked is None:
+            return [check_args(row) for row in rows]
+        if checked is not column:
+            columns[index] = checked
+            changed = True
+    return list(zip(*columns, strict=True)) if changed else rows
+
+
+def _check_column(column: Sequence[Any], kinds: set[type], marks: bool) -> Sequence[Any] | None:
+    out = column
+    if datetime in kinds:
+        stamps = [v for v in column if type(v) is datetime]
+        low, high = _TIMESTAMP_RANGE
+        if None in set(map(datetime.utcoffset, stamps)):
+            return None  # naive
+        if not low < min(stamps) <= max(stamps) < high:
+            return None
+    if float in kinds:
+        floats = [v for v in column if type(v) is float]
+        if any(map(math.isnan, floats)):
+            return None
+        if marks and not all(map(float.is_integer, floats)):
+            out = [
+                _FractionalFloat(v) if type(v) is float and not v.is_integer() else v for v in out
+            ]
+    if Decimal in kinds:
+        numbers = [v for v in column if type(v) is Decimal]
+        texts = "\n".join(map(str, numbers))
+        # No exponent, and shorter than the scale limit: within numeric's range.
+        if "E" in texts or max(map(len, texts.split("\n"))) >= NUMERIC_SCALE:
+            return None
+        if marks:
+            if not all(map(Decimal.is_finite, numbers)):
+                return None
+            out = [
+                _FractionalDecimal(v) if type(v) is Decimal and v != v.to_integral_value() else v
+                for v in out
+            ]
+    if UUID in kinds and marks:
+        uuids = [v for v in column if type(v) is UUID]
+        if min(map(_uuid_int, uuids)) < _SMALL_UUID:
+            out = [_uuid_argument(v) if type(v) is UUID and v.int < _SMALL_UUID else v for v in out]
+    return out
+
+
+_uuid_int = attrgetter("int")
 
 
 # asyncpg's integer encoders convert any other number with int(); these refuse to be,

@@ -21,6 +21,9 @@ from uuid import UUID
 
 from dualdb import errors
 from dualdb.dialects._values import (
+    MAX_JSON_DEPTH,
+    NUMERIC_DIGITS,
+    NUMERIC_SCALE,
     check_datetime,
     check_decimal,
     check_float,
@@ -375,6 +378,11 @@ def _bind_date(value: Any) -> Any:
 
 
 def _bind_json(value: Any) -> Any:
+    kind = type(value)
+    if kind is dict or kind is list:
+        text = _jsonb_of(value)
+        if text is not None:
+            return text
     if isinstance(value, str):
         # JSON text, as PostgreSQL takes it: it must parse (NaN is no JSON).
         check_json_text(value, NAME)
@@ -413,6 +421,56 @@ def _jsonb(document: Any) -> str:
     return json.dumps(document)
 
 
+def _jsonb_of(document: dict[Any, Any] | list[Any]) -> str | None:
+    """What ``_bind_json`` makes of a plain document (str keys; str, int, bool and None
+    leaves): its objects' keys put in jsonb's order, then written once by the JSON
+    encoder, instead of dumped, parsed and written again. None for anything else (a
+    float: jsonb writes ``1e2`` as ``100``), which takes that longer way, errors too."""
+    try:
+        text = _encode_plain(_in_jsonb_order(document, 0))
+    except Exception:  # e.g. _NotPlain, a lone surrogate, an int too long for str()
+        return None
+    return None if "\\u0000" in text else text  # NUL: refused by the longer way
+
+
+class _NotPlain(Exception):
+    """A value ``_in_jsonb_order`` leaves to the full encoder."""
+
+
+_encode_plain = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_LEAVES = frozenset({str, int, bool, type(None)})
+
+
+def _sort_key(key: str) -> tuple[int, bytes]:
+    data = key.encode()
+    return len(data), data
+
+
+def _in_jsonb_order(value: Any, depth: int) -> Any:
+    kind = type(value)
+    if kind in _LEAVES:
+        return value
+    if depth >= MAX_JSON_DEPTH:
+        raise _NotPlain
+    if kind is list:
+        if set(map(type, value)) <= _LEAVES:
+            return value
+        return [_in_jsonb_order(v, depth + 1) for v in value]
+    if kind is not dict:
+        raise _NotPlain
+    keys = list(value)
+    if not set(map(type, keys)) <= {str}:
+        raise _NotPlain
+    if "".join(keys).isascii():  # then byte order and length are the characters'
+        keys.sort()
+        keys.sort(key=len)
+    else:
+        keys.sort(key=_sort_key)
+    if set(map(type, value.values())) <= _LEAVES:
+        return {k: value[k] for k in keys}
+    return {k: _in_jsonb_order(value[k], depth + 1) for k in keys}
+
+
 def _json_string(text: str) -> str:
     # Characters as they are, not escaped: a lone surrogate, which PostgreSQL refuses
     # even escaped, then fails as text that cannot be stored (a DataError) here too.
@@ -446,6 +504,7 @@ def binder_for(declared: str) -> Callable[[Any], Any] | None:
 
 _INT64 = _integer(64)
 _INT32 = _integer(32)
+_INT16 = _integer(16)
 
 _ENCODERS_BY_KIND: dict[str | None, Callable[[Any], Any]] = {
     "uuid": _bind_uuid,
@@ -456,7 +515,7 @@ _ENCODERS_BY_KIND: dict[str | None, Callable[[Any], Any]] = {
     "decimal": _bind_decimal,
     "bigint": _INT64,
     "integer": _INT32,
-    "smallint": _integer(16),
+    "smallint": _INT16,
     "float": _bind_float,
     "text": _bind_text,
     "bytes": _bind_bytes,
@@ -494,9 +553,13 @@ _AS_IS: dict[Callable[[Any], Any], type] = {
 }
 
 
-def _as_is(encoder: Callable[[Any], Any], column: Sequence[Any]) -> bool:
-    kind = _AS_IS.get(encoder)
-    if kind is None or not set(map(type, column)) <= {kind, _NONE}:
+#: The narrower integer encoders: an int column within their range is taken as it is.
+_BITS: dict[Callable[[Any], Any], int] = {_INT64: 64, _INT32: 32, _INT16: 16}
+
+
+def _as_is(encoder: Callable[[Any], Any], column: Sequence[Any], kinds: set[type]) -> bool:
+    kind = int if encoder in _BITS else _AS_IS.get(encoder)
+    if kind is None or not kinds <= {kind, _NONE}:
         return False
     if kind is str:
         return "\x00" not in "".join(filter(None, column))
@@ -504,8 +567,61 @@ def _as_is(encoder: Callable[[Any], Any], column: Sequence[Any]) -> bool:
         return all(map(math.isfinite, filter(None, column)))
     if kind is int:
         numbers = [n for n in column if n is not None]
-        return not numbers or (min(numbers) >= -(2**63) and max(numbers) < 2**63)
+        high = 2 ** (_BITS[encoder] - 1)
+        return not numbers or (min(numbers) >= -high and max(numbers) < high)
     return True
+
+
+# Whole columns of one type, encoded as the column's encoder encodes each value, with the
+# checks run over the column in C where they can be; None when a value needs a closer
+# look (refused, or out of the common range), which the value-by-value way then takes.
+
+
+def _uuid_column(column: Sequence[Any]) -> list[Any] | None:
+    return [None if v is None else str(v) for v in column]
+
+
+_TIMESTAMP_RANGE = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
+
+
+def _timestamp_column(column: Sequence[Any]) -> list[Any] | None:
+    values = [v for v in column if v is not None]
+    if not values:
+        return list(column)
+    low, high = _TIMESTAMP_RANGE  # PostgreSQL's -infinity and infinity: refused
+    if None in set(map(datetime.utcoffset, values)) or not low < min(values) <= max(values) < high:
+        return None
+    try:
+        return [
+            None if v is None else v.astimezone(UTC).isoformat(" ", "microseconds") for v in column
+        ]
+    except OverflowError:
+        return None
+
+
+def _decimal_column(column: Sequence[Any]) -> list[Any] | None:
+    values = [v for v in column if v is not None]
+    if not values:
+        return list(column)
+    if not all(map(Decimal.is_finite, values)):
+        return None
+    exponents = list(map(Decimal.adjusted, values))
+    if min(exponents) <= -NUMERIC_SCALE or max(exponents) >= NUMERIC_DIGITS:
+        return None  # (and none written out in full here: it could be millions of digits)
+    if any(map(Decimal.is_zero, values)):
+        column = [v.copy_abs() if v is not None and v.is_zero() else v for v in column]
+    texts = [None if v is None else format(v, "f") for v in column]
+    # Fewer characters than that: fewer digits than numeric's limits on either side.
+    if max(map(len, filter(None, texts))) >= NUMERIC_SCALE:
+        return None
+    return texts
+
+
+_COLUMNS: dict[Callable[[Any], Any], tuple[type, Callable[[Sequence[Any]], list[Any] | None]]] = {
+    _bind_uuid: (UUID, _uuid_column),
+    _bind_timestamp: (datetime, _timestamp_column),
+    _bind_decimal: (Decimal, _decimal_column),
+}
 
 
 def bind_rows(
@@ -516,22 +632,31 @@ def bind_rows(
     """Every row's arguments, each encoded by its column's encoder, in one flat list.
 
     Column by column: a column of values SQLite takes as they are is checked in C and
-    kept; only the others pay a call per value.
+    kept; a column of one common type is encoded in one comprehension; only the others
+    pay a call per value.
     """
     columns: list[Sequence[Any]] = []
     for index, (encoder, column) in enumerate(zip(encoders, zip(*rows, strict=True), strict=True)):
         if encoder is encode_value:
             columns.append(encode_args(column))
-        elif _as_is(encoder, column):
+            continue
+        kinds = set(map(type, column))
+        if _as_is(encoder, column, kinds):
             columns.append(column)
-        else:
-            encoded = []
-            for value in column:
-                try:
-                    encoded.append(bind(encoder, value))
-                except Refused as exc:
-                    raise refused(index, exc, value) from None
-            columns.append(encoded)
+            continue
+        whole = _COLUMNS.get(encoder)
+        if whole is not None and kinds <= {whole[0], _NONE}:
+            encoded = whole[1](column)
+            if encoded is not None:
+                columns.append(encoded)
+                continue
+        encoded = []
+        for value in column:
+            try:
+                encoded.append(bind(encoder, value))
+            except Refused as exc:
+                raise refused(index, exc, value) from None
+        columns.append(encoded)
     return list(chain.from_iterable(zip(*columns, strict=True)))
 
 
