@@ -30,12 +30,33 @@ __all__ = [
     "check_decimal",
     "check_float",
     "check_json_text",
+    "compact_json",
     "dump_json",
     "load_json",
     "uuid_from_text",
 ]
 
 _encoder = json.JSONEncoder(ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+
+
+_encoder_str = json.encoder.encode_basestring  # what ensure_ascii=False writes strings with
+
+
+def _compact_encoder() -> Callable[[Any], str]:
+    """``_encoder.encode``, made once: the encoder's own ``encode`` builds its C encoder
+    anew for every value, which costs as much as encoding a small document. Without
+    circular-reference checks: such a value fails deep (RecursionError), and the caller
+    then asks ``_encoder`` for its error."""
+    make = getattr(json.encoder, "c_make_encoder", None)
+    if make is None:  # no C accelerator
+        return _encoder.encode
+    # markers, default, str encoder, indent, separators, sort_keys, skipkeys, allow_nan
+    chunks = make(None, _encoder.default, _encoder_str, None, ":", ",", False, False, False)
+    return lambda value: "".join(chunks(value, 0))
+
+
+#: JSON text as ``_encoder`` writes it.
+compact_json = _compact_encoder()
 
 
 def _has_exponent_float(value: Any) -> bool:
@@ -96,7 +117,7 @@ def dump_json(value: Any, dialect: str) -> str:
         value = value.value
     try:
         try:
-            text: str | None = _encoder.encode(value)
+            text: str | None = compact_json(value)
         except (RecursionError, TypeError, ValueError):
             text = None  # raised again below, as the walk meets it
         # Only a float written with an exponent ("1e+16") needs the walk; errors too.

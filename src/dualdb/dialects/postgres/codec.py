@@ -9,8 +9,8 @@ registered as a :class:`dualdb.Record` here, so that SQLite-only use never impor
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from datetime import UTC, datetime
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime
 from decimal import Decimal
 from operator import attrgetter
 from typing import Any
@@ -31,7 +31,7 @@ from dualdb.dialects._values import (
 from dualdb.dialects.postgres.dialect import NAME
 from dualdb.records import Record
 
-__all__ = ["Refused", "check_args", "check_rows", "register_codecs"]
+__all__ = ["Refused", "check_args", "check_rows", "copy_rows", "register_codecs"]
 
 Record.register(asyncpg.Record)
 
@@ -76,36 +76,56 @@ _CHECKED = frozenset({datetime, float, Decimal, UUID})
 _TIMESTAMP_RANGE = (datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC))
 
 
-#: Column types whose asyncpg encoder never takes a number through int(): no argument
-#: for them needs marking (a mark only refuses what an integer column would truncate).
-_UNMARKED = frozenset(
-    {"numeric", "float4", "float8", "uuid", "timestamptz", "timestamp", "date", "text"}
-    | {"varchar", "bpchar", "json", "jsonb", "bytea", "bool"}
-)
-
-
-def check_rows(
-    rows: Sequence[Sequence[Any]], types: Sequence[str] | None = None
-) -> Sequence[Sequence[Any]]:
+def check_rows(rows: Sequence[Sequence[Any]]) -> Sequence[Sequence[Any]]:
     """``check_args`` for every row of a bulk call, column by column: the checks run
     over a column at once (in C where they can), and only values that need a mark are
-    replaced, none for a column of a type in ``_UNMARKED`` (``types``, when known, names
-    each column's). A column holding a value to refuse (or an uncommon one) is left to
+    replaced. A column holding a value to refuse (or an uncommon one) is left to
     ``check_args`` row by row, which raises just as a row at a time would."""
     columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+    changed = _check_columns(columns, [set(map(type, c)) for c in columns], marks=True)
+    if changed is None:
+        return [check_args(row) for row in rows]
+    return list(zip(*columns, strict=True)) if changed else rows
+
+
+def copy_rows(
+    rows: Sequence[Sequence[Any]], types: Sequence[str]
+) -> Iterable[Sequence[Any]] | None:
+    """The rows as a binary COPY into columns of these types takes them, checked as
+    ``check_rows`` checks them; or None when a value may fail in asyncpg's encoder (a
+    fraction for an integer column, a type it converts only for an INSERT's argument):
+    COPY reports that without naming the argument, so the caller inserts the rows as
+    ``executemany``, whose errors are the single INSERT's."""
+    columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
+    kinds = [set(map(type, c)) for c in columns]
+    if _check_columns(columns, kinds, marks=False) is None:
+        check_rows(rows)  # raises what a row at a time would raise
+        return None
+    for index, kind in enumerate(types):
+        takes = _COPY_TAKES.get(kind)
+        taken = None if takes is None else takes(columns[index], kinds[index] - {_NONE}, kind)
+        if taken is None:
+            return None
+        columns[index] = taken
+    return zip(*columns, strict=True)  # one row at a time, as COPY sends them
+
+
+def _check_columns(
+    columns: list[Sequence[Any]], kinds: Sequence[set[type]], marks: bool
+) -> bool | None:
+    """Check (and mark, if ``marks``) each column in place; whether any value changed,
+    or None when a column needs ``check_args``' closer look."""
     changed = False
     for index, column in enumerate(columns):
-        kinds = set(map(type, column))
-        if kinds.isdisjoint(_CHECKED):
+        if kinds[index].isdisjoint(_CHECKED):
             continue
-        marks = types is None or types[index] not in _UNMARKED
-        checked = _check_column(column, kinds, marks)
+        checked = _check_column(column, kinds[index], marks)
         if checked is None:
-            return [check_args(row) for row in rows]
+            return None
         if checked is not column:
             columns[index] = checked
             changed = True
-    return list(zip(*columns, strict=True)) if changed else rows
+    return changed
 
 
 def _check_column(column: Sequence[Any], kinds: set[type], marks: bool) -> Sequence[Any] | None:
@@ -200,10 +220,14 @@ def _encode_json(value: Any) -> str:
 
 
 def _encode_json_binary(value: Any) -> bytes:
+    if type(value) is _Written:
+        return value
     return _encode_json(value).encode()
 
 
 def _encode_jsonb_binary(value: Any) -> bytes:
+    if type(value) is _Written:
+        return value
     return b"\x01" + _encode_json(value).encode()  # jsonb's binary form: version 1, text
 
 
@@ -232,3 +256,94 @@ async def register_codecs(con: asyncpg.Connection) -> None:
         decoder=_decode_jsonb_binary,
         format="binary",
     )
+
+
+# What COPY takes for a column of each type: the values asyncpg's encoder for it takes
+# without failing (it fails only for what an INSERT would refuse too, but without naming
+# the argument). Each returns the column, as COPY takes it, or None.
+
+_NONE = type(None)
+
+
+_Takes = Callable[[Sequence[Any], set[type], str], Sequence[Any] | None]
+
+
+def _integers(bits: int) -> _Takes:
+    high = 2 ** (bits - 1)
+
+    def takes(column: Sequence[Any], kinds: set[type], _: str) -> Sequence[Any] | None:
+        if not kinds <= {int, bool}:
+            return None  # a whole float or Decimal: converted for an INSERT's argument only
+        numbers = [v for v in column if v is not None]
+        if numbers and not -high <= min(numbers) <= max(numbers) < high:
+            return None
+        return column
+
+    return takes
+
+
+def _kinds(*allowed: type) -> _Takes:
+    def takes(column: Sequence[Any], kinds: set[type], _: str) -> Sequence[Any] | None:
+        return column if kinds <= set(allowed) else None
+
+    return takes
+
+
+def _texts(column: Sequence[Any], kinds: set[type], _: str) -> Sequence[Any] | None:
+    if not kinds <= {str}:
+        return None
+    try:
+        "".join(filter(None, column)).encode()
+    except UnicodeEncodeError:  # a lone surrogate
+        return None
+    return column
+
+
+#: Instants asyncpg converts to UTC without overflowing (a day in from either end).
+_SAFE_INSTANTS = (datetime(1, 1, 2, tzinfo=UTC), datetime(9999, 12, 30, tzinfo=UTC))
+
+
+def _instants(column: Sequence[Any], kinds: set[type], _: str) -> Sequence[Any] | None:
+    if not kinds <= {datetime}:
+        return None
+    stamps = [v for v in column if v is not None]  # aware: check_rows has seen them
+    low, high = _SAFE_INSTANTS
+    return column if not stamps or low <= min(stamps) <= max(stamps) <= high else None
+
+
+def _uuids(column: Sequence[Any], kinds: set[type], _: str) -> Sequence[Any] | None:
+    return column if all(issubclass(k, UUID) for k in kinds) else None  # asyncpg's too
+
+
+def _json_documents(column: Sequence[Any], _: set[type], kind: str) -> Sequence[Any] | None:
+    # Written here, so that a value the encoder would refuse is found before COPY starts,
+    # and passed through the encoder as written.
+    prefix = b"\x01" if kind == "jsonb" else b""
+    try:
+        return [None if v is None else _Written(prefix + _encode_json(v).encode()) for v in column]
+    except errors.DataError:
+        return None
+
+
+class _Written(bytes):
+    """A JSON value already in its binary form (see ``_json_documents``)."""
+
+    __slots__ = ()
+
+
+_COPY_TAKES: dict[str, _Takes] = {
+    "int2": _integers(16),
+    "int4": _integers(32),
+    "int8": _integers(64),
+    "numeric": _kinds(Decimal, int, float),
+    "float8": _kinds(float),
+    "uuid": _uuids,
+    "timestamptz": _instants,
+    "date": _kinds(date),
+    "text": _texts,
+    "varchar": _texts,
+    "json": _json_documents,
+    "jsonb": _json_documents,
+    "bytea": _kinds(bytes),
+    "bool": _kinds(bool),
+}

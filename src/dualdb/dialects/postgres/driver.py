@@ -18,7 +18,7 @@ from dualdb.dialects._pool import Pool, PoolStats
 from dualdb.dialects.base import Connection, Driver, IsolationLevel, Lease, OnConnect, begin_sql
 from dualdb.dialects.postgres import _asyncpg
 from dualdb.dialects.postgres._asyncpg import guarded
-from dualdb.dialects.postgres.codec import check_args, check_rows, register_codecs
+from dualdb.dialects.postgres.codec import check_args, check_rows, copy_rows, register_codecs
 from dualdb.dialects.postgres.dialect import NAME
 from dualdb.dialects.postgres.errors import (
     TRANSLATED,
@@ -191,11 +191,12 @@ class PostgresConnection(Connection):
         if compiled.session:
             self.dirty = True
         try:
-            if compiled.bulk_target is not None:
-                table, columns = compiled.bulk_target
-                types = await _asyncpg.copy_types(self._con, table, columns)
-                rows = check_rows(rows, types)
-                await self._con.copy_records_to_table(table, records=rows, columns=columns)
+            target, copied = compiled.bulk_target, None
+            if target is not None:
+                copied = copy_rows(rows, await _asyncpg.copy_types(self._con, *target))
+            if target is not None and copied is not None:
+                table, columns = target
+                await self._con.copy_records_to_table(table, records=copied, columns=columns)
             else:
                 await self._con.executemany(compiled.sql, check_rows(rows))
         except TRANSLATED as exc:

@@ -28,6 +28,7 @@ from dualdb.dialects._values import (
     check_decimal,
     check_float,
     check_json_text,
+    compact_json,
     dump_json,
     load_json,
     uuid_from_text,
@@ -378,9 +379,9 @@ def _bind_date(value: Any) -> Any:
 
 
 def _bind_json(value: Any) -> Any:
-    kind = type(value)
-    if kind is dict or kind is list:
-        text = _jsonb_of(value)
+    document = value.value if type(value) is Json else value
+    if type(document) is dict or type(document) is list:
+        text = _jsonb_of(document)
         if text is not None:
             return text
     if isinstance(value, str):
@@ -427,7 +428,7 @@ def _jsonb_of(document: dict[Any, Any] | list[Any]) -> str | None:
     encoder, instead of dumped, parsed and written again. None for anything else (a
     float: jsonb writes ``1e2`` as ``100``), which takes that longer way, errors too."""
     try:
-        text = _encode_plain(_in_jsonb_order(document, 0))
+        text = compact_json(_in_jsonb_order(document, 0))
     except Exception:  # e.g. _NotPlain, a lone surrogate, an int too long for str()
         return None
     return None if "\\u0000" in text else text  # NUL: refused by the longer way
@@ -437,7 +438,6 @@ class _NotPlain(Exception):
     """A value ``_in_jsonb_order`` leaves to the full encoder."""
 
 
-_encode_plain = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _LEAVES = frozenset({str, int, bool, type(None)})
 
 
@@ -627,9 +627,10 @@ _COLUMNS: dict[Callable[[Any], Any], tuple[type, Callable[[Sequence[Any]], list[
 def bind_rows(
     encoders: Sequence[Callable[[Any], Any]],
     rows: Sequence[Sequence[Any]],
-    refused: Callable[[int, Refused, Any], Exception],
+    refused: Callable[[int, Refused | errors.DataError, Any], Exception],
 ) -> list[Any]:
-    """Every row's arguments, each encoded by its column's encoder, in one flat list.
+    """Every row's arguments, each encoded by its column's encoder, in one flat list;
+    ``refused`` makes the error for a value refused (or failing a check).
 
     Column by column: a column of values SQLite takes as they are is checked in C and
     kept; a column of one common type is encoded in one comprehension; only the others
@@ -654,7 +655,7 @@ def bind_rows(
         for value in column:
             try:
                 encoded.append(bind(encoder, value))
-            except Refused as exc:
+            except (Refused, errors.DataError) as exc:
                 raise refused(index, exc, value) from None
         columns.append(encoded)
     return list(chain.from_iterable(zip(*columns, strict=True)))

@@ -490,11 +490,14 @@ class SQLiteConnection(Connection):
 
     def _bound_rows(self, compiled: Compiled, rows: Sequence[Sequence[Any]]) -> list[Any]:
         """``_bound`` for every row of a bulk INSERT, flat."""
-        return bind_rows(
-            self._encoders(compiled).encoders,
-            rows,
-            lambda index, exc, value: _refused(compiled, index, exc, value),
-        )
+
+        def named(index: int, exc: Refused | errors.DataError, value: Any) -> errors.DataError:
+            # Named as ``_bound_slowly`` names it for one row.
+            if isinstance(exc, Refused):
+                return _refused(compiled, index, exc, value)
+            return compiled.refused(index, exc.message, NAME)
+
+        return bind_rows(self._encoders(compiled).encoders, rows, named)
 
     def _new_plan(
         self, compiled: Compiled, cursor: sqlite3.Cursor, key: SchemaVersion, seen: Plan | None
