@@ -215,3 +215,58 @@ async def test_a_value_refused_in_a_batch_is_refused_as_alone_naming_its_param(
             assert await tx.fetch_all(Query.from_(ITEMS).select(ITEMS.id)) == []
             messages.append(type(bulk).__name__)
     assert messages[0] == messages[1]
+
+
+# Where COPY would not do what INSERT does, PostgreSQL inserts the rows as INSERT would.
+
+_THROUGH_SQLITE = [
+    "CREATE VIEW kv_view AS SELECT k, v, note FROM kv",
+    "CREATE TRIGGER kv_view_insert INSTEAD OF INSERT ON kv_view BEGIN "
+    "INSERT INTO kv (k, v, note) VALUES (NEW.k, NEW.v, NEW.note); END",
+    "CREATE TABLE kv_ruled (k TEXT, v BIGINT, note TEXT)",
+    "CREATE TRIGGER kv_ruled_insert BEFORE INSERT ON kv_ruled BEGIN "
+    "INSERT INTO kv (k, v, note) VALUES (NEW.k, NEW.v * 10, NEW.note); SELECT RAISE(IGNORE); END",
+]
+_THROUGH_POSTGRESQL = [
+    "CREATE VIEW kv_view AS SELECT k, v, note FROM kv",  # updatable: INSERT writes kv
+    "CREATE TABLE kv_ruled (k TEXT, v BIGINT, note TEXT)",
+    "CREATE RULE kv_ruled_insert AS ON INSERT TO kv_ruled DO INSTEAD "
+    "INSERT INTO kv (k, v, note) VALUES (NEW.k, NEW.v * 10, NEW.note)",
+]
+
+
+@pytest.mark.parametrize("table", ["kv_view", "kv_ruled"])
+async def test_a_bulk_insert_through_a_view_or_rule_writes_what_inserts_write_on_both(
+    pair: Pair, table: str
+) -> None:
+    """COPY cannot write through a view and ignores rules: such a target gets INSERTs."""
+    target = Table(table)
+    insert = (
+        Query.into(target)
+        .columns(target.k, target.v, target.note)
+        .insert(Param("k"), Param("v"), Param("note"))
+    )
+    rows = [{"k": f"k{n}", "v": n, "note": None if n % 2 else "é"} for n in range(5)]
+    stored = []
+    async with scratch(pair) as backends:
+        for tx, statements in zip(backends, (_THROUGH_SQLITE, _THROUGH_POSTGRESQL), strict=True):
+            for statement in statements:
+                await tx.execute(raw(statement))
+            await tx.execute_many(insert, rows[:3])
+            for row in rows[3:]:
+                await tx.execute(insert, **row)
+            stored.append(canon_rows(await tx.fetch_all(ALL_KV)))
+    assert stored[0] == stored[1]
+    assert len(stored[0]) == 5
+
+
+async def test_a_bulk_insert_in_a_read_only_transaction_fails_as_an_insert_does(
+    pair: Pair,
+) -> None:
+    batch = [{"k": f"k{n}", "v": n, "note": None} for n in range(3)]
+    for db in pair:
+        async with db.transaction(readonly=True) as tx:
+            single = await _failure(tx, lambda sp: sp.execute(INSERT_KV, **batch[0]))
+            bulk = await _failure(tx, lambda sp: sp.execute_many(INSERT_KV, batch))
+        assert type(bulk) is type(single)
+        assert str(bulk) == str(single)

@@ -93,6 +93,28 @@ async def test_with_the_setting_statements_move_between_server_connections(
             await other.close()
 
 
+async def test_bulk_inserts_copy_through_pgbouncer_between_server_connections(
+    backend: str, pgbouncer: PgBouncer, bouncer_database: str
+) -> None:
+    """``execute_many``'s COPY learns its table and column types first (no statement
+    cache behind PgBouncer): each step may land on another server connection."""
+    url = pgbouncer.url(bouncer_database) + "?pgbouncer=true"
+    insert = Query.into(items).columns(items.id, items.doc).insert(Param("id"), Param("doc"))
+    async with dualdb.connect(url, pool_max_size=1) as db:
+        await db.execute(raw("CREATE TABLE items (id bigint PRIMARY KEY, doc jsonb)"))
+        await db.execute_many(insert, [{"id": n, "doc": {"n": [n]}} for n in range(3)])
+        other, tx = await _pin_a_server_connection(url)
+        try:
+            await db.execute_many(insert, [{"id": n, "doc": {"n": [n]}} for n in range(3, 6)])
+            async with db.transaction() as bulk:
+                await bulk.execute_many(insert, [{"id": 6, "doc": None}, {"id": 7, "doc": []}])
+        finally:
+            await tx.__aexit__(None, None, None)
+            await other.close()
+        docs = await db.fetch_all(raw("SELECT doc FROM items ORDER BY id"))
+        assert [r["doc"] for r in docs] == [{"n": [n]} for n in range(6)] + [None, []]
+
+
 async def test_db_pgbouncer_in_the_environment_is_the_same_setting(
     backend: str, pgbouncer: PgBouncer, bouncer_database: str
 ) -> None:

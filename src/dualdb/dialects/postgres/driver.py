@@ -144,7 +144,9 @@ class PostgresConnection(Connection):
     __slots__ = (
         "_begin",
         "_con",
+        "_copyable",
         "_peers",
+        "_readonly",
         "bouncer",
         "broken",
         "dirty",
@@ -174,6 +176,10 @@ class PostgresConnection(Connection):
         self.interrupted = False
         #: The call a cancelled caller left running (see ``_asyncpg.guarded``).
         self.in_flight: _asyncpg.InFlight | None = None
+        #: Whether COPY inserts into each table as INSERT would (see ``_copies``); what
+        #: this session resolves a name to, so dropped with the prepared statements.
+        self._copyable: dict[str, bool] = {}
+        self._readonly = False  # the last BEGIN's
 
     def fetch_all(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, Any]:
         return _fetch_all(self, compiled, args)
@@ -192,7 +198,7 @@ class PostgresConnection(Connection):
             self.dirty = True
         try:
             target, copied = compiled.bulk_target, None
-            if target is not None:
+            if target is not None and await self._copies(target[0]):
                 copied = copy_rows(rows, await _asyncpg.copy_types(self._con, *target))
             if target is not None and copied is not None:
                 table, columns = target
@@ -207,7 +213,24 @@ class PostgresConnection(Connection):
     def iterate(self, compiled: Compiled, args: Sequence[Any], batch_size: int) -> _Stream:
         return _Stream(self, compiled.sql, args, batch_size)
 
+    async def _copies(self, table: str) -> bool:
+        """Whether COPY into ``table`` does what INSERT does: a table (not a view, which
+        only INSERT can write through), with no rule (which COPY ignores) and no
+        row-level security (for which COPY fails), outside a read-only transaction
+        (where COPY fails in its own words)."""
+        if self._readonly and self._con.is_in_transaction():
+            return False
+        copyable = self._copyable.get(table)
+        if copyable is None:
+            name = '"' + table.replace('"', '""') + '"'
+            copyable = await self._con.fetchval(_COPYABLE, name)
+            if copyable is None:
+                return False  # no such table (yet): INSERT says so
+            self._copyable[table] = copyable
+        return bool(copyable)
+
     async def begin(self, isolation: IsolationLevel | None, readonly: bool) -> None:
+        self._readonly = readonly
         await self.run(begin_sql(isolation, readonly) + self._begin)
 
     async def commit(self) -> None:
@@ -244,11 +267,16 @@ class PostgresConnection(Connection):
     def taint(self) -> None:
         self.dirty = True
 
+    def forget_session(self) -> None:
+        """Drop what was learnt about tables through this session (its search_path)."""
+        self._copyable.clear()
+
     def forget_statements(self) -> None:
         """Drop every connection's prepared statements: DDL has invalidated some."""
         for peer in self._peers():
             # asyncpg's own pool does the same across its connections.
             _asyncpg.drop_statement_cache(peer._con)
+            peer.forget_session()
 
 
 class _Stream:
@@ -328,6 +356,10 @@ _CANCEL_GRACE = 0.05
 #: What a borrower may have changed in a session, undone as asyncpg's pool does when it
 #: releases a connection, plus temporary tables and prepared statements (a borrower's
 #: PREPARE; asyncpg prepares its own again as they are needed).
+_COPYABLE = (
+    "SELECT c.relkind IN ('r', 'p') AND NOT c.relhasrules AND NOT c.relrowsecurity "
+    "FROM pg_catalog.pg_class c WHERE c.oid = pg_catalog.to_regclass($1)"
+)
 _RESET = (
     "SELECT pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL; DISCARD TEMP; "
     "DISCARD SEQUENCES; DEALLOCATE ALL"
@@ -544,6 +576,7 @@ class PostgresDriver(Driver):
                     await con.execute(_RESET)
                     # (which deallocated asyncpg's own prepared statements too)
                     _asyncpg.drop_statement_cache(con)
+                    conn.forget_session()
                     conn.dirty = False
         except BaseException as exc:
             self._close_now(conn)
