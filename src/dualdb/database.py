@@ -240,8 +240,9 @@ class _Queries:
     async def execute_many(self, query: Any, rows: Iterable[Mapping[str, Any]], /) -> None:
         """Run one statement for each mapping of Param values, atomically.
 
-        Either every row is applied or none. A plain ``INSERT … VALUES (Param…)`` uses
-        PostgreSQL's COPY, the driver's fastest path.
+        Either every row is applied or none. A plain ``INSERT … VALUES (Param…)`` takes
+        the driver's fastest path (PostgreSQL's COPY, where COPY stores what INSERT
+        would), and fails with the error a one-row INSERT would raise.
         """
         compiled = compile_query(query, self._dialect)
         arguments = compiled.arguments_many(rows)
