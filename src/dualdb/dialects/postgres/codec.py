@@ -99,8 +99,8 @@ def copy_rows(
     columns: list[Sequence[Any]] = list(zip(*rows, strict=True))
     kinds = [set(map(type, c)) for c in columns]
     if _check_columns(columns, kinds, marks=False) is None:
-        check_rows(rows)  # raises what a row at a time would raise
-        return None
+        for row in rows:
+            check_args(row)  # raises what a row at a time would raise, or finds all well
     for index, kind in enumerate(types):
         takes = _COPY_TAKES.get(kind)
         taken = None if takes is None else takes(columns[index], kinds[index] - {_NONE}, kind)
