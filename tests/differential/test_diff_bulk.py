@@ -185,6 +185,8 @@ REFUSED = [
     ("name", f"{_SECRET}\x00"),
     ("name", f"{_SECRET}\ud800"),  # a lone surrogate
     ("doc", {"k": f"{_SECRET}\x00"}),
+    ("doc", {"k": [f"{_SECRET}\ud800"]}),
+    ("doc", {"k": float("nan")}),
     ("doc", f'{_SECRET}{{"a":'),  # JSON text that does not parse
     ("uid", _SECRET),
     ("flag", _SECRET),

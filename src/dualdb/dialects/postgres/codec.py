@@ -20,11 +20,13 @@ import asyncpg
 
 from dualdb import errors
 from dualdb.dialects._values import (
+    MAX_JSON_DEPTH,
     NUMERIC_SCALE,
     check_datetime,
     check_decimal,
     check_float,
     check_json_text,
+    compact_json,
     dump_json,
     load_json,
 )
@@ -319,10 +321,26 @@ def _json_documents(column: Sequence[Any], _: set[type], kind: str) -> Sequence[
     # Written here, so that a value the encoder would refuse is found before COPY starts,
     # and passed through the encoder as written.
     prefix = b"\x01" if kind == "jsonb" else b""
+    out: list[Any] = []
+    append = out.append
     try:
-        return [None if v is None else _Written(prefix + _encode_json(v).encode()) for v in column]
-    except errors.DataError:
-        return None
+        for value in column:
+            if value is None:
+                append(None)
+                continue
+            kind_of = type(value)
+            text = compact_json(value) if kind_of is dict or kind_of is list else ""
+            if (
+                not text
+                or "e+" in text  # perhaps a float dump_json writes otherwise
+                or "\\u0000" in text
+                or text.count("[") + text.count("{") > MAX_JSON_DEPTH
+            ):
+                text = _encode_json(value)  # dump_json, and every check it makes
+            append(_Written(prefix + text.encode()))
+    except (errors.DataError, TypeError, ValueError, RecursionError):
+        return None  # refused: executemany names the argument
+    return out
 
 
 class _Written(bytes):
