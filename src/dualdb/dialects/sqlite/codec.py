@@ -455,7 +455,7 @@ def _in_jsonb_order(value: Any, depth: int) -> Any:
     if kind is list:
         if set(map(type, value)) <= _LEAVES:
             return value
-        return [_in_jsonb_order(v, depth + 1) for v in value]
+        return [v if type(v) in _LEAVES else _in_jsonb_order(v, depth + 1) for v in value]
     if kind is not dict:
         raise _NotPlain
     keys = list(value)
@@ -466,9 +466,11 @@ def _in_jsonb_order(value: Any, depth: int) -> Any:
         keys.sort(key=len)
     else:
         keys.sort(key=_sort_key)
-    if set(map(type, value.values())) <= _LEAVES:
-        return {k: value[k] for k in keys}
-    return {k: _in_jsonb_order(value[k], depth + 1) for k in keys}
+    ordered = {k: value[k] for k in keys}
+    for key, inner in ordered.items():
+        if type(inner) not in _LEAVES:
+            ordered[key] = _in_jsonb_order(inner, depth + 1)
+    return ordered
 
 
 def _json_string(text: str) -> str:
@@ -617,7 +619,15 @@ def _decimal_column(column: Sequence[Any]) -> list[Any] | None:
     return texts
 
 
+def _json_column(column: Sequence[Any]) -> list[Any] | None:
+    try:
+        return [None if v is None else _bind_json(v) for v in column]
+    except (Refused, errors.DataError):
+        return None
+
+
 _COLUMNS: dict[Callable[[Any], Any], tuple[type, Callable[[Sequence[Any]], list[Any] | None]]] = {
+    _bind_json: (dict, _json_column),
     _bind_uuid: (UUID, _uuid_column),
     _bind_timestamp: (datetime, _timestamp_column),
     _bind_decimal: (Decimal, _decimal_column),
