@@ -7,6 +7,7 @@ time. pyproject.toml pins each package to the minor version checked here.
 
 from __future__ import annotations
 
+import asyncio
 import inspect
 import threading
 from importlib.metadata import version
@@ -71,7 +72,12 @@ async def test_aiosqlite_runs_a_function_in_its_thread_in_one_hop() -> None:
         db = _aiosqlite.sqlite3_connection(conn)
         assert await run(lambda: db.execute("SELECT 1").fetchone()) == (1,)
         assert await run(threading.get_ident) == thread.ident
-        assert await _aiosqlite.submit(conn, threading.get_ident) == thread.ident
+        ran: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        _aiosqlite.submit(
+            conn, lambda: loop.call_soon_threadsafe(ran.set_result, threading.get_ident())
+        )
+        assert await ran == thread.ident
 
 
 async def test_aiosqlite_refuses_a_submitted_function_once_closed() -> None:

@@ -151,3 +151,24 @@ async def test_closing_the_database_under_queued_statements_leaves_no_caller_wai
     outcomes = await asyncio.wait_for(asyncio.gather(*tasks), timeout=HANG / 2)
 
     assert set(outcomes) <= {"done", "refused"}
+
+
+async def test_a_slow_statement_does_not_hold_up_quick_ones_while_the_pool_has_room(
+    database_url: str, backend: str
+) -> None:
+    async with dualdb.connect(database_url, pool_max_size=4, pool_timeout=HANG) as db:
+        slow = asyncio.create_task(db.fetch_val(raw(SLOW[backend])))
+        await _under_way(slow)
+
+        async def quick(number: int) -> int:
+            answer: int = await db.fetch_val(raw("SELECT 40 + 2"))
+            return answer + number - number
+
+        try:
+            async with asyncio.timeout(HANG / 2):  # SLOW takes far longer
+                answers = await asyncio.gather(*(quick(n) for n in range(32)))
+            assert answers == [42] * 32
+        finally:
+            slow.cancel()
+            with pytest.raises(asyncio.CancelledError):
+                await slow

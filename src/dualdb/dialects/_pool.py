@@ -117,6 +117,11 @@ class Pool(Generic[C]):
         """Another connection may be opened now (``checkout`` would, instead of waiting)."""
         return self._open < self._size
 
+    @property
+    def open(self) -> int:
+        """Connections open or being opened, idle or not."""
+        return self._open
+
     def stats(self) -> PoolStats:
         idle = len(self.idle)
         waiting = sum(1 for waiter in self._waiters if not waiter.done())

@@ -9,7 +9,6 @@ is the canary that fails first when an upgrade moves one.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import sqlite3
 import threading
@@ -37,17 +36,15 @@ def in_thread(conn: aiosqlite.Connection) -> InThread:
     return cast(InThread, cast(Any, conn)._execute)
 
 
-def submit(conn: aiosqlite.Connection, fn: Callable[[], Any]) -> asyncio.Future[Any]:
-    """Queue ``fn()`` to the connection's thread without a coroutine waiting on it: the
-    future aiosqlite resolves when it has run (what ``_execute`` awaits). Refused, as
+def submit(conn: aiosqlite.Connection, fn: Callable[[], Any]) -> None:
+    """Queue ``fn()`` to the connection's thread with no future to resolve: aiosqlite then
+    wakes no event loop when it has run (``fn`` reports its own outcome). Refused, as
     ``_execute`` refuses it, once the connection is closing: its thread would never run it.
     """
     raw = cast(Any, conn)
     if not raw._running or not raw._connection:
         raise ValueError("Connection closed")
-    future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-    raw._tx.put_nowait((future, fn))
-    return future
+    raw._tx.put_nowait((None, fn))
 
 
 def sqlite3_connection(conn: aiosqlite.Connection) -> sqlite3.Connection:

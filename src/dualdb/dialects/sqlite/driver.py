@@ -14,6 +14,7 @@ import math
 import os
 import sqlite3
 import threading
+import time
 from collections.abc import AsyncGenerator, Callable, Coroutine, Sequence
 from functools import partial
 from typing import Any, TypeVar
@@ -138,6 +139,7 @@ class SQLiteConnection(Connection):
         "broken",
         "dirty",
         "in_block",
+        "moved",
         "shared",
         "unsettled",
         "writes",
@@ -169,6 +171,8 @@ class SQLiteConnection(Connection):
         #: callers were cancelled before they began, and the lock under which the thread
         #: starts and ends a call and a cancelled caller decides to skip or interrupt it.
         self.shared = self.writes = 0
+        #: When it last handed back a result, or began sharing (see ``_STALL``).
+        self.moved = 0.0
         self._skipped: set[int] = set()
         #: The number of the shared call last interrupted for its cancelled caller.
         self._interrupted = 0
@@ -293,18 +297,24 @@ class SQLiteConnection(Connection):
                 return future
             self._draining = True
         try:
-            drained = _aiosqlite.submit(self._conn, partial(self._drain, loop))
+            _aiosqlite.submit(self._conn, partial(self._drain, loop))
         except BaseException:
             with self._lock:
                 self._draining = False
                 self._queue.remove(item)
             raise
-        drained.add_done_callback(self._drained)
         return future
 
     def _drain(self, loop: asyncio.AbstractEventLoop) -> None:
         # In the thread: each statement as any call runs (``_running``: skipped if its
         # caller was cancelled before it began, interruptible while it runs).
+        try:
+            self._drain_batches(loop)
+        except BaseException as exc:  # not a statement's: the thread is going down
+            with contextlib.suppress(RuntimeError):
+                loop.call_soon_threadsafe(self._drained, exc)
+
+    def _drain_batches(self, loop: asyncio.AbstractEventLoop) -> None:
         lock = self._lock
         running = self._running
         while True:
@@ -321,14 +331,11 @@ class SQLiteConnection(Connection):
                 except BaseException as exc:  # the caller's to raise
                     outcomes.append((future, None, exc))
             with contextlib.suppress(RuntimeError):  # the loop closed: nobody waits
-                loop.call_soon_threadsafe(_deliver, outcomes)
+                loop.call_soon_threadsafe(_deliver, self, outcomes)
 
-    def _drained(self, drained: asyncio.Future[Any]) -> None:
+    def _drained(self, exc: BaseException) -> None:
         """A drain that failed as a whole (the thread stopped under it) fails the
         statements it left queued, rather than leave their callers waiting forever."""
-        exc = None if drained.cancelled() else drained.exception()
-        if exc is None:
-            return
         with self._lock:
             left, self._queue = self._queue, []
             self._draining = False
@@ -762,13 +769,22 @@ class SQLiteConnection(Connection):
 
 
 #: How many statements outside transactions queue on one connection before another
-#: connection of the pool takes the next ones (see ``SQLiteDriver.run``).
-_SHARE_DEPTH = 4
+#: connection of the pool takes the next ones (see ``SQLiteDriver.run``): as many as one
+#: aiosqlite connection driven by many tasks would queue, since the thread drains them in
+#: batches; a connection that stalls (``_STALL``) takes no more meanwhile.
+_SHARE_DEPTH = 64
+#: A connection with statements in flight that has handed back no result for this long is
+#: busy with a slow one: the next statements go to another connection (while the pool
+#: has one) rather than queue behind it.
+_STALL = 0.005
 
 
-def _deliver(outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]]) -> None:
+def _deliver(
+    conn: SQLiteConnection, outcomes: list[tuple[asyncio.Future[Any], Any, BaseException | None]]
+) -> None:
     """In the event loop: hand each statement of a drained batch its outcome (a caller
     cancelled meanwhile has stopped waiting)."""
+    conn.moved = time.monotonic()
     for future, result, exc in outcomes:
         if future.done():
             continue
@@ -944,15 +960,25 @@ class SQLiteDriver(Driver):
         conn = self._shared_connection(compiled.is_write)
         if conn is None:
             conn = await self._pool.checkout()
-        if not conn.shared:
+        alone = not conn.shared
+        if alone:
             self._sharing.append(conn)
+            conn.moved = time.monotonic()
+            # Nothing in flight, nor a drain still ending in the thread (a flag it clears
+            # as it ends): a call of its own, in order before any batch that follows.
+            alone = not conn._draining
         conn.shared += 1
         if compiled.is_write:
             conn.writes += 1
         conn._issued += 1
         call = conn._issued
         try:
-            result = await conn.enqueue(_IN_THREAD[operation], compiled, encoded)
+            if alone:
+                result = await conn._in_thread(
+                    conn._running, _IN_THREAD[operation], conn, compiled, encoded
+                )
+            else:
+                result = await conn.enqueue(_IN_THREAD[operation], compiled, encoded)
         except BaseException as exc:
             error = conn._shared_failure(exc, call)
             self._unshare(conn, compiled.is_write)
@@ -965,12 +991,15 @@ class SQLiteDriver(Driver):
     def _shared_connection(self, writes: bool) -> SQLiteConnection | None:
         """The connection to queue a statement to, or None to check one out.
 
-        A connection already running statements, while it has fewer than
+        A connection already running statements and not stalled on a slow one (see
+        :data:`_STALL`), the least busy of them while it has fewer than
         :data:`_SHARE_DEPTH` in flight (a writer joins the connection that writes, so
-        that writes queue in one thread instead of waiting on SQLite's lock), else an
-        idle one, else a new one while the pool has room, else the least busy. Never one
-        while callers wait for a connection of their own: the shared ones then drain and
-        go to them in turn.
+        that writes queue in one thread instead of waiting on SQLite's lock); else an
+        idle one, else a new one while the pool has room. With no room, a connection
+        busy elsewhere (a transaction, one being opened) is waited for rather than a
+        stalled one queued behind; with none, the least busy stalled one. Never one while
+        callers wait for a connection of their own: the shared ones then drain and go to
+        them in turn.
         """
         pool = self._pool
         sharing = self._sharing
@@ -981,9 +1010,21 @@ class SQLiteDriver(Driver):
                 for conn in sharing:
                     if conn.writes:
                         return conn
-            least = min(sharing, key=_in_flight)
-            if least.shared < _SHARE_DEPTH or not (pool.idle or pool.has_room):
-                return least
+            stalled = time.monotonic() - _STALL
+            best: SQLiteConnection | None = None
+            for conn in sharing:
+                if (
+                    conn.moved > stalled
+                    and conn.shared < _SHARE_DEPTH
+                    and (best is None or conn.shared < best.shared)
+                ):
+                    best = conn
+            if best is not None:
+                return best
+            if not (pool.idle or pool.has_room):
+                if pool.open > len(sharing):
+                    return None
+                return min(sharing, key=_in_flight)
         if pool.idle:
             return pool.idle.pop()
         return None
