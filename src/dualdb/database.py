@@ -725,6 +725,12 @@ class Replica(_Queries):
         self._perform = self._read
         self._primary_reads = 0
 
+    @property
+    def primary(self) -> Database:
+        """The database these reads belong to: where a write that a read calls for goes
+        (as ``auth.validate_session`` writes ``last_seen_at`` back)."""
+        return self._database
+
     async def _read(self, operation: Operation, compiled: Compiled, args: Sequence[Any]) -> Any:
         if compiled.is_write:
             raise _refuse_write(self._dialect.name)

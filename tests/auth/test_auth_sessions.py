@@ -310,7 +310,7 @@ async def test_validate_session_reads_through_db_replica_when_it_writes_nothing(
     migrated_db: dualdb.Database, user: auth.User, clock: FakeClock
 ) -> None:
     # What the scale benchmark and docs/production-topology.md rely on: db.replica is a
-    # Queryable, and read-only validation runs on it; a write-back due is refused there.
+    # Queryable, and read-only validation runs on it.
     issued = await auth.create_session(migrated_db, user.id, DAY, clock=clock)
     clock.advance(timedelta(minutes=10))
 
@@ -320,5 +320,19 @@ async def test_validate_session_reads_through_db_replica_when_it_writes_nothing(
 
     assert found is not None
     assert found.session.last_seen_at == issued.session.last_seen_at
-    with pytest.raises(dualdb.QueryError, match="reads only"):
-        await auth.validate_session(migrated_db.replica, issued.token, clock=clock)
+
+
+async def test_validate_session_on_db_replica_writes_a_due_refresh_to_the_primary(
+    migrated_db: dualdb.Database, user: auth.User, clock: FakeClock
+) -> None:
+    issued = await auth.create_session(migrated_db, user.id, DAY, clock=clock)
+    clock.advance(timedelta(minutes=10))
+
+    found = await auth.validate_session(migrated_db.replica, issued.token, clock=clock)
+
+    assert found is not None
+    assert found.session.last_seen_at == clock.now
+    again = await auth.validate_session(
+        migrated_db, issued.token, refresh_interval=None, clock=clock
+    )
+    assert again is not None and again.session.last_seen_at == clock.now

@@ -14,7 +14,7 @@ from ipaddress import IPv4Address, IPv6Address
 from typing import Final
 from uuid import UUID
 
-from dualdb import Param, Queryable
+from dualdb import Param, Queryable, Replica
 from dualdb.auth._batches import DEFAULT_BATCH_SIZE, purge_query, run_purge
 from dualdb.auth._clock import Clock, now_from, utc_now
 from dualdb.auth._schema import (
@@ -157,7 +157,8 @@ async def validate_session(
     session is written back: ``last_seen_at`` becomes now and, with ``sliding``, the
     expiry moves to ``now + sliding`` (never earlier than it was, and never past
     ``created_at + max_lifetime`` when that is given). ``refresh_interval=None`` makes
-    validation read-only, e.g. inside a read-only transaction.
+    validation read-only, e.g. inside a read-only transaction. Given ``db.replica``, the
+    session is read there and a write-back due goes to the primary.
     """
     now = now_from(clock)
     row = await db.fetch_one(_VALIDATE, token_hash=hash_token(token), now=now)
@@ -166,7 +167,8 @@ async def validate_session(
     session = session_from(row)
     user = user_from(row, len(SESSION_COLUMNS))
     if refresh_interval is not None and session.last_seen_at <= now - refresh_interval:
-        session = await _touch(db, session, now, refresh_interval, sliding, max_lifetime)
+        writer = db.primary if isinstance(db, Replica) else db
+        session = await _touch(writer, session, now, refresh_interval, sliding, max_lifetime)
     return ValidSession(session, user)
 
 
