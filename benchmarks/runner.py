@@ -7,7 +7,7 @@ rounds (see :mod:`benchmarks.harness`). Writes are checked afterwards by countin
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -376,7 +376,7 @@ class Runner:
         _progress(f"  {workload.title}: {len(runners)} contenders, {selects} selects per task")
         for contender in runners:  # grows each pool to what the tasks take
             warmup = self.arguments.per_task(workload, -1, min(10, selects))
-            await time_concurrent(contender.concurrent_select, warmup)
+            await time_concurrent(_concurrent_operation(contender, workload), warmup)
             row_id = warmup[0][0]
             row = await contender.concurrent_select(row_id)
             self._check_mixed(contender, WORKLOADS_MIXED_PK, row, row_id)
@@ -385,7 +385,9 @@ class Runner:
             for contender in rotated(runners, round_no):
                 sample: Sample | None = None
                 if round_no == 0 or spent[contender.key] < self.plan.bulk_budget_seconds:
-                    sample = await time_concurrent(contender.concurrent_select, batches)
+                    sample = await time_concurrent(
+                        _concurrent_operation(contender, workload), batches
+                    )
                     spent[contender.key] += sample.wall_ns / 1e9
                 series[contender.key].samples.append(sample)
         _progress(f"  {workload.title}: done")
@@ -433,3 +435,17 @@ class Runner:
             "auth": self.auth,
             "results": results,
         }
+
+
+def _concurrent_operation(contender: Contender, workload: Workload) -> Callable[[Any], Any]:
+    """What one task of a concurrent workload runs per argument (see ``per_task``)."""
+    if not workload.writes:
+        return contender.concurrent_select
+
+    async def select_or_update(argument: Any) -> Any:
+        if isinstance(argument, tuple):
+            row_id, qty = argument
+            return await contender.concurrent_update(row_id, qty)
+        return await contender.concurrent_select(argument)
+
+    return select_or_update

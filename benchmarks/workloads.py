@@ -51,6 +51,7 @@ BULK_TABLE = "bench_bulk"
 PAGE_SIZE = 50
 MIXED_BULK_ROWS = 10_000
 CONCURRENT_TASKS = (1, 4, 16, 64)
+CONCURRENT_WRITERS = (16, 64)
 TYPED_ROWS = 100
 ACCOUNTS = 100
 
@@ -100,6 +101,8 @@ class Workload:
     kind: Kind
     rows: int = 0  # bulk only
     tasks: int = 0  # concurrent only
+    #: Concurrent only: one operation in four is an UPDATE of the row instead of a select.
+    writes: bool = False
 
     @property
     def unit(self) -> str:
@@ -125,6 +128,16 @@ WORKLOADS: dict[str, Workload] = {
         *(
             Workload(f"concurrent_pk_{n}", f"{n} tasks x mixed pk selects", "concurrent", tasks=n)
             for n in CONCURRENT_TASKS
+        ),
+        *(
+            Workload(
+                f"concurrent_rw_{n}",
+                f"{n} tasks x mixed pk selects, 1 in 4 an update",
+                "concurrent",
+                tasks=n,
+                writes=True,
+            )
+            for n in CONCURRENT_WRITERS
         ),
     )
 }
@@ -191,6 +204,7 @@ class Plan:
         keys += self.bulk_workloads
         keys += ["mixed_pk", "mixed_page", "mixed_stream", "mixed_bulk"]
         keys += [f"concurrent_pk_{n}" for n in CONCURRENT_TASKS]
+        keys += [f"concurrent_rw_{n}" for n in CONCURRENT_WRITERS]
         return [WORKLOADS[k] for k in [*keys, "auth_validate"]]
 
 
@@ -243,12 +257,22 @@ class Arguments:
         return [item_row(i) for i in range(1, workload.rows + 1)]
 
     def per_task(self, workload: Workload, round_no: int, selects: int) -> list[list[Any]]:
-        """The primary keys each task of a concurrent workload selects, in order."""
+        """What each task of a concurrent workload does, in order: the primary key of a
+        row to select, or, one in four with ``writes``, ``(key, qty)``: an UPDATE writing
+        the row's own ``qty`` (a real write that leaves the table as the checks expect)."""
         rng = random.Random(f"{workload.key}/{round_no}")
-        return [
-            [mixed_id(rng.randint(1, self.mixed_rows)) for _ in range(selects)]
-            for _ in range(workload.tasks)
-        ]
+        tasks: list[list[Any]] = []
+        for _ in range(workload.tasks):
+            seqs = [rng.randint(1, self.mixed_rows) for _ in range(selects)]
+            tasks.append(
+                [
+                    (mixed_id(seq), mixed_row(seq)[3])
+                    if workload.writes and i % 4 == 3
+                    else mixed_id(seq)
+                    for i, seq in enumerate(seqs)
+                ]
+            )
+        return tasks
 
     @staticmethod
     def mixed_bulk_rows(count: int) -> list[MixedRow]:

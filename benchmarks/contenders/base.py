@@ -128,3 +128,8 @@ class Contender(abc.ABC):
     async def concurrent_select(self, row_id: UUID) -> Any:
         """``mixed_pk`` as one of many concurrent tasks runs it (over the default pool)."""
         return await self.mixed_pk(row_id)
+
+    async def concurrent_update(self, row_id: UUID, qty: int) -> None:
+        """``UPDATE … SET qty = :qty WHERE id = :id`` as one of many concurrent tasks runs
+        it, autocommit (over the default pool)."""
+        raise NotImplementedError

@@ -59,6 +59,7 @@ LEDGER = "INSERT INTO bench_ledger (id, from_id, to_id, amount) VALUES (?, ?, ?,
 
 MIXED_SELECT = f"SELECT {', '.join(MIXED_COLUMNS)} FROM {MIXED_TABLE}"
 MIXED_PK = f"{MIXED_SELECT} WHERE id = ?"
+MIXED_UPDATE = f"UPDATE {MIXED_TABLE} SET qty = ? WHERE id = ?"
 MIXED_PAGE = f"{MIXED_SELECT} WHERE seq > ? ORDER BY seq LIMIT {PAGE_SIZE}"
 MIXED_INSERT = f"INSERT INTO {MIXED_BULK_TABLE} ({', '.join(MIXED_COLUMNS)}) VALUES "
 MIXED_ROW_MARKS = "(" + ", ".join("?" * len(MIXED_COLUMNS)) + ")"
@@ -136,6 +137,9 @@ class RawAiosqlite(Contender):
 
     async def mixed_page(self, after: int) -> Any:
         return list(await self._conn.execute_fetchall(MIXED_PAGE, (after,)))
+
+    async def concurrent_update(self, row_id: UUID, qty: int) -> None:
+        await self._conn.execute(MIXED_UPDATE, (qty, str(row_id)))
 
     async def mixed_stream(self, _: None) -> tuple[int, Any]:
         count, last = 0, None

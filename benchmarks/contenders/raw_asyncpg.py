@@ -65,6 +65,7 @@ LEDGER = "INSERT INTO bench_ledger (id, from_id, to_id, amount) VALUES ($1, $2, 
 
 MIXED_SELECT = f"SELECT {', '.join(MIXED_COLUMNS)} FROM {MIXED_TABLE}"
 MIXED_PK = f"{MIXED_SELECT} WHERE id = $1"
+MIXED_UPDATE = f"UPDATE {MIXED_TABLE} SET qty = $1 WHERE id = $2"
 MIXED_PAGE = f"{MIXED_SELECT} WHERE seq > $1 ORDER BY seq LIMIT {PAGE_SIZE}"
 MIXED_INSERT = (
     f"INSERT INTO {MIXED_BULK_TABLE} ({', '.join(MIXED_COLUMNS)}) VALUES "
@@ -161,6 +162,10 @@ class RawAsyncpg(Contender):
     async def concurrent_select(self, row_id: UUID) -> Any:
         assert self._wide is not None
         return await self._wide.fetchrow(MIXED_PK, row_id)
+
+    async def concurrent_update(self, row_id: UUID, qty: int) -> None:
+        assert self._wide is not None
+        await self._wide.execute(MIXED_UPDATE, qty, row_id)
 
 
 class RawAsyncpgExecutemany(RawAsyncpg):

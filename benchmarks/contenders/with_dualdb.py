@@ -79,6 +79,7 @@ MIXED_T = Table(MIXED_TABLE)
 MIXED_FIELDS = [MIXED_T.field(c) for c in MIXED_COLUMNS]
 MIXED_STREAM = Query.from_(MIXED_T).select(*MIXED_FIELDS)
 MIXED_PK = MIXED_STREAM.where(MIXED_T.id == Param("id"))
+MIXED_UPDATE = Query.update(MIXED_T).set(MIXED_T.qty, Param("qty")).where(MIXED_T.id == Param("id"))
 MIXED_PAGE = MIXED_STREAM.where(MIXED_T.seq > Param("after")).orderby(MIXED_T.seq).limit(PAGE_SIZE)
 MIXED_INSERT = (
     Query.into(Table(MIXED_BULK_TABLE))
@@ -138,6 +139,10 @@ class DualdbPrebuilt(DualdbContender):
     async def concurrent_select(self, row_id: UUID) -> Any:
         assert self._wide is not None
         return await self._wide.fetch_one(MIXED_PK, id=row_id)
+
+    async def concurrent_update(self, row_id: UUID, qty: int) -> None:
+        assert self._wide is not None
+        await self._wide.execute(MIXED_UPDATE, id=row_id, qty=qty)
 
     async def pk_select(self, item_id: int) -> Any:
         return await self._db.fetch_one(PK_SELECT, id=item_id)
