@@ -105,6 +105,11 @@ class EncodeDatabases(Contender):
     async def mixed_page(self, after: int) -> Any:
         return await self._db.fetch_all(self._mixed.page.params(after=after))
 
+    async def concurrent_update(self, row_id: UUID, qty: int) -> None:
+        # (databases binds values into the statement: an UPDATE built per call)
+        mixed = self._mixed.table
+        await self._db.execute(update(mixed).where(mixed.c.id == row_id).values(qty=qty))
+
     async def mixed_stream(self, _: None) -> tuple[int, Any]:
         count, last = 0, None
         async for row in self._db.iterate(self._mixed.stream):

@@ -174,6 +174,10 @@ class MixedStatements:
         ).limit(PAGE_SIZE)
         self.stream = select(mixed).execution_options(yield_per=500)
         self.insert = insert(mixed_bulk)
+        self.table = mixed
+        self.update = (
+            update(mixed).where(mixed.c.id == bindparam("row_id")).values(qty=bindparam("qty"))
+        )
 
 
 PK_SELECT = select(items).where(items.c.id == bindparam("item_id"))
@@ -269,6 +273,10 @@ class SqlalchemyCore(Contender):
         async with self._auto.connect() as conn:
             result = await conn.execute(self._mixed.page, {"after": after})
             return result.all()
+
+    async def concurrent_update(self, row_id: UUID, qty: int) -> None:
+        async with self._auto.connect() as conn:
+            await conn.execute(self._mixed.update, {"row_id": row_id, "qty": qty})
 
     async def mixed_stream(self, _: None) -> tuple[int, Any]:
         count, last = 0, None
