@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from _cli import Result as Result
+from _cli import clean_env as clean_env
 from dualdb.migrate.connection import Target
 from dualdb.migrate.introspect import introspect
 from dualdb.migrate.schema import Schema
@@ -19,33 +19,6 @@ BIN = Path(sys.executable).parent
 YOYO_TABLES = {"_yoyo_migration", "_yoyo_log", "_yoyo_version", "yoyo_lock"}
 #: The repository's migrations, in order (later issues add more; tests must not assume 3).
 MIGRATION_IDS = load_source(REPO / "migrations").ids
-
-_SETTING_PREFIXES = ("DB_", "SQLITE_")
-_SETTINGS = {"DATABASE_URL"}
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The current environment without any dualdb setting, plus ``extra``."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if key not in _SETTINGS and not key.startswith(_SETTING_PREFIXES)
-    }
-    env.update(extra)
-    return env
-
-
-@dataclass(frozen=True)
-class Result:
-    """A finished command."""
-
-    returncode: int
-    stdout: str
-    stderr: str
-
-    @property
-    def output(self) -> str:
-        return self.stdout + self.stderr
 
 
 def run(
