@@ -272,3 +272,49 @@ async def test_a_change_the_application_rolled_back_is_forgotten(
     # Another schema change of the same size, as SQLite counts versions, now commits.
     after = await _change("the raw driver", database_url, backend, "given a new column")
     _assert_row(await db.fetch_one(SELECT_STAR, id=ID), after)
+
+
+async def _own_statement_hook(conn: Any) -> None:
+    """An on_connect hook that takes a per-statement hook of the driver connection for
+    itself: on SQLite the authorizer (here one that allows everything), through which
+    dualdb learns that a statement was prepared again for a changed schema."""
+    if isinstance(conn, asyncpg.Connection):
+        await conn.execute("SELECT set_config('application_name', 'hooked', false)")
+    else:
+        await conn.set_authorizer(lambda *_: sqlite3.SQLITE_OK)
+
+
+@pytest.mark.parametrize("change", RETYPING)
+async def test_a_change_is_seen_on_connections_whose_hook_took_their_statement_hook(
+    database_url: str, backend: str, change: str
+) -> None:
+    async with dualdb.connect(
+        database_url, on_connect=_own_statement_hook, pool_max_size=1, sqlite_pool_size=1
+    ) as db:
+        await _seed(db)
+        _assert_row(await db.fetch_one(SELECT_COLUMNS, id=ID), BEFORE)
+        after = await _change("the raw driver", database_url, backend, change)
+        _assert_row(await db.fetch_one(SELECT_COLUMNS, id=ID), {k: after[k] for k in BEFORE})
+
+
+async def test_a_change_made_through_the_driver_connection_after_taking_its_hook_is_seen(
+    database_url: str, backend: str
+) -> None:
+    async with dualdb.connect(database_url) as seeding:
+        await _seed(seeding)
+    # force_rollback: one connection for everything, the driver connection included.
+    async with dualdb.connect(database_url, force_rollback=True) as db:
+        _assert_row(await db.fetch_one(SELECT_COLUMNS, id=ID), BEFORE)
+        statements, after = CHANGES["given a new type for a column"]
+        async with db.connection() as conn:
+            await _own_statement_hook(conn)
+        _assert_row(await db.fetch_one(SELECT_COLUMNS, id=ID), BEFORE)
+        async with db.connection() as conn:
+            for statement in statements[backend]:
+                await conn.execute(statement)
+
+        async def read(tx: dualdb.Transaction) -> Any:
+            # (PostgreSQL's prepared statement may fail once with SchemaChanged: retried)
+            return await tx.fetch_one(SELECT_COLUMNS, id=ID)
+
+        _assert_row(await dualdb.run_in_transaction(db, read), {k: after[k] for k in BEFORE})

@@ -17,7 +17,7 @@ import threading
 import time
 from collections.abc import AsyncGenerator, Callable, Coroutine, Sequence
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import aiosqlite
 
@@ -107,6 +107,9 @@ def _group(width: int) -> str:
     return "(" + ",".join("?" * width) + ")"
 
 
+#: Stands for a schema version while ``SQLiteConnection.watched`` looks for its reset.
+_PROBE = cast("SchemaVersion", object())
+
 #: Rows per statement of a bulk INSERT (within SQLite's limit on variables).
 _ROWS_PER_INSERT = 500
 
@@ -135,6 +138,7 @@ class SQLiteConnection(Connection):
         "_skipped",
         "_started",
         "_version_cursor",
+        "_watching",
         "aborted",
         "broken",
         "dirty",
@@ -187,8 +191,12 @@ class SQLiteConnection(Connection):
         self._query_only = False
         #: Reads ``PRAGMA schema_version`` (made in the connection's thread).
         self._version_cursor: sqlite3.Cursor | None = None
-        #: The schema version this connection last read (see ``_bound``).
+        #: The schema version this connection last read (see ``_bound``); None once a
+        #: statement is prepared again, as SQLite does after any change of schema.
         self._seen: SchemaVersion | None = None
+        #: Whether ``_prepared`` is told of every statement SQLite prepares on this
+        #: connection (see ``watch``): else the version is read with every statement.
+        self._watching = False
         #: While this connection's open transaction has changed the schema (see ``_ran_ddl``).
         self._own_schema: Schema | None = None
 
@@ -223,7 +231,35 @@ class SQLiteConnection(Connection):
             self.dirty = True
 
     def driver_connection(self) -> aiosqlite.Connection:
+        # Its holder may set an authorizer of their own, in place of ``_prepared``.
+        self._watching = False
         return self._conn
+
+    def watch(self) -> None:
+        """In the thread: learn of each statement SQLite prepares on this connection.
+
+        SQLite prepares a cached statement again, in ``sqlite3_step``, whenever the schema
+        it was prepared for is no longer the database's (changed by any connection or
+        process, or rolled back), and the authorizer is called while it does. So as long
+        as nothing was prepared, the schema version last read still holds, and the
+        ``PRAGMA schema_version`` read per statement is saved."""
+        self._db.set_authorizer(self._prepared)
+        self._watching = True
+
+    def watched(self) -> bool:
+        """In the thread: whether ``_prepared`` is still the connection's authorizer (an
+        ``on_connect`` hook may have set its own); if not, versions are read per statement."""
+        self._seen = _PROBE
+        # (a statement new to the connection, so SQLite prepares it)
+        self._db.execute("SELECT 'dualdb: is the authorizer ours?'").fetchall()
+        self._watching = self._seen is None
+        self._seen = None
+        return self._watching
+
+    def _prepared(self, *_: object) -> int:
+        # The authorizer: called in the thread, by SQLite, for each statement it prepares.
+        self._seen = None
+        return sqlite3.SQLITE_OK
 
     def taint(self) -> None:
         self.dirty = True
@@ -407,7 +443,9 @@ class SQLiteConnection(Connection):
         statement holds the read snapshot its columns come from."""
         # Another connection, process or migration tool may have changed the schema since
         # the last statement: the version read in the same snapshot says which one applies.
-        key = self._seen = self._schema_now()
+        key = self._seen
+        if key is None or not self._watching or self._own_schema is not None:
+            key = self._seen = self._schema_now()
         plans: dict[SchemaVersion, Plan] = compiled.state.plans
         plan = plans.get(key)
         if plan is None or plan.__class__ is NewPlan:
@@ -854,8 +892,9 @@ _FUNCTIONS: tuple[tuple[str, int, Callable[..., Any]], ...] = (
 )
 
 
-def _register(db: sqlite3.Connection) -> None:
-    """Register dualdb's functions, aggregates and collation on ``db`` (in its thread)."""
+def _register(db: sqlite3.Connection, connection: SQLiteConnection) -> None:
+    """Register dualdb's functions, aggregates, collation and authorizer on ``db``, the
+    driver connection of ``connection`` (in its thread)."""
     for name, arity, function in _FUNCTIONS:
         db.create_function(name, arity, function, deterministic=True)
     db.create_aggregate(EXACT_SUM, 1, ExactSum)
@@ -863,6 +902,7 @@ def _register(db: sqlite3.Connection) -> None:
     db.create_window_function(WINDOW_SUM, 1, WindowSum)
     db.create_window_function(WINDOW_AVG, 1, WindowAvg)
     db.create_collation(DECIMAL_ORDER, decimal_order)
+    connection.watch()
 
 
 class SQLiteDriver(Driver):
@@ -934,16 +974,20 @@ class SQLiteDriver(Driver):
                 "PRAGMA case_sensitive_like = ON",
             ):
                 await conn.execute(pragma)
+            connection = SQLiteConnection(conn, self)
             # In one hop to the connection's thread, where they must be registered.
-            await _aiosqlite.in_thread(conn)(_register, _aiosqlite.sqlite3_connection(conn))
+            await _aiosqlite.in_thread(conn)(
+                _register, _aiosqlite.sqlite3_connection(conn), connection
+            )
             if self._on_connect is not None:
                 await self._on_connect(conn)
+                await _aiosqlite.in_thread(conn)(connection.watched)
         except BaseException as exc:
             await conn.close()
             if isinstance(exc, sqlite3.Error):
                 raise translate(exc, self.path) from driver_error(exc)
             raise
-        return SQLiteConnection(conn, self)
+        return connection
 
     async def run(self, operation: Operation, compiled: Compiled, args: Sequence[Any]) -> Any:
         """One statement outside a transaction.

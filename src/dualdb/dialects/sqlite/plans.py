@@ -5,7 +5,9 @@ decoded by the declared type of the table column it comes from. Where a column c
 is read from the query once, when it is compiled (:class:`Sources`, in
 ``Compiled.state``); the declared types are read with ``PRAGMA table_xinfo`` in the
 snapshot of the statement itself, keyed by ``PRAGMA schema_version``, so a schema changed
-by another connection, process or migration tool is seen before a row is decoded.
+by another connection, process or migration tool is seen before a row is decoded. The
+version is read again only after SQLite prepared a statement (it prepares a cached one
+again whenever the schema changed; the connection's authorizer tells dualdb so).
 
 The same declared types decide, per schema version, how each argument is encoded
 (:func:`make_binds`) and how the statement's type-dependent places are written
