@@ -32,6 +32,7 @@ __all__ = [
     "check_json_text",
     "compact_json",
     "dump_json",
+    "json_scanner",
     "load_json",
     "uuid_from_text",
 ]
@@ -222,6 +223,13 @@ def check_float(value: float, dialect: str) -> None:
 _c_scanner: Callable[[json.JSONDecoder], Any] | None = getattr(json.scanner, "c_make_scanner", None)
 _scan = _c_scanner(json.JSONDecoder()) if _c_scanner is not None else None
 _loads = json.loads
+
+
+def json_scanner() -> Callable[[str, int], tuple[Any, int]] | None:
+    """The C scanner ``load_json`` reads with (None where the C part is missing), for
+    code that writes ``load_json`` out inline: ``(value, end)``, else a ValueError or a
+    StopIteration where ``json.loads`` would refuse or needs to say why."""
+    return _scan
 
 
 def load_json(text: str) -> Any:

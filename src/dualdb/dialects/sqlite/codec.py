@@ -30,6 +30,7 @@ from dualdb.dialects._values import (
     check_json_text,
     compact_json,
     dump_json,
+    json_scanner,
     load_json,
     uuid_from_text,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "encode_args",
     "encode_many",
     "encode_value",
+    "inline_decoder",
     "kind_of",
     "to_bool",
 ]
@@ -250,6 +252,34 @@ _DECODERS: dict[str | None, Callable[[Any], Any]] = {
     "numeric affinity": _to_decimal,
     "float": _to_float,  # a whole REAL comes back as an integer
 }
+
+
+#: Decoders that a row converter (``plans._converters``) writes out as an expression of
+#: the stored value ``{v}``, with helpers ``{h0}``, ``{h1}`` and a name ``{t}`` of its own,
+#: ``{other}`` standing for the decoder's call: the common stored form is decoded with no
+#: Python frame, every other (NULL included) by the decoder itself, so that each answers
+#: exactly as its decoder. (Tested against the decoders in tests/dialects.)
+_INLINE: dict[Callable[[Any], Any], tuple[str, tuple[Any, ...]]] = {
+    _to_uuid: ("({h0}({v}) if {v}.__class__ is str else {v})", (uuid_from_text,)),
+    to_bool: ("({v} != 0 if {v}.__class__ is int else {other})", ()),
+    _to_decimal: ("({h0}({v}) if {v}.__class__ is str else {other})", (Decimal,)),
+    _to_datetime: (
+        "(({t} if ({t} := {h0}({v})).tzinfo is {h1} else {other})"
+        " if {v}.__class__ is str else {v})",
+        (datetime.fromisoformat, UTC),
+    ),
+}
+_scan = json_scanner()
+if _scan is not None:
+    _INLINE[_to_json] = (
+        "({t}[0] if {v}.__class__ is str and ({t} := {h0}({v}, 0))[1] == len({v}) else {other})",
+        (_scan,),
+    )
+
+
+def inline_decoder(decode: Callable[[Any], Any]) -> tuple[str, tuple[Any, ...]] | None:
+    """How a row converter writes ``decode`` out inline (see ``_INLINE``), if it can."""
+    return _INLINE.get(decode)
 
 
 def decoder_for(declared: str) -> Callable[[Any], Any] | None:

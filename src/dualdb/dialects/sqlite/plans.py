@@ -35,6 +35,7 @@ from dualdb.dialects.sqlite.codec import (
     binder_for,
     decoder_for,
     encode_value,
+    inline_decoder,
     kind_of,
     to_bool,
 )
@@ -808,8 +809,9 @@ class Plan:
 _Converters = tuple[
     Callable[[list[tuple[Any, ...]]], list[Record]], Callable[[tuple[Any, ...]], Record]
 ]
-#: Code of the converters per row shape: (width, decoded positions) → their factory.
-_factories: dict[tuple[int, tuple[int, ...]], Callable[..., _Converters]] = {}
+#: Code of the converters per row shape: (width, decoded positions and how each is written
+#: out) → their factory.
+_factories: dict[tuple[int, tuple[tuple[int, str | None], ...]], Callable[..., _Converters]] = {}
 
 
 def _converters(
@@ -817,22 +819,32 @@ def _converters(
 ) -> _Converters:
     """A rows converter and a row converter written out for one row shape, as
     ``collections.namedtuple`` writes its class: a comprehension that unpacks each row and
-    calls only the decoders its columns need, with no Python loop over the columns.
-    The source is made of positions only (never a name or a value from the database)."""
+    decodes only the columns that need it, the common decoders written out inline
+    (``codec.inline_decoder``), with no Python loop over the columns.
+    The source is made of positions and dualdb's own templates only (never a name or a
+    value from the database)."""
     width = len(cls._keys)
-    positions = tuple(i for i, _ in decoders)
-    key = (width, positions)
+    inline = [(i, inline_decoder(decode)) for i, decode in decoders]
+    key = (width, tuple((i, None if how is None else how[0]) for i, how in inline))
     factory = _factories.get(key)
     if factory is None:
         names = [f"v{i}" for i in range(width)]
         values = list(names)
-        for i in positions:
-            values[i] = f"None if v{i} is None else d{i}(v{i})"
+        params = ["cls"]
+        for i, how in inline:
+            other = f"(None if v{i} is None else d{i}(v{i}))"
+            params.append(f"d{i}")
+            if how is None:
+                values[i] = other
+                continue
+            template, helpers = how
+            fill = {f"h{k}": f"h{i}_{k}" for k in range(len(helpers))}
+            params += fill.values()
+            values[i] = template.format(v=f"v{i}", t=f"t{i}", other=other, **fill)
         unpack = ", ".join(names) + ","
         build = "cls((" + ", ".join(values) + ",))"
-        params = ", ".join(["cls", *(f"d{i}" for i in positions)])
         source = (
-            f"def factory({params}):\n"
+            f"def factory({', '.join(params)}):\n"
             f"    def rows(raw):\n"
             f"        return [{build} for {unpack} in raw]\n"
             f"    def row(raw):\n"
@@ -845,7 +857,12 @@ def _converters(
         factory = namespace["factory"]
         if len(_factories) < 1024:
             _factories[key] = factory
-    return factory(cls, *(decode for _, decode in decoders))
+    arguments: list[Any] = [cls]
+    for (_, decode), (_, how) in zip(decoders, inline, strict=True):
+        arguments.append(decode)
+        if how is not None:
+            arguments += how[1]
+    return factory(*arguments)
 
 
 class NewPlan(Plan):
