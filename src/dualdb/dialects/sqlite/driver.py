@@ -110,6 +110,10 @@ def _group(width: int) -> str:
 #: Stands for a schema version while ``SQLiteConnection.watched`` looks for its reset.
 _PROBE = cast("SchemaVersion", object())
 
+#: Rows of a stream decoded together (see ``SQLiteConnection.iterate``): well under the
+#: garbage collector's first threshold (700 new objects) with the objects of each row.
+_DECODED_AT_ONCE = 64
+
 #: Rows per statement of a bulk INSERT (within SQLite's limit on variables).
 _ROWS_PER_INSERT = 500
 
@@ -681,14 +685,13 @@ class SQLiteConnection(Connection):
         if own:
             db.execute("COMMIT")
 
-    def _fetch_batch(self, opened: list[Any], compiled: Compiled, size: int) -> list[Record]:
+    def _fetch_batch(self, opened: list[Any], compiled: Compiled, size: int) -> list[Any]:
         cursor: sqlite3.Cursor = opened[0]
         if len(opened) == 1:
             # Before the first rows end the statement's read; the statement keeps that one
             # snapshot (and so its schema) until it closes, so its plan holds for the rest.
             opened.append(self._plan_for(compiled, cursor))
-        rows = cursor.fetchmany(size)
-        return opened[1].rows(rows) if rows else rows
+        return cursor.fetchmany(size)
 
     # The statement methods are plain functions returning ``_call``'s coroutine, one
     # coroutine frame fewer per statement than ``async def`` wrappers.
@@ -738,10 +741,19 @@ class SQLiteConnection(Connection):
         try:
             await self._call(self._open_cursor, opened, compiled, _encoded(compiled, args))
             while True:
-                records = await self._call(self._fetch_batch, opened, compiled, batch_size)
-                if not records:
+                rows = await self._call(self._fetch_batch, opened, compiled, batch_size)
+                if not rows:
                     break
-                yield records
+                # Decoded a few at a time as the caller takes them, not the whole batch at
+                # once in the thread: a batch of records alive together (each with its
+                # UUIDs, datetimes, dicts) is enough new objects to set off the garbage
+                # collector over and over, where a few at a time leaves it idle.
+                plan: Plan = opened[1]
+                if len(rows) <= _DECODED_AT_ONCE:
+                    yield plan.rows(rows)
+                    continue
+                for start in range(0, len(rows), _DECODED_AT_ONCE):
+                    yield plan.rows(rows[start : start + _DECODED_AT_ONCE])
         finally:
             await self._call(self._close_cursors, opened)
 
