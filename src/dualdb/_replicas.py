@@ -50,8 +50,7 @@ class ReplicaState:
     url: str
     #: Taking reads now (neither unreachable nor lagging beyond ``replica_max_lag``).
     available: bool
-    #: Seconds behind the primary when last asked (None: not asked yet, or unreachable;
-    #: infinity: behind by an unknown amount, having replayed no commit since it started).
+    #: Seconds behind the primary when last asked (None: not asked yet, or unreachable).
     lag: float | None
     #: Reads it served.
     reads: int

@@ -62,16 +62,12 @@ class PostgresDialect(Dialect):
     write_position_query = "SELECT (pg_current_wal_insert_lsn() - '0/0')::bigint"
     # Lag: zero when the replica has replayed all it received (an idle primary sends
     # nothing, and the time since the last replayed commit would grow without lag).
-    # Infinite when it holds WAL it has not replayed but has replayed no commit since it
-    # started (so no commit time to measure from): behind, by an unknown amount.
     replica_state_query = (
         "SELECT (coalesce(pg_last_wal_replay_lsn(), '0/0') - '0/0')::bigint, "
         "CASE WHEN NOT pg_is_in_recovery() "
         "OR pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn() THEN 0.0 "
-        "WHEN pg_last_xact_replay_timestamp() IS NOT NULL "
-        "THEN extract(epoch FROM now() - pg_last_xact_replay_timestamp()) "
-        "WHEN pg_last_wal_receive_lsn() > pg_last_wal_replay_lsn() THEN 'Infinity' "
-        "ELSE 0.0 END::float8, pg_is_in_recovery()"
+        "ELSE coalesce(extract(epoch FROM now() - pg_last_xact_replay_timestamp()), 0) "
+        "END::float8, pg_is_in_recovery()"
     )
 
     def placeholder(self, position: int) -> str:
