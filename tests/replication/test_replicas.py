@@ -98,6 +98,14 @@ async def test_a_replica_lagging_beyond_the_bound_is_skipped(
         replica_pair.primary_url, replica_urls=[replica_pair.replica_url], replica_max_lag=0.2
     ) as bounded:
         assert await bounded.replica.fetch_val(raw("SELECT 1")) == 1  # (checked: fit)
+        # Lag is measured from the last commit the replica replayed: one it has replayed
+        # since it started (another test may have restarted it), before the pause.
+        await db.execute(ADD, id=0, writer="seen")
+        written = replica_pair.primary_lsn()
+        deadline = time.monotonic() + 10
+        while replica_pair.replay_lsn() < written:
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.01)
         replica_pair.replica.execute("SELECT pg_wal_replay_pause()")
         try:
             # Committed on the primary, not replayed: the replica's lag grows from here.
