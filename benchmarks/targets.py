@@ -21,9 +21,8 @@ MAX_PK_P95_US = 1_000.0
 # Issue 16, on the mixed table: many tasks over dualdb's pool at least as fast as all of
 # them sharing one aiosqlite connection that returns the same values (raw + hand decoding:
 # the bare driver returns stored text, which no number of tasks makes up for with one
-# task); a bulk insert at least 0.8x the rows/s of the
-# fastest correct raw path; pages, pk selects and streams within 10% of the raw driver
-# plus hand-written decoding.
+# task); a bulk insert at least 0.8x the rows/s of the fastest correct raw path; pages,
+# pk selects and streams within 10% of the raw driver plus hand-written decoding.
 MAX_CONCURRENT_VS_ONE_CONNECTION = {"sqlite": 1.0}
 MAX_BULK_VS_FASTEST_RAW = 1.25
 MAX_VS_RAW_DECODED = 1.10

@@ -507,8 +507,9 @@ class SQLiteConnection(Connection):
     ) -> _Made:
         """What ``make`` makes of a statement for the schema this connection last read,
         kept in ``made`` per schema version. Not read again for each statement (a
-        statement more per write): a schema another process changes is seen at this
-        connection's next read, and its own DDL is seen at once."""
+        statement more per write): a schema another process changes is seen from the
+        statement after the one SQLite prepared again for it (see ``watch``), and its
+        own DDL is seen at once."""
         key = self._seen
         if key is None:
             key = self._seen = self._schema_now()
@@ -749,9 +750,6 @@ class SQLiteConnection(Connection):
                 # UUIDs, datetimes, dicts) is enough new objects to set off the garbage
                 # collector over and over, where a few at a time leaves it idle.
                 plan: Plan = opened[1]
-                if len(rows) <= _DECODED_AT_ONCE:
-                    yield plan.rows(rows)
-                    continue
                 for start in range(0, len(rows), _DECODED_AT_ONCE):
                     yield plan.rows(rows[start : start + _DECODED_AT_ONCE])
         finally:
