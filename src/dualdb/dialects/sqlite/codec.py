@@ -705,7 +705,7 @@ class Binds:
     """The encoders of one statement's arguments on one schema version, with the type
     each takes as it is (see ``SQLiteConnection._bound``)."""
 
-    __slots__ = ("as_is", "encoders", "float_slots", "natives", "text_slots")
+    __slots__ = ("as_is", "encoders", "float_slots", "natives", "text_slots", "typed")
 
     def __init__(self, encoders: Sequence[Callable[[Any], Any]]) -> None:
         self.encoders = tuple(encoders)
@@ -716,8 +716,41 @@ class Binds:
         self.float_slots = tuple(i for i, n in enumerate(self.natives) if n is float)
         #: Argument type tuples seen whose every value passes as it is (or is NULL).
         self.as_is: set[tuple[type, ...]] = set()
+        #: Per argument type tuple seen: a function encoding such arguments in one call
+        #: (see ``_typed_encoder``), or None where only ``bind`` value by value will do.
+        self.typed: dict[tuple[type, ...], Callable[[Sequence[Any]], Sequence[Any]] | None] = {}
 
-    def passes_as_is(self, types: tuple[type, ...]) -> bool:
+    def quickly(self, args: Sequence[Any]) -> Sequence[Any] | None:
+        """The arguments encoded as ``bind`` encodes each, in one call for arguments of
+        types seen before; None where they must go value by value (an Enum, a value
+        refused: only that names the one refused)."""
+        types = tuple(map(type, args))
+        if types in self.as_is or self._passes_as_is(types):
+            # Each value is of the type its column takes as it is (an int for a BIGINT),
+            # the common case: only strings (NUL) and floats (NaN) need a look.
+            for index in self.text_slots:
+                text = args[index]
+                if text is not None and "\x00" in text:
+                    return None
+            for index in self.float_slots:
+                number = args[index]
+                if number is not None and not math.isfinite(number):
+                    return None
+            return args
+        typed = self.typed.get(types, _UNSEEN)
+        if typed is _UNSEEN:
+            if len(self.typed) >= _TYPED_PER_STATEMENT:
+                return None  # (rather than write a function out for each call)
+            typed = self.typed[types] = _typed_encoder(types, self.natives, self.encoders)
+        if typed is None:
+            return None
+        try:
+            encoded: Sequence[Any] = typed(args)
+        except Exception:  # refused, or failed as bind would fail: value by value then
+            return None
+        return encoded
+
+    def _passes_as_is(self, types: tuple[type, ...]) -> bool:
         """Whether arguments of these types need no encoder (remembered when so)."""
         if len(types) == len(self.natives) and all(
             t is n or t is _NONE for t, n in zip(types, self.natives, strict=True)
@@ -726,6 +759,58 @@ class Binds:
                 self.as_is.add(types)
             return True
         return False
+
+
+_UNSEEN: Any = object()
+#: How many argument type tuples of one statement get a function of their own (NULLs in
+#: different places make different tuples).
+_TYPED_PER_STATEMENT = 16
+
+
+#: Arguments beyond this many are encoded value by value (a function written out for
+#: them would be long and rarely reused).
+_MAX_TYPED_ARGUMENTS = 64
+
+
+def _typed_encoder(
+    types: tuple[type, ...],
+    natives: tuple[type, ...],
+    encoders: tuple[Callable[[Any], Any], ...],
+) -> Callable[[Sequence[Any]], Sequence[Any]] | None:
+    """One function encoding arguments of exactly these types as ``bind`` encodes each
+    (a UUID meeting a uuid column, a datetime a timestamp): NULLs and values taken as
+    they are pass, the rest go straight to their column's encoder. It raises where
+    ``bind`` would refuse a value, without naming it. None for an Enum (``bind`` takes
+    its value), a count that does not match, or too many arguments to write out."""
+    if not types or len(types) != len(natives) or len(types) > _MAX_TYPED_ARGUMENTS:
+        return None
+    namespace: dict[str, Any] = {"isfinite": math.isfinite, "Refused": Refused}
+    checks: list[str] = []
+    parts: list[str] = []
+    for i, (kind, native, encoder) in enumerate(zip(types, natives, encoders, strict=True)):
+        if kind is _NONE:
+            parts.append(f"a{i}")
+        elif kind is native:
+            parts.append(f"a{i}")
+            if kind is str:
+                checks.append(f"    if '\\x00' in a{i}: raise Refused")
+            elif kind is float:
+                checks.append(f"    if not isfinite(a{i}): raise Refused")
+            elif kind is int:  # (SQLite would refuse it too, less clearly)
+                checks.append(f"    if not {-(2**63)} <= a{i} <= {2**63 - 1}: raise Refused")
+        elif issubclass(kind, Enum):
+            return None
+        else:
+            namespace[f"e{i}"] = encoder
+            parts.append(f"e{i}(a{i})")
+    names = "".join(f"a{i}, " for i in range(len(types)))
+    source = "\n".join(
+        ["def encode(args):", f"    {names}= args", *checks, f"    return ({', '.join(parts)},)"]
+    )
+    # The text holds argument positions only, never a value.
+    exec(compile(source, f"<dualdb arguments {len(types)}>", "exec"), namespace)  # noqa: S102
+    encode: Callable[[Sequence[Any]], Sequence[Any]] = namespace["encode"]
+    return encode
 
 
 class _NoType:

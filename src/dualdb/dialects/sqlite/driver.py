@@ -10,7 +10,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import math
 import os
 import sqlite3
 import threading
@@ -475,20 +474,11 @@ class SQLiteConnection(Connection):
         binds: Binds | None = compiled.state.binds.get(self._seen)
         if binds is None:
             binds = self._encoders(compiled)
-        types = tuple(map(type, args))
-        if types in binds.as_is or binds.passes_as_is(types):
-            # Each value is of the type its column takes as it is (an int for a BIGINT),
-            # the common case: only strings (NUL) and floats (NaN) need a look.
-            for index in binds.text_slots:
-                text = args[index]
-                if text is not None and "\x00" in text:
-                    return self._bound_slowly(compiled, binds, args)  # which raises
-            for index in binds.float_slots:
-                number = args[index]
-                if number is not None and not math.isfinite(number):
-                    return self._bound_slowly(compiled, binds, args)
-            return args
-        return self._bound_slowly(compiled, binds, args)
+        encoded = binds.quickly(args)
+        if encoded is None:
+            # A value to encode by itself, or one refused: this names it.
+            return self._bound_slowly(compiled, binds, args)
+        return encoded
 
     def _encoders(self, compiled: Compiled) -> Binds:
         state: Sources = compiled.state
