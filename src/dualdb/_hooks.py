@@ -147,10 +147,17 @@ def _with_values(event: QueryEvent, values: Mapping[str, Any]) -> QueryEvent:
     )
 
 
+def shown(operation: str) -> str:
+    """The operation as hooks and logs name it: ``fetch_rows`` is ``fetch_all(as_=…)``."""
+    return "fetch_all" if operation == "fetch_rows" else operation
+
+
 def count_rows(operation: str, result: Any) -> int | None:
     """The rows an operation's result stands for (see ``QueryOutcome.rows``)."""
     if operation == "fetch_all":
         return len(result)
+    if operation == "fetch_rows":
+        return len(result[1])
     if operation == "fetch_one":
         return 0 if result is None else 1
     if operation == "execute":

@@ -25,7 +25,7 @@ from typing import Any, Literal, TypeVar
 
 from dualdb.errors import ResultMappingError
 
-__all__ = ["map_all", "map_one", "map_value", "stream_mapper"]
+__all__ = ["map_one", "map_rows", "map_value", "stream_mapper"]
 
 T = TypeVar("T")
 Kind = Literal["dataclass", "TypedDict", "NamedTuple", "pydantic", "msgspec"]
@@ -282,7 +282,10 @@ def _msgspec(model: Any, label: str, names: tuple[str, ...]) -> Callable[[Any], 
 
 
 def _mapper(model: Any, row: Any) -> _Mapper:
-    names = tuple(row.keys())
+    return _named_mapper(model, tuple(row.keys()))
+
+
+def _named_mapper(model: Any, names: tuple[str, ...]) -> _Mapper:
     try:
         mapper = _mappers.get((model, names))
     except TypeError:  # an unhashable as_= (an instance): not a model
@@ -294,12 +297,13 @@ def _mapper(model: Any, row: Any) -> _Mapper:
     return mapper
 
 
-def map_all(model: type[T], rows: list[Any]) -> list[T]:
-    """``rows`` (all of one result, so of one shape) as instances of ``model``."""
+def map_rows(model: type[T], names: tuple[str, ...], rows: Sequence[Sequence[Any]]) -> list[T]:
+    """``rows`` (all of one result, so of one shape, readable by position; their columns
+    are ``names``) as instances of ``model``."""
     if not rows:
         kind_of(model)
         return []
-    return _mapper(model, rows[0]).all(rows)
+    return _named_mapper(model, names).all(rows)
 
 
 def map_one(model: type[T], row: Any) -> T | None:

@@ -24,11 +24,11 @@ from time import perf_counter
 from types import TracebackType
 from typing import Any, Protocol, TypeVar, overload
 
-from dualdb._hooks import Hooks, QueryHook, count_rows
+from dualdb._hooks import Hooks, QueryHook, count_rows, shown
 from dualdb._logging import log_query
 from dualdb._logging import logger as query_logger
 from dualdb._replicas import ReplicaRouter, ReplicaStats
-from dualdb._results import map_all, map_one, map_value, stream_mapper
+from dualdb._results import map_one, map_rows, map_value, stream_mapper
 from dualdb.dialects._pool import PoolStats
 from dualdb.dialects.base import (
     Connection,
@@ -164,14 +164,16 @@ class _Queries:
                 elapsed,
                 self._dialect.name,
                 self._slow_threshold,
-                operation,
+                shown(operation),
                 count_rows(operation, result),
             )
         return result
 
     async def _observed(self, operation: Operation, compiled: Compiled, args: Any) -> Any:
         """``_run`` with the query hooks called around the statement."""
-        finishers = self._hooks.before(operation, self._dialect.name, compiled, compiled.sql, args)
+        finishers = self._hooks.before(
+            shown(operation), self._dialect.name, compiled, compiled.sql, args
+        )
         started = perf_counter()
         try:
             result = await self._perform(operation, compiled, args)
@@ -183,7 +185,13 @@ class _Queries:
         Hooks.after(finishers, elapsed, rows, None)
         if elapsed >= self._slow or query_logger.isEnabledFor(INFO):
             log_query(
-                compiled, args, elapsed, self._dialect.name, self._slow_threshold, operation, rows
+                compiled,
+                args,
+                elapsed,
+                self._dialect.name,
+                self._slow_threshold,
+                shown(operation),
+                rows,
             )
         return result
 
@@ -200,10 +208,11 @@ class _Queries:
     async def fetch_all(self, query: Any, /, *, as_: Any = None, **values: Any) -> list[Any]:
         """All result rows; with ``as_=Model``, each as a ``Model`` (a dataclass, TypedDict,
         NamedTuple, pydantic model or msgspec Struct), matched by column name."""
-        result: list[Record] = await self._run("fetch_all", query, values)
         if as_ is None:
+            result: list[Record] = await self._run("fetch_all", query, values)
             return result
-        return map_all(as_, result)
+        names, rows = await self._run("fetch_rows", query, values)
+        return map_rows(as_, names, rows)
 
     @overload
     async def fetch_one(self, query: Any, /, *, as_: type[T], **values: Any) -> T | None: ...

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
@@ -47,6 +48,23 @@ async def test_a_hook_sees_each_statement_with_its_outcome(table: dualdb.Databas
     assert all(o.duration >= 0 and o.event.backend == table.backend for o in outcomes)
     assert outcomes[0].event.fingerprint == outcomes[2].event.fingerprint
     assert all(o.event.values is None for o in outcomes)
+
+
+@dataclass
+class Item:
+    id: int
+
+
+async def test_a_hook_sees_fetch_all_into_a_model_as_fetch_all(table: dualdb.Database) -> None:
+    outcomes: list[dualdb.QueryOutcome] = []
+    table.add_query_hook(lambda event: outcomes.append)
+    await table.execute(INSERT, id=1, tok="t0ken-value")
+    assert await table.fetch_all(SELECT, id=1, as_=Item) == [Item(1)]
+    assert await table.fetch_all(SELECT, id=2, as_=Item) == []
+    assert [(o.event.operation, o.rows) for o in outcomes[1:]] == [
+        ("fetch_all", 1),
+        ("fetch_all", 0),
+    ]
 
 
 async def test_values_reach_a_hook_only_when_asked_and_redacted(table: dualdb.Database) -> None:

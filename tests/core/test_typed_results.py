@@ -158,6 +158,20 @@ async def test_every_portable_type_arrives_in_the_model_as_the_same_python_type(
     assert as_dict(empty) == EMPTY  # NULL into every Optional field
 
 
+async def test_a_model_gets_the_values_the_records_hold(items: dualdb.Database) -> None:
+    """``fetch_all(as_=…)`` reads rows into the model without making Records; the values
+    are the ones ``fetch_all`` returns, type for type."""
+    await insert(items, **FULL)
+    await insert(items, **EMPTY)
+    await insert(items, **(FULL | {"id": uuid.uuid4(), "qty": 3, "flag": False, "doc": [1]}))
+    records = await items.fetch_all(SELECT_ALL)
+    models = await items.fetch_all(SELECT_ALL, as_=ItemDataclass)
+    assert len(models) == len(records) == 3
+    for record, model in zip(records, models, strict=True):
+        for column in COLUMNS:
+            assert same(getattr(model, column), record[column]), column
+
+
 @pytest.mark.parametrize("model", MODELS, ids=lambda m: m.__name__)
 async def test_fetch_one_maps_the_row_and_gives_none_without_one(
     items: dualdb.Database, model: type[Any]

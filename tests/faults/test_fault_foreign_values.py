@@ -9,8 +9,10 @@ the same writes at the server (see test_diff_binds for what both refuse from dua
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,6 +47,36 @@ async def test_a_value_another_tool_stored_is_a_data_error_naming_the_column(
             await db.fetch_val(Query.from_(T).select(T.field(column)))
         assert stored not in str(info.value)
         assert await db.fetch_val(Query.from_(T).select(T.id)) == 1  # the rest still reads
+
+
+@dataclass
+class Holder:
+    id: int
+    value: Any
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+@pytest.mark.parametrize(
+    ("declared", "stored"), [("UUID", "not-a-uuid"), ("TIMESTAMPTZ", "yesterday")]
+)
+async def test_a_value_another_tool_stored_is_the_same_data_error_read_into_a_model(
+    tmp_path: Path, backend: str, declared: str, stored: str
+) -> None:
+    """``as_=`` reads rows as plain tuples (no Record per row): a value that cannot be
+    read is named the same way."""
+    path = tmp_path / "foreign.db"
+    async with dualdb.connect(f"sqlite:///{path}") as db:
+        await db.execute(f"CREATE TABLE t (id BIGINT, value {declared})")
+        other = sqlite3.connect(path)
+        other.execute(f"INSERT INTO t VALUES (1, '{stored}')")
+        other.commit()
+        other.close()
+        query = Query.from_(T).select(T.id, T.value)
+        with pytest.raises(dualdb.DataError, match="column value ") as info:
+            await db.fetch_all(query, as_=Holder)
+        assert stored not in str(info.value)
+        with pytest.raises(dualdb.DataError, match="column value "):
+            await db.fetch_all(query)
 
 
 @pytest.mark.parametrize("backend", ["sqlite"])

@@ -54,6 +54,7 @@ __all__ = [
     "MigrationBackend",
     "OnConnect",
     "Operation",
+    "Rows",
     "ScratchDatabases",
     "begin_sql",
 ]
@@ -63,7 +64,12 @@ IsolationLevel: TypeAlias = Literal["read_committed", "repeatable_read", "serial
 ISOLATION_LEVELS: tuple[IsolationLevel, ...] = get_args(IsolationLevel)
 
 #: The single-statement :class:`Connection` methods ``Driver.run`` can perform.
-Operation: TypeAlias = Literal["fetch_all", "fetch_one", "fetch_val", "execute"]
+Operation: TypeAlias = Literal["fetch_all", "fetch_rows", "fetch_one", "fetch_val", "execute"]
+
+#: ``fetch_rows``'s result: the column names, and rows readable by position (plain
+#: tuples where the driver's rows are not already Records), for ``as_=`` to read into
+#: the caller's model with no Record made per row.
+Rows: TypeAlias = tuple[tuple[str, ...], Sequence[Any]]
 
 #: The portable column types; each dialect maps them to declared types.
 LOGICAL_TYPES = (
@@ -115,6 +121,11 @@ def begin_sql(isolation: IsolationLevel | None, readonly: bool) -> str:
     return sql
 
 
+async def _named(fetch: Coroutine[Any, Any, list[Record]]) -> Rows:
+    records = await fetch
+    return (tuple(records[0].keys()) if records else ()), records
+
+
 class Connection(abc.ABC):
     """One driver connection, with values already in the driver's placeholder order.
 
@@ -129,6 +140,11 @@ class Connection(abc.ABC):
     def fetch_all(
         self, compiled: Compiled, args: Sequence[Any]
     ) -> Coroutine[Any, Any, list[Record]]: ...
+
+    def fetch_rows(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, Rows]:
+        """``fetch_all`` as :data:`Rows`; a driver whose rows cost more than tuples (a
+        Record per row) returns tuples instead."""
+        return _named(self.fetch_all(compiled, args))
 
     @abc.abstractmethod
     def fetch_one(

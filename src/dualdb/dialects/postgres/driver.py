@@ -15,7 +15,15 @@ import asyncpg.exceptions as pgerr
 
 from dualdb import errors
 from dualdb.dialects._pool import Pool, PoolStats
-from dualdb.dialects.base import Connection, Driver, IsolationLevel, Lease, OnConnect, begin_sql
+from dualdb.dialects.base import (
+    Connection,
+    Driver,
+    IsolationLevel,
+    Lease,
+    OnConnect,
+    Rows,
+    begin_sql,
+)
 from dualdb.dialects.postgres import _asyncpg
 from dualdb.dialects.postgres._asyncpg import guarded
 from dualdb.dialects.postgres.codec import check_args, check_rows, copy_rows, register_codecs
@@ -55,6 +63,12 @@ Attempt = Callable[..., Coroutine[Any, Any, Any]]
 async def _execute_status(con: asyncpg.Connection, sql: str, *args: Any) -> int:
     _, status, _ = await _asyncpg.execute(con, sql, args)
     return _rowcount(status)
+
+
+async def _fetch_named(con: asyncpg.Connection, sql: str, *args: Any) -> Rows:
+    # asyncpg's Records cost no more than tuples: they are the rows.
+    records = await con.fetch(sql, *args)
+    return (tuple(records[0].keys()) if records else ()), records
 
 
 def _statement(
@@ -97,6 +111,7 @@ async def _stopped(conn: PostgresConnection) -> None:
 
 
 _fetch_all = _statement(asyncpg.Connection.fetch)
+_fetch_rows = _statement(_fetch_named)
 _fetch_one = _statement(asyncpg.Connection.fetchrow)
 _fetch_val = _statement(asyncpg.Connection.fetchval)
 _execute = _statement(_execute_status)
@@ -131,6 +146,7 @@ async def _reprepared(
 #: The single-statement operations of ``Driver.run``.
 _STATEMENTS = {
     "fetch_all": _fetch_all,
+    "fetch_rows": _fetch_rows,
     "fetch_one": _fetch_one,
     "fetch_val": _fetch_val,
     "execute": _execute,
@@ -183,6 +199,9 @@ class PostgresConnection(Connection):
 
     def fetch_all(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, Any]:
         return _fetch_all(self, compiled, args)
+
+    def fetch_rows(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, Rows]:
+        return _fetch_rows(self, compiled, args)
 
     def fetch_one(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, Any]:
         return _fetch_one(self, compiled, args)

@@ -29,6 +29,7 @@ from dualdb.dialects.base import (
     Lease,
     OnConnect,
     Operation,
+    Rows,
 )
 from dualdb.dialects.sqlite import _aiosqlite
 from dualdb.dialects.sqlite.codec import (
@@ -574,7 +575,8 @@ class SQLiteConnection(Connection):
     # The functions below run in the connection's thread, one per statement; the event
     # loop waits for each, so they are kept as short as the ones aiosqlite runs itself.
 
-    def _fetch_all(self, compiled: Compiled, args: Sequence[Any]) -> list[Record]:
+    def _fetched(self, compiled: Compiled, args: Sequence[Any]) -> tuple[Plan, list[Any]]:
+        """A statement's stored rows, and the plan that decodes them."""
         sql = compiled.sql if compiled.spots is None else self._typed(compiled)
         if compiled.targets is not None:
             args = self._bound(compiled, args)
@@ -583,15 +585,20 @@ class SQLiteConnection(Connection):
             if compiled.is_ddl:
                 self._ran_ddl()
             plan = self._plan_for(compiled, cursor)
-            rows = cursor.fetchall()
+            return plan, cursor.fetchall()
         except BaseException:
             # Closed now, not when the traceback that holds it goes: an open statement
             # keeps an interrupt meant for this call alive for the connection's next one.
             cursor.close()
             raise
-        if not rows:
-            return rows
-        return plan.rows(rows)
+
+    def _fetch_all(self, compiled: Compiled, args: Sequence[Any]) -> list[Record]:
+        plan, rows = self._fetched(compiled, args)
+        return plan.rows(rows) if rows else rows
+
+    def _fetch_rows(self, compiled: Compiled, args: Sequence[Any]) -> Rows:
+        plan, rows = self._fetched(compiled, args)
+        return plan.cls._keys, plan.tuples(rows) if rows else rows
 
     def _fetch_one(self, compiled: Compiled, args: Sequence[Any]) -> Record | None:
         sql = compiled.sql if compiled.spots is None else self._typed(compiled)
@@ -700,6 +707,11 @@ class SQLiteConnection(Connection):
         if self.aborted or compiled.session:
             self._before(compiled)
         return self._call(self._fetch_one, compiled, _encoded(compiled, args))
+
+    def fetch_rows(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, Rows]:
+        if self.aborted or compiled.session:
+            self._before(compiled)
+        return self._call(self._fetch_rows, compiled, _encoded(compiled, args))
 
     def fetch_val(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, Any]:
         if self.aborted or compiled.session:
@@ -869,6 +881,7 @@ def _refused(compiled: Compiled, index: int, refused: Refused, value: Any) -> er
 #: The thread-side function of each single-statement operation of ``Driver.run``.
 _IN_THREAD: dict[Operation, Callable[[SQLiteConnection, Compiled, list[Any]], Any]] = {
     "fetch_all": SQLiteConnection._fetch_all,
+    "fetch_rows": SQLiteConnection._fetch_rows,
     "fetch_one": SQLiteConnection._fetch_one,
     "fetch_val": SQLiteConnection._fetch_val,
     "execute": SQLiteConnection._execute,

@@ -746,15 +746,16 @@ def _name_of(term: Any) -> str | None:
 class Plan:
     """How to turn one result shape's tuples into Records on one database."""
 
-    __slots__ = ("_row", "_rows", "cls", "decoders")
+    __slots__ = ("_row", "_rows", "_tuples", "cls", "decoders")
 
     def __init__(self, cls: type[Record], decoders: tuple[tuple[int, Callable[[Any], Any]], ...]):
         self.cls = cls
         self.decoders = decoders
         self._rows: Callable[[list[tuple[Any, ...]]], list[Record]] | None = None
         self._row: Callable[[tuple[Any, ...]], Record] | None = None
+        self._tuples: Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]] | None = None
         if decoders:
-            self._rows, self._row = _converters(cls, decoders)
+            self._rows, self._row, self._tuples = _converters(cls, decoders)
 
     def row(self, raw: tuple[Any, ...]) -> Record:
         convert = self._row
@@ -771,6 +772,17 @@ class Plan:
             # map over the class: the records are made in C, no Python frame per row
             # (about 40% cheaper than a partial of tuple.__new__).
             return list(map(self.cls, raw))
+        try:
+            return convert(raw)
+        except Exception:
+            return self._failed(raw)
+
+    def tuples(self, raw: list[tuple[Any, ...]]) -> Sequence[Sequence[Any]]:
+        """The rows decoded as :meth:`rows` decodes them, as plain tuples: for a caller
+        that reads them into its own type (``as_=``), so no Record is made per row."""
+        convert = self._tuples
+        if convert is None:
+            return raw
         try:
             return convert(raw)
         except Exception:
@@ -807,7 +819,9 @@ class Plan:
 
 
 _Converters = tuple[
-    Callable[[list[tuple[Any, ...]]], list[Record]], Callable[[tuple[Any, ...]], Record]
+    Callable[[list[tuple[Any, ...]]], list[Record]],
+    Callable[[tuple[Any, ...]], Record],
+    Callable[[list[tuple[Any, ...]]], list[tuple[Any, ...]]],
 ]
 #: Code of the converters per row shape: (width, decoded positions and how each is written
 #: out) → their factory.
@@ -842,7 +856,8 @@ def _converters(
             params += fill.values()
             values[i] = template.format(v=f"v{i}", t=f"t{i}", other=other, **fill)
         unpack = ", ".join(names) + ","
-        build = "cls((" + ", ".join(values) + ",))"
+        plain = "(" + ", ".join(values) + ",)"
+        build = f"cls({plain})"
         source = (
             f"def factory({', '.join(params)}):\n"
             f"    def rows(raw):\n"
@@ -850,7 +865,9 @@ def _converters(
             f"    def row(raw):\n"
             f"        {unpack} = raw\n"
             f"        return {build}\n"
-            f"    return rows, row\n"
+            f"    def tuples(raw):\n"
+            f"        return [{plain} for {unpack} in raw]\n"
+            f"    return rows, row, tuples\n"
         )
         namespace: dict[str, Any] = {}
         exec(compile(source, f"<dualdb row shape {width}>", "exec"), namespace)  # noqa: S102
@@ -894,6 +911,9 @@ class NewPlan(Plan):
 
     def rows(self, raw: list[tuple[Any, ...]]) -> list[Record]:
         return self._confirm().rows(raw)
+
+    def tuples(self, raw: list[tuple[Any, ...]]) -> Sequence[Sequence[Any]]:
+        return self._confirm().tuples(raw)
 
     def _confirm(self) -> Plan:
         plan = Plan(self.cls, self.decoders)
