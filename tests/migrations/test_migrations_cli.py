@@ -145,6 +145,61 @@ def test_a_new_python_migration_applies_and_passes_check(
     assert result.returncode == 0, result.output
 
 
+_EXAMPLE_STEP = """\
+    # step(
+    #     typed_sql("ALTER TABLE example ADD COLUMN payload {json}"),
+    #     "ALTER TABLE example DROP COLUMN payload",
+    # ),"""
+_PAYLOADS_STEP = """\
+    step(
+        typed_sql("CREATE TABLE payloads (id {uuid} PRIMARY KEY NOT NULL, body {json})"),
+        "DROP TABLE payloads",
+    ),"""
+
+
+def test_a_new_python_migration_with_a_step_applies_with_dualdb_and_yoyo(
+    dualdb: Callable[..., Result],
+    yoyo: Callable[..., Result],
+    project: Path,
+    db: Callable[[], Target],
+) -> None:
+    """The template's ``step`` is dualdb's typed one (see the mypy test below); yoyo still
+    collects it, whichever tool applies the migration."""
+    assert dualdb("new", "--python", "add payloads").returncode == 0
+    path = next((project / "migrations").glob("*_add_payloads.py"))
+    text = path.read_text()
+    assert _EXAMPLE_STEP in text
+    path.write_text(text.replace(_EXAMPLE_STEP, _PAYLOADS_STEP))
+    assert dualdb("sum").returncode == 0
+    result = dualdb("migrate")
+    assert result.returncode == 0, result.output
+    with db() as target:
+        assert "payloads" in tables(target)
+    result = yoyo("rollback", "--batch", "--revision", path.stem)
+    assert result.returncode == 0, result.output
+    with db() as target:
+        assert "payloads" not in tables(target)
+    result = yoyo("apply", "--batch")
+    assert result.returncode == 0, result.output
+    with db() as target:
+        assert "payloads" in tables(target)
+
+
+def test_a_new_python_migration_passes_mypy_strict(
+    dualdb: Callable[..., Result], project: Path
+) -> None:
+    """Application projects type-check their migrations too: the generated file imports
+    nothing untyped (yoyo ships no type information) and annotates what it defines."""
+    assert dualdb("new", "--python", "first").returncode == 0
+    assert dualdb("new", "--python", "second").returncode == 0
+    created = sorted((project / "migrations").glob("*_first.py")) + sorted(
+        (project / "migrations").glob("*_second.py")
+    )
+    assert "__depends__: set[str] = {" in created[1].read_text()
+    mypy = run([str(BIN / "mypy"), "--strict", "--no-incremental", *map(str, created)], cwd=project)
+    assert mypy.returncode == 0, mypy.output
+
+
 def test_the_dualdb_command_documents_every_exit_code(project: Path) -> None:
     result = run([str(BIN / "dualdb"), "--help"], cwd=project)
     assert result.returncode == 0, result.output

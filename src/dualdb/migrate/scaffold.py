@@ -43,13 +43,11 @@ typed_sql() fills in each backend's type for {{uuid}}, {{json}}, {{decimal}}, {{
 by_backend() runs different SQL on SQLite and PostgreSQL. Give every step its rollback.
 """
 
-from yoyo import step
+from dualdb.migrate.steps import by_backend, step, typed_sql  # noqa: F401 - for your steps
 
-from dualdb.migrate.steps import by_backend, typed_sql  # noqa: F401 - for your steps
+__depends__: set[str] = {depends}
 
-__depends__ = {{{depends}}}
-
-steps = [
+steps: list[object] = [
     # step(
     #     typed_sql("ALTER TABLE example ADD COLUMN payload {{json}}"),
     #     "ALTER TABLE example DROP COLUMN payload",
@@ -101,7 +99,8 @@ def new_migration(
     title = title or words[:1].upper() + words[1:] + "."
     if python:
         created = [directory / f"{migration_id}.py"]
-        text = _PYTHON_TEMPLATE.format(title=title, depends=", ".join(repr(d) for d in depends))
+        listed = "{" + ", ".join(repr(d) for d in depends) + "}" if depends else "set()"
+        text = _PYTHON_TEMPLATE.format(title=title, depends=listed)
         created[0].write_text(text, encoding="utf-8")
     else:
         created = [directory / f"{migration_id}.sql", directory / f"{migration_id}.rollback.sql"]
