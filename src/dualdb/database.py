@@ -158,15 +158,7 @@ class _Queries:
         result = await self._perform(operation, compiled, args)
         elapsed = perf_counter() - started
         if elapsed >= self._slow or query_logger.isEnabledFor(INFO):
-            log_query(
-                compiled,
-                args,
-                elapsed,
-                self._dialect.name,
-                self._slow_threshold,
-                shown(operation),
-                count_rows(operation, result),
-            )
+            self._logged(compiled, args, elapsed, operation, count_rows(operation, result))
         return result
 
     async def _observed(self, operation: Operation, compiled: Compiled, args: Any) -> Any:
@@ -184,16 +176,15 @@ class _Queries:
         rows = count_rows(operation, result)
         Hooks.after(finishers, elapsed, rows, None)
         if elapsed >= self._slow or query_logger.isEnabledFor(INFO):
-            log_query(
-                compiled,
-                args,
-                elapsed,
-                self._dialect.name,
-                self._slow_threshold,
-                shown(operation),
-                rows,
-            )
+            self._logged(compiled, args, elapsed, operation, rows)
         return result
+
+    def _logged(
+        self, compiled: Compiled, args: Any, elapsed: float, operation: str, rows: int | None
+    ) -> None:
+        """The statement's log line (slow, or every one at INFO)."""
+        name = self._dialect.name
+        log_query(compiled, args, elapsed, name, self._slow_threshold, shown(operation), rows)
 
     # Coroutine functions, not plain functions returning ``_run``'s coroutine: the
     # Queryable protocol, pyright and ``create_autospec`` all rely on it.

@@ -50,13 +50,19 @@ def _executable_parts(path: Path) -> list[str]:
             continue  # the docstring
         if isinstance(node, ast.ImportFrom | ast.Import):
             continue
-        if isinstance(node, ast.Assign) and ast.unparse(node) == "steps = []":
+        if isinstance(node, ast.AnnAssign) and ast.unparse(node) == "steps: list[object] = []":
             continue
         if (
-            isinstance(node, ast.Assign)
-            and ast.unparse(node.targets[0]) == "__depends__"
-            and isinstance(node.value, ast.Set | ast.Dict)  # ({} when it depends on none)
-            and all(isinstance(e, ast.Constant) for e in getattr(node.value, "elts", []))
+            isinstance(node, ast.AnnAssign)
+            and ast.unparse(node.target) == "__depends__"
+            and node.value is not None
+            and (
+                ast.unparse(node.value) == "set()"  # (when it depends on none)
+                or (
+                    isinstance(node.value, ast.Set)
+                    and all(isinstance(e, ast.Constant) for e in node.value.elts)
+                )
+            )
         ):
             continue
         found.append(ast.unparse(node))

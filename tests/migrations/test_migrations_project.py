@@ -65,7 +65,7 @@ def test_init_scaffolds_a_project_on_the_shipped_schema(app: Path) -> None:
         "sources = package:dualdb:migrations %(here)s/migrations" in (app / "yoyo.ini").read_text()
     )
     first = (app / "migrations/0001_app.py").read_text()
-    assert f"__depends__ = {{{MIGRATION_IDS[-1]!r}}}" in first
+    assert f"__depends__: set[str] = {{{MIGRATION_IDS[-1]!r}}}" in first
     assert ".env" in (app / ".gitignore").read_text().splitlines()
 
 
