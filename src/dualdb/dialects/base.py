@@ -57,6 +57,7 @@ __all__ = [
     "Rows",
     "ScratchDatabases",
     "begin_sql",
+    "named",
 ]
 
 #: What ``transaction(isolation=...)`` can ask for, weakest first.
@@ -121,9 +122,13 @@ def begin_sql(isolation: IsolationLevel | None, readonly: bool) -> str:
     return sql
 
 
-async def _named(fetch: Coroutine[Any, Any, list[Record]]) -> Rows:
-    records = await fetch
+def named(records: Sequence[Any]) -> Rows:
+    """Records as :data:`Rows` (the names read from the first; none without rows)."""
     return (tuple(records[0].keys()) if records else ()), records
+
+
+async def _named(fetch: Coroutine[Any, Any, list[Record]]) -> Rows:
+    return named(await fetch)
 
 
 class Connection(abc.ABC):

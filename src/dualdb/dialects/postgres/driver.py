@@ -23,6 +23,7 @@ from dualdb.dialects.base import (
     OnConnect,
     Rows,
     begin_sql,
+    named,
 )
 from dualdb.dialects.postgres import _asyncpg
 from dualdb.dialects.postgres._asyncpg import guarded
@@ -67,8 +68,7 @@ async def _execute_status(con: asyncpg.Connection, sql: str, *args: Any) -> int:
 
 async def _fetch_named(con: asyncpg.Connection, sql: str, *args: Any) -> Rows:
     # asyncpg's Records cost no more than tuples: they are the rows.
-    records = await con.fetch(sql, *args)
-    return (tuple(records[0].keys()) if records else ()), records
+    return named(await con.fetch(sql, *args))
 
 
 def _statement(
@@ -199,9 +199,6 @@ class PostgresConnection(Connection):
 
     def fetch_all(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, Any]:
         return _fetch_all(self, compiled, args)
-
-    def fetch_rows(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, Rows]:
-        return _fetch_rows(self, compiled, args)
 
     def fetch_one(self, compiled: Compiled, args: Sequence[Any]) -> Coroutine[Any, Any, Any]:
         return _fetch_one(self, compiled, args)
