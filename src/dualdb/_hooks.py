@@ -77,6 +77,12 @@ class Hooks:
         self.namespace = namespace
         self.server = server
 
+    def at(self, namespace: str, server: tuple[str, int] | None) -> Hooks:
+        """The same hooks, with events naming another server (a read replica's)."""
+        view = Hooks(namespace, server)
+        view.entries = self.entries
+        return view
+
     def add(self, hook: QueryHook, values: bool) -> Callable[[], None]:
         entry = (hook, values)
         self.entries.append(entry)

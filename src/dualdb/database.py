@@ -161,14 +161,22 @@ class _Queries:
             self._logged(compiled, args, elapsed, operation, count_rows(operation, result))
         return result
 
-    async def _observed(self, operation: Operation, compiled: Compiled, args: Any) -> Any:
-        """``_run`` with the query hooks called around the statement."""
-        finishers = self._hooks.before(
+    async def _observed(
+        self,
+        operation: Operation,
+        compiled: Compiled,
+        args: Any,
+        hooks: Hooks | None = None,
+        perform: Callable[[Operation, Compiled, Sequence[Any]], Awaitable[Any]] | None = None,
+    ) -> Any:
+        """``_run`` with the query hooks called around the statement (``hooks`` and
+        ``perform``: those of the server the statement goes to, when another's)."""
+        finishers = (hooks or self._hooks).before(
             shown(operation), self._dialect.name, compiled, compiled.sql, args
         )
         started = perf_counter()
         try:
-            result = await self._perform(operation, compiled, args)
+            result = await (perform or self._perform)(operation, compiled, args)
         except BaseException as exc:
             Hooks.after(finishers, perf_counter() - started, None, exc)
             raise
@@ -286,11 +294,8 @@ class _Queries:
         convert = None if as_ is None else stream_mapper(as_)
         compiled = compile_query(query, self._dialect)
         args = compiled.arguments(values)
-        finishers = (
-            self._hooks.before("iterate", self._dialect.name, compiled, compiled.sql, args)
-            if self._hooked
-            else []
-        )
+        hooks: Hooks | None = None  # the event is the connection's server's: made once
+        finishers: list[Any] = []  # it is taken (or, if that fails, with the failure)
         started = perf_counter()
         rows = 0
         error: BaseException | None = None
@@ -298,10 +303,16 @@ class _Queries:
             # The stream is closed before the connection is given back, whether the loop
             # ended, broke off or was cancelled: a driver's stream must not outlive its
             # lease.
+            source = self._connection()
             async with (
-                self._connection() as conn,
+                source as conn,
                 aclosing(conn.iterate(compiled, args, batch_size)) as records,
             ):
+                if self._hooked:
+                    hooks = self._hooks_on(source)
+                    finishers = hooks.before(
+                        "iterate", self._dialect.name, compiled, compiled.sql, args
+                    )
                 if convert is None:
                     async for batch in records:
                         for record in batch:
@@ -314,11 +325,19 @@ class _Queries:
                             yield convert(record)
         except BaseException as exc:
             error = exc
+            if hooks is None and self._hooked:
+                finishers = self._hooks.before(
+                    "iterate", self._dialect.name, compiled, compiled.sql, args
+                )
             raise
         finally:
             if finishers:
                 Hooks.after(finishers, perf_counter() - started, rows, error)
         self._log(compiled, args, started, "iterate", rows)
+
+    def _hooks_on(self, source: AbstractAsyncContextManager[Connection]) -> Hooks:
+        """The hooks whose events name the server of the connection ``source`` gave."""
+        return self._hooks
 
     def compile(self, query: Any, /, **values: Any) -> tuple[str, list[Any]]:
         """The SQL this dialect runs for ``query`` and its arguments, for inspection.
@@ -378,6 +397,10 @@ class Database(_Queries):
         else:
             self._hooks = Hooks(settings.database or "", settings.endpoints()[0])
         self._hooked = self._hooks.entries
+        #: Each replica's view of the hooks: events naming its server.
+        self._replica_hooks = {
+            d: self._hooks.at(s.database or "", s.endpoints()[0]) for s, d in replicas
+        }
         self._router: ReplicaRouter | None = None
         if replicas:
             self._router = ReplicaRouter(settings, dialect, driver, replicas)
@@ -394,6 +417,11 @@ class Database(_Queries):
     def _after_write(self) -> None:
         if self._router is not None:
             self._router.wrote()
+
+    def _hooks_for(self, driver: Driver) -> Hooks:
+        """The hooks whose events name ``driver``'s server (the primary's, or a
+        replica's)."""
+        return self._replica_hooks.get(driver, self._hooks)
 
     @property
     def replica(self) -> Replica:
@@ -558,11 +586,13 @@ class Transaction(_Queries):
                 raise OperationalError("the enclosing transaction is not active")
             parent._children += 1
             self._conn = parent._conn
+            self._hooks = parent._hooks
             self._savepoint = f"dualdb_sp_{id(parent):x}_{parent._children}"
             await self._conn.savepoint(self._savepoint)
             return self
         if self._source is not None:
             self._driver, lease, conn = await self._source()
+            self._hooks = self._database._hooks_for(self._driver)
         else:
             lease = self._driver.acquire()
             conn = await lease.__aenter__()
@@ -738,15 +768,48 @@ class Replica(_Queries):
         if router is None:
             self._primary_reads += 1
             return await self._database._driver.run(operation, compiled, args)
-        driver = await router.choose()
-        if driver is router.primary:
-            return await driver.run(operation, compiled, args)
+        return await _on(router, await router.choose(), _run_on, operation, compiled, args)
+
+    async def _observed(
+        self,
+        operation: Operation,
+        compiled: Compiled,
+        args: Any,
+        hooks: Hooks | None = None,
+        perform: Callable[[Operation, Compiled, Sequence[Any]], Awaitable[Any]] | None = None,
+    ) -> Any:
+        """``_read`` with the hooks called once the server is chosen, so that each event
+        names the server the statement ran on. A try on a replica that failed and the
+        primary's run of the same read are two events; a read refused or failed before
+        any server was chosen is the primary's."""
+        router = self._router
         try:
-            return await driver.run(operation, compiled, args)
-        except ConnectionFailed as exc:
-            # A read is safe to run again: on the primary, this once.
-            router.failed(driver, exc, routed=True)
-            return await router.fell_back("failed").run(operation, compiled, args)
+            if compiled.is_write:
+                raise _refuse_write(self._dialect.name)
+            if router is None:
+                self._primary_reads += 1
+                driver = self._database._driver
+            else:
+                driver = await router.choose()
+        except BaseException as exc:
+            Hooks.after(
+                self._hooks.before(
+                    shown(operation), self._dialect.name, compiled, compiled.sql, args
+                ),
+                0.0,
+                None,
+                exc,
+            )
+            raise
+        if router is None:
+            return await self._observed_on(driver, operation, compiled, args)
+        return await _on(router, driver, self._observed_on, operation, compiled, args)
+
+    async def _observed_on(
+        self, driver: Driver, operation: Operation, compiled: Compiled, args: Sequence[Any]
+    ) -> Any:
+        hooks = self._database._hooks_for(driver)
+        return await super()._observed(operation, compiled, args, hooks, driver.run)
 
     async def _lease(self) -> tuple[Driver, Any, Connection]:
         """A connection for a stream or a transaction: on a replica, or the primary."""
@@ -769,6 +832,10 @@ class Replica(_Queries):
 
     def _connection(self) -> _RoutedConnection:
         return _RoutedConnection(self)
+
+    def _hooks_on(self, source: AbstractAsyncContextManager[Connection]) -> Hooks:
+        driver = source.driver if isinstance(source, _RoutedConnection) else None
+        return self._hooks if driver is None else self._database._hooks_for(driver)
 
     async def execute_many(self, query: Any, rows: Iterable[Mapping[str, Any]], /) -> None:
         """Refused: a replica takes no writes."""
@@ -808,17 +875,42 @@ class Replica(_Queries):
         return f"<Replica reader of {self._settings.display_url()}, {count} replica(s)>"
 
 
+def _run_on(driver: Driver, operation: Operation, compiled: Compiled, args: Sequence[Any]) -> Any:
+    return driver.run(operation, compiled, args)
+
+
+async def _on(
+    router: ReplicaRouter,
+    driver: Driver,
+    run: Callable[[Driver, Operation, Compiled, Sequence[Any]], Awaitable[Any]],
+    operation: Operation,
+    compiled: Compiled,
+    args: Sequence[Any],
+) -> Any:
+    """``run(driver, …)`` for a read the router sent to ``driver``; if that was a replica
+    that could not be reached, again on the primary (a read is safe to run again)."""
+    if driver is router.primary:
+        return await run(driver, operation, compiled, args)
+    try:
+        return await run(driver, operation, compiled, args)
+    except ConnectionFailed as exc:
+        router.failed(driver, exc, routed=True)
+        return await run(router.fell_back("failed"), operation, compiled, args)
+
+
 class _RoutedConnection:
     """``async with`` for a stream on ``db.replica``: the connection the router chose."""
 
-    __slots__ = ("_lease", "_reader")
+    __slots__ = ("_lease", "_reader", "driver")
 
     def __init__(self, reader: Replica) -> None:
         self._reader = reader
         self._lease: Any = None
+        #: The server's driver, once entered.
+        self.driver: Driver | None = None
 
     async def __aenter__(self) -> Connection:
-        _, self._lease, conn = await self._reader._lease()
+        self.driver, self._lease, conn = await self._reader._lease()
         return conn
 
     async def __aexit__(

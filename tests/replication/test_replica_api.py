@@ -4,6 +4,8 @@ replica settings (``DATABASE_REPLICA_URLS``)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -55,6 +57,35 @@ async def test_writes_through_the_replica_reader_are_refused_before_reaching_a_s
     with pytest.raises(QueryError, match="reads only"):
         db.replica.transaction(readonly=False)
     assert await db.fetch_val(Query.from_(NOTES).select(dualdb.fn.Count("*"))) == 2
+
+
+async def test_without_replicas_a_hook_sees_replica_reads_as_the_databases_own(
+    db: dualdb.Database,
+) -> None:
+    await _notes(db)
+    seen: list[tuple[str, tuple[str, int] | None, str | None]] = []
+
+    def hook(event: dualdb.QueryEvent) -> Callable[[dualdb.QueryOutcome], None]:
+        def finish(outcome: dualdb.QueryOutcome) -> None:
+            error = type(outcome.error).__name__ if outcome.error is not None else None
+            seen.append((event.operation, event.server, error))
+
+        return finish
+
+    db.add_query_hook(hook)
+    await db.fetch_val(ONE, id=1)
+    (own,) = seen
+    seen.clear()
+    await db.replica.fetch_val(ONE, id=1)
+    assert [r["id"] async for r in db.replica.iterate(ALL)] == [1, 2]
+    with pytest.raises(QueryError):
+        await db.replica.execute(ADD, id=3, body="three")
+    server = own[1]
+    assert seen == [
+        ("fetch_val", server, None),
+        ("iterate", server, None),
+        ("execute", server, "QueryError"),  # refused, before any server: still reported
+    ]
 
 
 async def test_replica_urls_with_sqlite_are_a_configuration_error(tmp_path: object) -> None:

@@ -9,7 +9,7 @@ import asyncio
 import contextvars
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 import pytest
 
@@ -199,3 +199,77 @@ async def test_replica_lag_under_a_write_load_and_read_your_writes_every_time(
     )
     assert reads == 240 and stats.replica_reads + sum(stats.primary_reads.values()) == reads
     assert stats.replica_reads >= reads // 2  # mostly served by the replica, not the fallback
+
+
+class _Seen:
+    """A query hook that keeps, per statement, the server its event names and whether
+    it failed."""
+
+    def __init__(self) -> None:
+        self.events: list[tuple[str, int | None, bool]] = []
+
+    def __call__(self, event: dualdb.QueryEvent) -> Callable[[dualdb.QueryOutcome], None]:
+        port = event.server[1] if event.server is not None else None
+
+        def finish(outcome: dualdb.QueryOutcome) -> None:
+            self.events.append((event.operation, port, outcome.error is not None))
+
+        return finish
+
+
+async def test_a_hook_sees_each_replica_read_on_the_replicas_server(
+    replica_pair: ReplicaPair, db: dualdb.Database
+) -> None:
+    await db.execute(ADD, id=1, writer="w")
+    await _replica_has(replica_pair, replica_pair.primary_lsn())
+    seen = _Seen()
+    db.add_query_hook(seen)
+    await db.fetch_val(GET, id=1)
+    replica = replica_pair.replica_port
+    assert seen.events == [("fetch_val", replica_pair.primary_port, False)]
+    seen.events.clear()
+    assert await db.replica.fetch_val(GET, id=1) == "w"
+    assert [r["writer"] async for r in db.replica.iterate(GET, id=1)] == ["w"]
+    assert await db.replica.fetch_all(GET, id=1)
+    assert seen.events == [
+        ("fetch_val", replica, False),
+        ("iterate", replica, False),
+        ("fetch_all", replica, False),
+    ]
+
+
+async def test_a_hook_sees_a_replica_transaction_on_the_replicas_server(
+    replica_pair: ReplicaPair, db: dualdb.Database
+) -> None:
+    await db.execute(ADD, id=1, writer="w")
+    await _replica_has(replica_pair, replica_pair.primary_lsn())
+    seen = _Seen()
+    db.add_query_hook(seen)
+    async with db.replica.transaction() as tx:
+        assert await tx.fetch_val(GET, id=1) == "w"
+        async with tx.transaction() as inner:
+            assert await inner.fetch_val(GET, id=1) == "w"
+    replica = replica_pair.replica_port
+    assert [port for _, port, _ in seen.events] == [replica] * len(seen.events)
+    assert [op for op, _, _ in seen.events] == ["begin", "fetch_val", "fetch_val", "commit"]
+
+
+async def test_a_hook_sees_a_read_the_primary_served_for_the_replica_on_the_primary(
+    replica_pair: ReplicaPair, db: dualdb.Database
+) -> None:
+    """A read the router sends to the primary (here: the replica stopped) is reported
+    where it ran; a try on the replica that failed first is reported there, failed."""
+    await db.execute(ADD, id=1, writer="w")
+    assert await db.replica.fetch_val(GET, id=1) == "w"
+    seen = _Seen()
+    db.add_query_hook(seen)
+    replica_pair.stop_replica()
+    try:
+        for _ in range(3):
+            assert await db.replica.fetch_val(GET, id=1) == "w"
+    finally:
+        replica_pair.start_replica()
+    primary, replica = replica_pair.primary_port, replica_pair.replica_port
+    served = [(port, failed) for _, port, failed in seen.events if not failed]
+    assert served == [(primary, False)] * 3
+    assert all(port == replica for _, port, failed in seen.events if failed)
