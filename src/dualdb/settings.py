@@ -85,6 +85,10 @@ class Settings:
 
     sqlite_pool_size: int = 5
     sqlite_busy_timeout: float = 5.0
+    #: A SELECT outside a transaction starts in the event loop's thread and moves to its
+    #: connection's after a moment (``SQLITE_INLINE_READS``; off: every statement goes to
+    #: the connection's thread, as when SQLite functions of your own may block).
+    sqlite_inline_reads: bool = True
 
     slow_query_threshold: float | None = 0.5
 
@@ -129,6 +133,12 @@ class Settings:
             )
         for name, (variable, kind, minimum) in _NUMBERS.items():
             _check_number(name, getattr(self, name), variable, kind, minimum)
+        if not isinstance(self.sqlite_inline_reads, bool):
+            raise ConfigurationError(
+                "sqlite_inline_reads (SQLITE_INLINE_READS) must be True or False; got "
+                f"{type(self.sqlite_inline_reads).__name__}",
+                variable="SQLITE_INLINE_READS",
+            )
         if self.pool_min_size > self.pool_max_size:
             raise ConfigurationError(
                 f"DB_POOL_MIN_SIZE ({self.pool_min_size}) must not exceed "
@@ -725,6 +735,8 @@ def load_settings(
     if env.get("DATABASE_REPLICA_URLS", "").strip():
         values["replica_urls"] = split_replica_urls(env["DATABASE_REPLICA_URLS"])
 
+    if env.get("SQLITE_INLINE_READS", "").strip():
+        values["sqlite_inline_reads"] = _flag(env, "SQLITE_INLINE_READS")
     if _flag(env, "DB_PGBOUNCER") and "pgbouncer" not in values:
         values["pgbouncer"] = True
     if values.get("pgbouncer") and not env.get("DB_STATEMENT_CACHE_SIZE", "").strip():

@@ -105,6 +105,21 @@ def test_bad_number_names_the_variable(variable: str, value: str) -> None:
     assert variable in str(info.value)
 
 
+def test_sqlite_inline_reads_is_on_unless_turned_off() -> None:
+    assert load({"DB_TYPE": "sqlite"}).sqlite_inline_reads is True
+    assert load({"DB_TYPE": "sqlite", "SQLITE_INLINE_READS": "off"}).sqlite_inline_reads is False
+    assert load({"DB_TYPE": "sqlite", "SQLITE_INLINE_READS": "1"}).sqlite_inline_reads is True
+
+
+def test_sqlite_inline_reads_that_is_not_a_yes_or_no_names_the_variable() -> None:
+    with pytest.raises(ConfigurationError) as info:
+        load({"DB_TYPE": "sqlite", "SQLITE_INLINE_READS": "sometimes"})
+    assert info.value.variable == "SQLITE_INLINE_READS"
+    with pytest.raises(ConfigurationError) as info:
+        load({"DB_TYPE": "sqlite"}).with_options(sqlite_inline_reads="no")
+    assert info.value.variable == "SQLITE_INLINE_READS"
+
+
 def test_pool_and_timeout_variables_are_read() -> None:
     settings = load(
         {

@@ -74,6 +74,9 @@ class Compiled:
     is_write: bool = False
     #: The statement changes the schema: dialects drop what they cached about it.
     is_ddl: bool = False
+    #: The statement is a SELECT: it only reads (SQLite may run it in the event loop's
+    #: thread; see ``SQLiteDriver.run``).
+    is_select: bool = False
     #: For ``INSERT INTO t (cols) VALUES (Param, …)``: (table, columns), so a bulk
     #: ``execute_many`` can use the driver's fastest path (COPY on PostgreSQL).
     bulk_target: tuple[str, tuple[str, ...]] | None = None
@@ -427,6 +430,7 @@ def _compile(query: Any, dialect: Dialect) -> Compiled:
             param_names=frozenset(),
             is_write=verb in _WRITES or verb in _DDL,
             is_ddl=verb in _DDL,
+            is_select=verb == "SELECT",
             state=dialect.statement_state(query),
             session=_changes_session(sql),
         )
@@ -475,6 +479,7 @@ def _compile(query: Any, dialect: Dialect) -> Compiled:
         param_names=frozenset(names),
         is_write=verb in _WRITES or verb in _DDL,
         is_ddl=verb in _DDL,
+        is_select=verb == "SELECT",
         bulk_target=_bulk_target(query, slots),
         targets=targets,
         state=dialect.statement_state(query),

@@ -130,6 +130,7 @@ class SQLiteConnection(Connection):
         "_db",
         "_draining",
         "_driver",
+        "_ended",
         "_in_thread",
         "_interrupted",
         "_issued",
@@ -141,12 +142,15 @@ class SQLiteConnection(Connection):
         "_seen",
         "_skipped",
         "_started",
+        "_ticker",
+        "_ticks",
         "_version_cursor",
         "_watching",
         "aborted",
         "broken",
         "dirty",
         "in_block",
+        "inline_reads",
         "moved",
         "shared",
         "unsettled",
@@ -174,6 +178,15 @@ class SQLiteConnection(Connection):
         #: Calls sent to the thread, calls it has begun, and the number of a call whose
         #: caller was cancelled before it began (it is then never run; see ``_running``).
         self._issued = self._started = self._abandoned = 0
+        #: The number of the last call the thread is done with, its cleanup included:
+        #: while it equals ``_issued`` the thread leaves the connection alone, and the
+        #: event loop may use it (``inline``).
+        self._ended = 0
+        #: Reads may run in the event loop's thread (``inline``; set at connect), and
+        #: the progress handler's calls during one (``_tick``).
+        self.inline_reads = False
+        self._ticks = 0
+        self._ticker = self._tick
         #: Statements outside a transaction share the connection (``SQLiteDriver.run``):
         #: how many are in flight (and how many of them write), the numbers of those whose
         #: callers were cancelled before they began, and the lock under which the thread
@@ -300,26 +313,63 @@ class SQLiteConnection(Connection):
             started = self._started
             if started == self._abandoned or (self._skipped and started in self._skipped):
                 self._skipped.discard(started)
+                self._ended = started
                 return None
             self._busy = True
         try:
             return fn(*args)
         except sqlite3.OperationalError as exc:
-            reason = take_failure()  # why one of dualdb's SQL functions failed, if one did
-            if reason is None and self._query_only and exc.sqlite_errorcode & 0xFF == 8:
-                reason = READ_ONLY  # SQLITE_READONLY: a write in a read-only transaction
-            if reason is not None:
-                exc.dualdb_reason = reason  # type: ignore[attr-defined]
+            self._explain(exc)
             raise
         finally:
             with self._lock:
                 self._busy = False
                 stray = self._interrupted == started
-            if stray:
-                # Interrupted for its cancelled caller as it ended, the flag may outlive
-                # it: spend it on a harmless statement, not on the next caller's.
-                with contextlib.suppress(sqlite3.Error):
-                    self._absorb()
+            try:
+                if stray:
+                    # Interrupted for its cancelled caller as it ended, the flag may
+                    # outlive it: spend it on a harmless statement, not on the next one.
+                    with contextlib.suppress(sqlite3.Error):
+                        self._absorb()
+            finally:
+                self._ended = started
+
+    def _explain(self, exc: sqlite3.OperationalError) -> None:
+        """Note on ``exc`` why it was raised, where SQLite's error does not say."""
+        reason = take_failure()  # why one of dualdb's SQL functions failed, if one did
+        if reason is None and self._query_only and exc.sqlite_errorcode & 0xFF == 8:
+            reason = READ_ONLY  # SQLITE_READONLY: a write in a read-only transaction
+        if reason is not None:
+            exc.dualdb_reason = reason  # type: ignore[attr-defined]
+
+    def _tick(self) -> bool:
+        # SQLite's progress handler during ``inline``: called every _TICK steps (counted
+        # since the statement was prepared, so the first call may come at once); True
+        # stops the statement.
+        self._ticks += 1
+        return self._ticks > _INLINE_STEPS // _TICK
+
+    def inline(
+        self, fn: Callable[[SQLiteConnection, Compiled, Any], Any], compiled: Compiled, args: Any
+    ) -> Any:
+        """Run a read in the calling thread (the event loop's), if SQLite ends it within
+        :data:`_INLINE_STEPS` steps of its virtual machine; else stop it and return
+        :data:`_TOO_LONG` (a read stopped midway changed nothing, and runs again in the
+        connection's thread). Only while the thread leaves the connection alone
+        (``_ended == _issued``): one thread at a time uses a sqlite3 connection."""
+        db = self._db
+        self._ticks = 0
+        db.set_progress_handler(self._ticker, _TICK)
+        try:
+            return fn(self, compiled, args)
+        except sqlite3.OperationalError as exc:
+            if exc.sqlite_errorcode & 0xFF == 9:  # SQLITE_INTERRUPT: stopped, by us
+                take_failure()
+                return _TOO_LONG
+            self._explain(exc)
+            raise
+        finally:
+            db.set_progress_handler(None, 0)
 
     def enqueue(
         self, fn: Callable[..., Any], compiled: Compiled, encoded: Any
@@ -878,6 +928,19 @@ def _refused(compiled: Compiled, index: int, refused: Refused, value: Any) -> er
     return compiled.refused(index, f"expected {refused.args[0]}, got {type(value).__name__}", NAME)
 
 
+#: How many steps of SQLite's virtual machine a read may take in the event loop's thread
+#: before it moves to the connection's. A primary-key lookup takes about 20, a page of 50
+#: ten-column rows about 700: less time than the hop to the thread and back. A read
+#: longer than this pays the steps it took here on top of the hop.
+_INLINE_STEPS = 1_000
+#: Steps between two calls of the progress handler while a read runs there.
+_TICK = 100
+#: Reads that run there one after another before the event loop runs other tasks (each
+#: one that does costs a turn of the loop, more than the read on this scale).
+_YIELD_EVERY = 16
+_TOO_LONG: Any = object()
+
+
 #: The thread-side function of each single-statement operation of ``Driver.run``.
 _IN_THREAD: dict[Operation, Callable[[SQLiteConnection, Compiled, list[Any]], Any]] = {
     "fetch_all": SQLiteConnection._fetch_all,
@@ -916,6 +979,12 @@ def _register(db: sqlite3.Connection, connection: SQLiteConnection) -> None:
     db.create_window_function(WINDOW_AVG, 1, WindowAvg)
     db.create_collation(DECIMAL_ORDER, decimal_order)
     connection.watch()
+    # A reader waits for no writer in WAL mode (nor on a private in-memory database): it
+    # may run in the event loop's thread. Without WAL (a file system without shared
+    # memory) a reader can wait out the busy timeout, and stays in the connection's.
+    if connection._driver.settings.sqlite_inline_reads:
+        mode = db.execute("PRAGMA journal_mode").fetchone()
+        connection.inline_reads = mode is not None and str(mode[0]).lower() in ("wal", "memory")
 
 
 class SQLiteDriver(Driver):
@@ -934,6 +1003,10 @@ class SQLiteDriver(Driver):
         #: Connections running statements outside transactions, each shared by the
         #: statements in flight on it (see ``run``).
         self._sharing: list[SQLiteConnection] = []
+        #: Reads may run in the event loop's thread (``SQLITE_INLINE_READS``), and how
+        #: many did since it last let other tasks run.
+        self._inline_reads = settings.sqlite_inline_reads
+        self._unyielded = 0
         size = 1 if self.path == _MEMORY else settings.sqlite_pool_size
         # (DB_POOL_MIN_SIZE as on PostgreSQL, but one at least: opening the file at start
         # is how a wrong path fails early)
@@ -960,7 +1033,12 @@ class SQLiteDriver(Driver):
     async def _connect(self) -> SQLiteConnection:
         timeout_ms = int(self.settings.sqlite_busy_timeout * 1000)
         raw = aiosqlite.connect(
-            self.path, isolation_level=None, timeout=self.settings.sqlite_busy_timeout
+            self.path,
+            isolation_level=None,
+            timeout=self.settings.sqlite_busy_timeout,
+            # Used by its thread, and by the event loop's while that thread leaves it
+            # alone (``SQLiteConnection.inline``): never by both at once.
+            check_same_thread=False,
         )
         # aiosqlite's worker thread is not a daemon: a Database the application forgot to
         # close would keep the interpreter from exiting. SQLite itself is crash-safe.
@@ -1005,6 +1083,12 @@ class SQLiteDriver(Driver):
     async def run(self, operation: Operation, compiled: Compiled, args: Sequence[Any]) -> Any:
         """One statement outside a transaction.
 
+        A SELECT first runs here, in the event loop's thread, on an idle connection whose
+        thread is done with it (``SQLiteConnection.inline``): a short read costs less
+        than the hop to a thread and back, and in WAL mode a reader waits for no writer.
+        SQLite stops it after :data:`_INLINE_STEPS` steps, and it runs again as any
+        other statement does.
+
         Such statements share connections: each is queued to a connection's thread behind
         others' (as one aiosqlite connection driven by many tasks), rather than each
         waiting for a connection of its own, then for the thread, then handing the
@@ -1014,6 +1098,32 @@ class SQLiteDriver(Driver):
         if compiled.session:
             return await self._run_alone(operation, compiled, args)
         encoded = _encoded(compiled, args)
+        if compiled.is_select and self._inline_reads:
+            pool = self._pool
+            if pool.idle:
+                quiet = pool.idle[-1]
+                if quiet.inline_reads and quiet._ended == quiet._issued:
+                    result = self._inline(quiet, operation, compiled, encoded)
+                    if result is not _TOO_LONG:
+                        self._unyielded += 1
+                        if self._unyielded >= _YIELD_EVERY:
+                            # Other tasks run before this one goes on, as after a hop:
+                            # a task reading in a loop does not hold them up for long.
+                            self._unyielded = 0
+                            await asyncio.sleep(0)
+                        return result
+            elif self._sharing and pool.has_room and not pool.waiting:
+                # Every open connection has statements queued in its thread: a read
+                # opens one more rather than queue behind them (and keep them busy).
+                fresh = await pool.checkout()
+                try:
+                    result = _TOO_LONG
+                    if fresh.inline_reads and fresh._ended == fresh._issued:
+                        result = self._inline(fresh, operation, compiled, encoded)
+                finally:
+                    self._checkin(fresh)
+                if result is not _TOO_LONG:
+                    return result
         conn = self._shared_connection(compiled.is_write)
         if conn is None:
             conn = await self._pool.checkout()
@@ -1044,6 +1154,15 @@ class SQLiteDriver(Driver):
             raise error from driver_error(exc)
         self._unshare(conn, compiled.is_write)
         return result
+
+    def _inline(
+        self, conn: SQLiteConnection, operation: Operation, compiled: Compiled, encoded: Any
+    ) -> Any:
+        """The read's result from ``conn.inline``, or :data:`_TOO_LONG`."""
+        try:
+            return conn.inline(_IN_THREAD[operation], compiled, encoded)
+        except TRANSLATED as exc:
+            raise translate(exc, self.path) from driver_error(exc)
 
     def _shared_connection(self, writes: bool) -> SQLiteConnection | None:
         """The connection to queue a statement to, or None to check one out.
