@@ -935,8 +935,8 @@ def _refused(compiled: Compiled, index: int, refused: Refused, value: Any) -> er
 _INLINE_STEPS = 1_000
 #: Steps between two calls of the progress handler while a read runs there.
 _TICK = 100
-#: Reads that run there one after another before the event loop runs other tasks (each
-#: one that does costs a turn of the loop, more than the read on this scale).
+#: Reads that run there one after another before the event loop runs other tasks, when
+#: no other reader waits for its turn (a turn of the loop costs more than such a read).
 _YIELD_EVERY = 16
 _TOO_LONG: Any = object()
 
@@ -1004,9 +1004,13 @@ class SQLiteDriver(Driver):
         #: statements in flight on it (see ``run``).
         self._sharing: list[SQLiteConnection] = []
         #: Reads may run in the event loop's thread (``SQLITE_INLINE_READS``), and how
-        #: many did since it last let other tasks run.
+        #: many ran there since one let other tasks run.
         self._inline_reads = settings.sqlite_inline_reads
         self._unyielded = 0
+        #: Tasks that ran a read there and now wait for their turn to go on.
+        self._turns = 0
+        #: Writes in flight on the shared connections (the sum of their ``writes``).
+        self._writes = 0
         size = 1 if self.path == _MEMORY else settings.sqlite_pool_size
         # (DB_POOL_MIN_SIZE as on PostgreSQL, but one at least: opening the file at start
         # is how a wrong path fails early)
@@ -1098,7 +1102,10 @@ class SQLiteDriver(Driver):
         if compiled.session:
             return await self._run_alone(operation, compiled, args)
         encoded = _encoded(compiled, args)
-        if compiled.is_select and self._inline_reads:
+        # While a write is in flight in a connection's thread, reads queue in the threads
+        # too: that thread needs the interpreter to finish the write, and an event loop
+        # kept busy with reads would hold it off a switch interval at a time.
+        if compiled.is_select and self._inline_reads and not self._writes:
             pool = self._pool
             if pool.idle:
                 quiet = pool.idle[-1]
@@ -1106,11 +1113,16 @@ class SQLiteDriver(Driver):
                     result = self._inline(quiet, operation, compiled, encoded)
                     if result is not _TOO_LONG:
                         self._unyielded += 1
-                        if self._unyielded >= _YIELD_EVERY:
-                            # Other tasks run before this one goes on, as after a hop:
-                            # a task reading in a loop does not hold them up for long.
+                        if self._turns or self._unyielded >= _YIELD_EVERY:
+                            # Other tasks run before this one goes on, as after a hop: at
+                            # once while other readers wait for their turn, else every
+                            # few reads (the event loop's own I/O among them).
                             self._unyielded = 0
-                            await asyncio.sleep(0)
+                            self._turns += 1
+                            try:
+                                await asyncio.sleep(0)
+                            finally:
+                                self._turns -= 1
                         return result
             elif self._sharing and pool.has_room and not pool.waiting:
                 # Every open connection has statements queued in its thread: a read
@@ -1137,6 +1149,7 @@ class SQLiteDriver(Driver):
         conn.shared += 1
         if compiled.is_write:
             conn.writes += 1
+            self._writes += 1
         conn._issued += 1
         call = conn._issued
         try:
@@ -1209,6 +1222,7 @@ class SQLiteDriver(Driver):
         conn.shared -= 1
         if wrote:
             conn.writes -= 1
+            self._writes -= 1
         if conn.shared:
             return
         self._sharing.remove(conn)
