@@ -938,6 +938,8 @@ _TICK = 100
 #: Reads that run there one after another before the event loop runs other tasks, when
 #: no other reader waits for its turn (a turn of the loop costs more than such a read).
 _YIELD_EVERY = 16
+#: Readers waiting for their turn from which reads go to the threads instead.
+_CROWD = 16
 _TOO_LONG: Any = object()
 
 
@@ -1009,8 +1011,6 @@ class SQLiteDriver(Driver):
         self._unyielded = 0
         #: Tasks that ran a read there and now wait for their turn to go on.
         self._turns = 0
-        #: Writes in flight on the shared connections (the sum of their ``writes``).
-        self._writes = 0
         size = 1 if self.path == _MEMORY else settings.sqlite_pool_size
         # (DB_POOL_MIN_SIZE as on PostgreSQL, but one at least: opening the file at start
         # is how a wrong path fails early)
@@ -1102,10 +1102,12 @@ class SQLiteDriver(Driver):
         if compiled.session:
             return await self._run_alone(operation, compiled, args)
         encoded = _encoded(compiled, args)
-        # While a write is in flight in a connection's thread, reads queue in the threads
-        # too: that thread needs the interpreter to finish the write, and an event loop
-        # kept busy with reads would hold it off a switch interval at a time.
-        if compiled.is_select and self._inline_reads and not self._writes:
+        # Not while statements are in flight in the connections' threads: those threads
+        # need the interpreter to finish them, and an event loop kept busy with reads
+        # would hold it off a switch interval at a time. Nor while many readers wait
+        # for their turn: a turn of the loop per read then costs more than queueing
+        # them to a thread, which runs them in batches.
+        if compiled.is_select and self._inline_reads and not self._sharing and self._turns < _CROWD:
             pool = self._pool
             if pool.idle:
                 quiet = pool.idle[-1]
@@ -1124,18 +1126,6 @@ class SQLiteDriver(Driver):
                             finally:
                                 self._turns -= 1
                         return result
-            elif self._sharing and pool.has_room and not pool.waiting:
-                # Every open connection has statements queued in its thread: a read
-                # opens one more rather than queue behind them (and keep them busy).
-                fresh = await pool.checkout()
-                try:
-                    result = _TOO_LONG
-                    if fresh.inline_reads and fresh._ended == fresh._issued:
-                        result = self._inline(fresh, operation, compiled, encoded)
-                finally:
-                    self._checkin(fresh)
-                if result is not _TOO_LONG:
-                    return result
         conn = self._shared_connection(compiled.is_write)
         if conn is None:
             conn = await self._pool.checkout()
@@ -1149,7 +1139,6 @@ class SQLiteDriver(Driver):
         conn.shared += 1
         if compiled.is_write:
             conn.writes += 1
-            self._writes += 1
         conn._issued += 1
         call = conn._issued
         try:
@@ -1222,7 +1211,6 @@ class SQLiteDriver(Driver):
         conn.shared -= 1
         if wrote:
             conn.writes -= 1
-            self._writes -= 1
         if conn.shared:
             return
         self._sharing.remove(conn)
