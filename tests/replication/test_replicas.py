@@ -217,13 +217,19 @@ class _Seen:
         return finish
 
 
-async def test_a_hook_sees_each_replica_read_on_the_replicas_server(
-    replica_pair: ReplicaPair, db: dualdb.Database
-) -> None:
+@pytest.fixture
+async def seen(replica_pair: ReplicaPair, db: dualdb.Database) -> _Seen:
+    """A hook on ``db``, added once row 1 is on the replica."""
     await db.execute(ADD, id=1, writer="w")
     await _replica_has(replica_pair, replica_pair.primary_lsn())
-    seen = _Seen()
-    db.add_query_hook(seen)
+    hook = _Seen()
+    db.add_query_hook(hook)
+    return hook
+
+
+async def test_a_hook_sees_each_replica_read_on_the_replicas_server(
+    replica_pair: ReplicaPair, db: dualdb.Database, seen: _Seen
+) -> None:
     await db.fetch_val(GET, id=1)
     replica = replica_pair.replica_port
     assert seen.events == [("fetch_val", replica_pair.primary_port, False)]
@@ -239,12 +245,8 @@ async def test_a_hook_sees_each_replica_read_on_the_replicas_server(
 
 
 async def test_a_hook_sees_a_replica_transaction_on_the_replicas_server(
-    replica_pair: ReplicaPair, db: dualdb.Database
+    replica_pair: ReplicaPair, db: dualdb.Database, seen: _Seen
 ) -> None:
-    await db.execute(ADD, id=1, writer="w")
-    await _replica_has(replica_pair, replica_pair.primary_lsn())
-    seen = _Seen()
-    db.add_query_hook(seen)
     async with db.replica.transaction() as tx:
         assert await tx.fetch_val(GET, id=1) == "w"
         async with tx.transaction() as inner:
