@@ -1112,7 +1112,10 @@ class SQLiteDriver(Driver):
             if pool.idle:
                 quiet = pool.idle[-1]
                 if quiet.inline_reads and quiet._ended == quiet._issued:
-                    result = self._inline(quiet, operation, compiled, encoded)
+                    try:
+                        result = quiet.inline(_IN_THREAD[operation], compiled, encoded)
+                    except TRANSLATED as exc:
+                        raise translate(exc, self.path) from driver_error(exc)
                     if result is not _TOO_LONG:
                         self._unyielded += 1
                         if self._turns or self._unyielded >= _YIELD_EVERY:
@@ -1156,15 +1159,6 @@ class SQLiteDriver(Driver):
             raise error from driver_error(exc)
         self._unshare(conn, compiled.is_write)
         return result
-
-    def _inline(
-        self, conn: SQLiteConnection, operation: Operation, compiled: Compiled, encoded: Any
-    ) -> Any:
-        """The read's result from ``conn.inline``, or :data:`_TOO_LONG`."""
-        try:
-            return conn.inline(_IN_THREAD[operation], compiled, encoded)
-        except TRANSLATED as exc:
-            raise translate(exc, self.path) from driver_error(exc)
 
     def _shared_connection(self, writes: bool) -> SQLiteConnection | None:
         """The connection to queue a statement to, or None to check one out.
