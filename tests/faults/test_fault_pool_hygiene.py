@@ -137,6 +137,10 @@ def test_which_raw_statements_may_change_the_session(sql: str, changes: bool) ->
     assert compile_query(raw(sql), get_dialect("postgresql")).session is changes
 
 
+@pytest.mark.not_through_pgbouncer(
+    "session state (LISTEN, a session advisory lock) outlives no transaction there, and"
+    " the reset reaches whichever server connection PgBouncer picks (docs/production)"
+)
 async def test_the_driver_connection_serves_what_dualdb_does_not_wrap(
     database_url: str, backend: str
 ) -> None:
