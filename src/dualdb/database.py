@@ -161,22 +161,23 @@ class _Queries:
             self._logged(compiled, args, elapsed, operation, count_rows(operation, result))
         return result
 
-    async def _observed(
+    async def _observed(self, operation: Operation, compiled: Compiled, args: Any) -> Any:
+        """``_run`` with the query hooks called around the statement."""
+        return await self._observe(self._hooks, self._perform, operation, compiled, args)
+
+    async def _observe(
         self,
+        hooks: Hooks,
+        perform: Callable[[Operation, Compiled, Sequence[Any]], Awaitable[Any]],
         operation: Operation,
         compiled: Compiled,
         args: Any,
-        hooks: Hooks | None = None,
-        perform: Callable[[Operation, Compiled, Sequence[Any]], Awaitable[Any]] | None = None,
     ) -> Any:
-        """``_run`` with the query hooks called around the statement (``hooks`` and
-        ``perform``: those of the server the statement goes to, when another's)."""
-        finishers = (hooks or self._hooks).before(
-            shown(operation), self._dialect.name, compiled, compiled.sql, args
-        )
+        """``perform`` the statement with ``hooks`` (those naming its server) around it."""
+        finishers = hooks.before(shown(operation), self._dialect.name, compiled, compiled.sql, args)
         started = perf_counter()
         try:
-            result = await (perform or self._perform)(operation, compiled, args)
+            result = await perform(operation, compiled, args)
         except BaseException as exc:
             Hooks.after(finishers, perf_counter() - started, None, exc)
             raise
@@ -770,14 +771,7 @@ class Replica(_Queries):
             return await self._database._driver.run(operation, compiled, args)
         return await _on(router, await router.choose(), _run_on, operation, compiled, args)
 
-    async def _observed(
-        self,
-        operation: Operation,
-        compiled: Compiled,
-        args: Any,
-        hooks: Hooks | None = None,
-        perform: Callable[[Operation, Compiled, Sequence[Any]], Awaitable[Any]] | None = None,
-    ) -> Any:
+    async def _observed(self, operation: Operation, compiled: Compiled, args: Any) -> Any:
         """``_read`` with the hooks called once the server is chosen, so that each event
         names the server the statement ran on. A try on a replica that failed and the
         primary's run of the same read are two events; a read refused or failed before
@@ -809,7 +803,7 @@ class Replica(_Queries):
         self, driver: Driver, operation: Operation, compiled: Compiled, args: Sequence[Any]
     ) -> Any:
         hooks = self._database._hooks_for(driver)
-        return await super()._observed(operation, compiled, args, hooks, driver.run)
+        return await self._observe(hooks, driver.run, operation, compiled, args)
 
     async def _lease(self) -> tuple[Driver, Any, Connection]:
         """A connection for a stream or a transaction: on a replica, or the primary."""

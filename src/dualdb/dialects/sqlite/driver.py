@@ -984,7 +984,7 @@ def _register(db: sqlite3.Connection, connection: SQLiteConnection) -> None:
     # A reader waits for no writer in WAL mode (nor on a private in-memory database): it
     # may run in the event loop's thread. Without WAL (a file system without shared
     # memory) a reader can wait out the busy timeout, and stays in the connection's.
-    if connection._driver.settings.sqlite_inline_reads:
+    if connection._driver._inline_reads:
         mode = db.execute("PRAGMA journal_mode").fetchone()
         connection.inline_reads = mode is not None and str(mode[0]).lower() in ("wal", "memory")
 
