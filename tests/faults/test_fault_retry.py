@@ -336,3 +336,33 @@ async def test_concurrent_sqlite_writer_processes_lose_no_increment(
             codes = [await p.wait() for p in processes]
         assert codes == [0, 0, 0, 0]
         assert await db.fetch_val(READ, id=1) == 200
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+async def test_a_sqlite_connection_opened_while_another_holds_the_lock_waits_for_it(
+    database_url: str, backend: str
+) -> None:
+    """Opening a connection is not a transaction: with ``sqlite_busy_timeout=0`` (a writer
+    fails at once), the connection's own set-up still waits out a lock another process
+    holds for a moment, up to the connect timeout, rather than fail as if it had lost a
+    write race."""
+    async with dualdb.connect(database_url) as db:
+        await _counters(db, 1)
+    path = database_url.removeprefix("sqlite:///")
+    holder = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-c",
+        "import sqlite3, sys, time\n"
+        "db = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+        "db.execute('PRAGMA locking_mode = EXCLUSIVE')\n"
+        "db.execute('BEGIN EXCLUSIVE'); db.execute('UPDATE counters SET n = n')\n"
+        "db.execute('COMMIT')\n"  # the exclusive lock stays held after COMMIT
+        "print('locked', flush=True); time.sleep(0.5); db.close()\n",
+        path,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    assert holder.stdout is not None
+    assert await holder.stdout.readline() == b"locked\n"
+    async with dualdb.connect(database_url, sqlite_busy_timeout=0, connect_timeout=10) as db:
+        assert await db.fetch_val(READ, id=1) == 0
+    assert await holder.wait() == 0

@@ -981,12 +981,6 @@ def _register(db: sqlite3.Connection, connection: SQLiteConnection) -> None:
     db.create_window_function(WINDOW_AVG, 1, WindowAvg)
     db.create_collation(DECIMAL_ORDER, decimal_order)
     connection.watch()
-    # A reader waits for no writer in WAL mode (nor on a private in-memory database): it
-    # may run in the event loop's thread. Without WAL (a file system without shared
-    # memory) a reader can wait out the busy timeout, and stays in the connection's.
-    if connection._driver._inline_reads:
-        mode = db.execute("PRAGMA journal_mode").fetchone()
-        connection.inline_reads = mode is not None and str(mode[0]).lower() in ("wal", "memory")
 
 
 class SQLiteDriver(Driver):
@@ -1039,7 +1033,10 @@ class SQLiteDriver(Driver):
         raw = aiosqlite.connect(
             self.path,
             isolation_level=None,
-            timeout=self.settings.sqlite_busy_timeout,
+            # The set-up below waits for a lock up to the connect timeout (or the busy
+            # timeout, if longer): opening a connection is no transaction to retry.
+            # SQLITE_BUSY_TIMEOUT is set once it is done.
+            timeout=max(self.settings.connect_timeout, self.settings.sqlite_busy_timeout),
             # Used by its thread, and by the event loop's while that thread leaves it
             # alone (``SQLiteConnection.inline``): never by both at once.
             check_same_thread=False,
@@ -1059,9 +1056,10 @@ class SQLiteDriver(Driver):
                 await asyncio.to_thread(thread.join, 5)
             raise translate(exc, self.path) from driver_error(exc)
         try:
-            await conn.execute(f"PRAGMA busy_timeout = {timeout_ms}")
+            mode = "memory"
             if self.path != _MEMORY:
-                await conn.execute("PRAGMA journal_mode = WAL")
+                (row,) = await conn.execute_fetchall("PRAGMA journal_mode = WAL")
+                mode = str(row[0]).lower()  # WAL, unless SQLite could not switch
             for pragma in (
                 "PRAGMA foreign_keys = ON",
                 "PRAGMA synchronous = NORMAL",
@@ -1070,10 +1068,18 @@ class SQLiteDriver(Driver):
             ):
                 await conn.execute(pragma)
             connection = SQLiteConnection(conn, self)
+            # A reader waits for no writer in WAL mode (nor on a private in-memory
+            # database): it may run in the event loop's thread. Without WAL (a file
+            # system without shared memory) a reader can wait out the busy timeout, and
+            # stays in the connection's.
+            connection.inline_reads = self._inline_reads and mode in ("wal", "memory")
             # In one hop to the connection's thread, where they must be registered.
             await _aiosqlite.in_thread(conn)(
                 _register, _aiosqlite.sqlite3_connection(conn), connection
             )
+            # Read to its end, as every statement here that answers with a row: one left
+            # half-read keeps an interrupt (a cancelled call's) pending for the next.
+            await conn.execute_fetchall(f"PRAGMA busy_timeout = {timeout_ms}")
             if self._on_connect is not None:
                 await self._on_connect(conn)
                 await _aiosqlite.in_thread(conn)(connection.watched)
