@@ -191,7 +191,7 @@ class Plan:
             200,
             30,
             ("bulk_10k", "bulk_100k"),
-            3,
+            7,
             20.0,
             300_000,
             MIXED_BULK_ROWS,

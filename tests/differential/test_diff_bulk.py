@@ -93,6 +93,14 @@ def _one(**values: Any) -> dict[str, Any]:
     return dict.fromkeys(ITEM_COLUMNS) | values
 
 
+def _nested(depth: int) -> list[Any]:
+    """A JSON list ``depth`` levels deep, with a string at the bottom."""
+    doc: list[Any] = ["x" * 300]
+    for _ in range(depth - 1):
+        doc = [doc]
+    return doc
+
+
 @settings(max_examples=examples(200))
 @given(rows=batches)
 @example(
@@ -101,6 +109,14 @@ def _one(**values: Any) -> dict[str, Any]:
         _one(qty=2**63 - 1, doc=[1e16, 0.1, -0.0], price=Decimal("-0.00")),
         _one(at=datetime(1, 1, 1, 0, 0, 0, 1, tzinfo=UTC), price=Decimal("1E+2")),
         _one(name="👍🏽\u200b", blob=b"\x00\xff", uid=UUID(int=5), doc=Json("text")),
+    ]
+)
+@example(  # documents the quick JSON path passes to dump_json's own checks
+    rows=[
+        _one(doc=_nested(200)),
+        _one(doc={"k": "\\u0000 is text here", "n": [1e300, -1e-300]}),
+        _one(doc=None),
+        _one(doc=Json("e+")),
     ]
 )
 async def test_bulk_rows_store_what_rows_inserted_one_by_one_store_on_both(
@@ -187,6 +203,7 @@ REFUSED = [
     ("doc", {"k": f"{_SECRET}\x00"}),
     ("doc", {"k": [f"{_SECRET}\ud800"]}),
     ("doc", {"k": float("nan")}),
+    ("doc", {"k": _nested(300)}),  # nested deeper than dualdb stores
     ("doc", f'{_SECRET}{{"a":'),  # JSON text that does not parse
     ("uid", _SECRET),
     ("flag", _SECRET),
