@@ -320,8 +320,8 @@ def _uuids(column: Sequence[Any], kinds: set[type], _: str) -> Sequence[Any] | N
 def _json_documents(column: Sequence[Any], _: set[type], kind: str) -> Sequence[Any] | None:
     # Written here, so that a value the encoder would refuse is found before COPY starts,
     # and passed through the encoder as written. Dicts and lists are written by the quick
-    # encoder, and its texts checked all at once: only a column where some text may need
-    # dump_json's own checks is written again, one value at a time.
+    # encoder, and its texts checked all at once: only where some text may need
+    # dump_json's own checks are the suspect ones written again, by it.
     prefix = b"\x01" if kind == "jsonb" else b""
     texts: list[str | None] = []
     append = texts.append
@@ -334,42 +334,30 @@ def _json_documents(column: Sequence[Any], _: set[type], kind: str) -> Sequence[
                 append(None)
             else:
                 append(_encode_json(value))  # dump_json, and every check it makes
-    except (errors.DataError, TypeError, ValueError, RecursionError):
-        return None  # refused: executemany names the argument
-    written = [text for text in texts if text]
-    joined = "\n".join(written)
-    if (
-        "e+" in joined  # perhaps a float dump_json writes otherwise
-        or "\\u0000" in joined
-        or any(_deep(text) for text in written if len(text) > MAX_JSON_DEPTH)
-    ):
-        return _json_documents_each(column, prefix)
-    try:
+        written = [text for text in texts if text]
+        joined = "\n".join(written)
+        if (
+            "e+" in joined
+            or "\\u0000" in joined
+            or any(_deep(text) for text in written if len(text) > MAX_JSON_DEPTH)
+        ):
+            texts = [
+                _encode_json(value) if text is not None and _suspect(text) else text
+                for value, text in zip(column, texts, strict=True)
+            ]
         return [None if text is None else _Written(prefix + text.encode()) for text in texts]
-    except UnicodeEncodeError:  # a lone surrogate
-        return None
+    except (errors.DataError, TypeError, ValueError, RecursionError):
+        return None  # refused (a lone surrogate among them): executemany names the argument
+
+
+def _suspect(text: str) -> bool:
+    """Whether the quick encoder's ``text`` may need dump_json's own checks: a float it
+    may write otherwise, a NUL, or more nesting than dualdb stores."""
+    return "e+" in text or "\\u0000" in text or _deep(text)
 
 
 def _deep(text: str) -> bool:
     return text.count("[") + text.count("{") > MAX_JSON_DEPTH
-
-
-def _json_documents_each(column: Sequence[Any], prefix: bytes) -> Sequence[Any] | None:
-    out: list[Any] = []
-    append = out.append
-    try:
-        for value in column:
-            if value is None:
-                append(None)
-                continue
-            kind_of = type(value)
-            text = compact_json(value) if kind_of is dict or kind_of is list else ""
-            if not text or "e+" in text or "\\u0000" in text or _deep(text):
-                text = _encode_json(value)
-            append(_Written(prefix + text.encode()))
-    except (errors.DataError, TypeError, ValueError, RecursionError):
-        return None
-    return out
 
 
 class _Written(bytes):
