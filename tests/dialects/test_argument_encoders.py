@@ -171,3 +171,58 @@ def test_a_refused_value_is_handed_back_even_after_its_types_were_seen() -> None
     binds = Binds([_encoder("UUID")])
     assert binds.quickly(["00000000-0000-0000-0000-000000000001"]) is not None
     assert binds.quickly(["not a uuid"]) is None
+
+
+@pytest.mark.parametrize("width", [1, 3, 65])
+@settings(max_examples=40)
+@given(data=st.data())
+def test_arguments_passing_as_they_are_are_what_bind_gives_each(
+    width: int, data: st.DataObject
+) -> None:
+    # No UUID first: values of the very type their column takes (an int for a BIGINT, a
+    # str for a TEXT) or NULL pass through the one-call check (``Binds.plain``; past 64
+    # arguments, the tuple of their types), which must refuse a NUL or a NaN as bind does.
+    kinds = data.draw(st.lists(st.sampled_from(_DECLARED), min_size=width, max_size=width))
+    encoders = [_encoder(kind) for kind in kinds]
+    binds = Binds(encoders)
+    for _ in range(2):
+        args = []
+        for kind in kinds:
+            edges, fits = _FITTING[kind]
+            args.append(data.draw(st.sampled_from(edges) | fits | st.none() | _VALUES))
+        expected = _slowly(encoders, args)
+        quick = binds.quickly(args)
+        if expected[0] == "refused":
+            # (An int past 64 bits passes as it is: SQLite refuses it itself, and dualdb
+            # raises the DataError bind would: tests/faults/test_fault_input.py.)
+            assert quick is None or any(_past_64_bits(value) for value in args)
+        elif quick is not None:
+            assert ("encoded", _exactly(quick)) == expected
+
+
+def _past_64_bits(value: Any) -> bool:
+    return type(value) is int and not -(2**63) <= value < 2**63
+
+
+@pytest.mark.parametrize("width", [2, 65])
+def test_a_string_with_nul_is_handed_back_where_its_types_pass_as_they_are(width: int) -> None:
+    binds = Binds([_encoder("TEXT")] * width)
+    clean = ["a"] * width
+    assert binds.quickly(clean) is clean  # passed as they are, not copied
+    assert binds.quickly([*clean[:-1], "b\x00"]) is None
+    assert binds.quickly([*clean[:-1], None]) is not None
+
+
+def test_a_float_not_finite_is_handed_back_where_its_types_pass_as_they_are() -> None:
+    binds = Binds([_encoder("DOUBLE PRECISION"), _encoder("BIGINT")])
+    assert binds.quickly([1.5, 2]) is not None
+    for bad in (math.nan, math.inf, -math.inf):
+        assert binds.quickly([bad, 2]) is None
+
+
+def test_a_bool_for_an_integer_column_is_not_taken_as_it_is() -> None:
+    # bool is an int subclass; the one-call check compares exact types, so True goes
+    # through the column's encoder, as bind takes it.
+    binds = Binds([_encoder("BIGINT")])
+    quick = binds.quickly([True])
+    assert quick is None or _exactly(quick) == _exactly([bind(_encoder("BIGINT"), True)])

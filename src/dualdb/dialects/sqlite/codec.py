@@ -705,7 +705,7 @@ class Binds:
     """The encoders of one statement's arguments on one schema version, with the type
     each takes as it is (see ``SQLiteConnection._bound``)."""
 
-    __slots__ = ("as_is", "encoders", "float_slots", "natives", "text_slots", "typed")
+    __slots__ = ("as_is", "encoders", "float_slots", "natives", "plain", "text_slots", "typed")
 
     def __init__(self, encoders: Sequence[Callable[[Any], Any]]) -> None:
         self.encoders = tuple(encoders)
@@ -719,24 +719,35 @@ class Binds:
         #: Per argument type tuple seen: a function encoding such arguments in one call
         #: (see ``_typed_encoder``), or None where only ``bind`` value by value will do.
         self.typed: dict[tuple[type, ...], Callable[[Sequence[Any]], Sequence[Any]] | None] = {}
+        #: Says in one call whether arguments pass as they are (see ``_plain_checker``).
+        self.plain = _plain_checker(self.natives)
 
     def quickly(self, args: Sequence[Any]) -> Sequence[Any] | None:
         """The arguments encoded as ``bind`` encodes each, in one call for arguments of
         types seen before; None where they must go value by value (an Enum, a value
         refused: only that names the one refused)."""
-        types = tuple(map(type, args))
-        if types in self.as_is or self._passes_as_is(types):
-            # Each value is of the type its column takes as it is (an int for a BIGINT),
-            # the common case: only strings (NUL) and floats (NaN) need a look.
-            for index in self.text_slots:
-                text = args[index]
-                if text is not None and "\x00" in text:
-                    return None
-            for index in self.float_slots:
-                number = args[index]
-                if number is not None and not math.isfinite(number):
-                    return None
-            return args
+        plain = self.plain
+        if plain is not None:
+            # The common case: each value of the type its column takes as it is (an int
+            # for a BIGINT), with strings free of NUL and floats finite.
+            verdict = plain(args)
+            if verdict:
+                return args
+            if verdict is not None:  # a NUL in a string, a float not finite
+                return None
+            types = tuple(map(type, args))
+        else:
+            types = tuple(map(type, args))
+            if types in self.as_is or self._passes_as_is(types):
+                for index in self.text_slots:
+                    text = args[index]
+                    if text is not None and "\x00" in text:
+                        return None
+                for index in self.float_slots:
+                    number = args[index]
+                    if number is not None and not math.isfinite(number):
+                        return None
+                return args
         typed = self.typed.get(types, _UNSEEN)
         if typed is _UNSEEN:
             if len(self.typed) >= _TYPED_PER_STATEMENT:
@@ -762,6 +773,42 @@ class Binds:
 
 
 _UNSEEN: Any = object()
+
+
+def _plain_checker(natives: tuple[type, ...]) -> Callable[[Sequence[Any]], bool | None] | None:
+    """One function saying whether arguments pass as they are: what ``Binds.as_is`` and
+    the text and float slots say, in straight-line code, without the tuple of the
+    arguments' types. It answers True (they all pass), False (their types pass, but a
+    string holds NUL or a float is not finite) or None (some type does not pass). None
+    for more arguments than a function is written out for. An int is not checked
+    against 64 bits here: SQLite refuses a larger one itself, and its error is
+    translated into the DataError ``bind`` would raise."""
+    if len(natives) > _MAX_TYPED_ARGUMENTS:
+        return None
+    namespace: dict[str, Any] = {"isfinite": math.isfinite}
+    lines = ["def plain(args):", f"    if len(args) != {len(natives)}: return None"]
+    if natives:
+        lines.append(f"    {''.join(f'a{i}, ' for i in range(len(natives)))}= args")
+    lines.append("    ok = True")
+    for i, native in enumerate(natives):
+        if native is _NO_TYPE:
+            lines.append(f"    if a{i} is not None: return None")
+            continue
+        namespace[f"t{i}"] = native
+        lines.append(f"    if a{i} is not None:")
+        lines.append(f"        if type(a{i}) is not t{i}: return None")
+        if native is str:
+            lines.append(f"        if '\\x00' in a{i}: ok = False")
+        elif native is float:
+            lines.append(f"        if not isfinite(a{i}): ok = False")
+    lines.append("    return ok")
+    # The text holds argument positions only, never a value.
+    source = "\n".join(lines)
+    exec(compile(source, f"<dualdb plain arguments {len(natives)}>", "exec"), namespace)  # noqa: S102
+    plain: Callable[[Sequence[Any]], bool | None] = namespace["plain"]
+    return plain
+
+
 #: How many argument type tuples of one statement get a function of their own (NULLs in
 #: different places make different tuples).
 _TYPED_PER_STATEMENT = 16
