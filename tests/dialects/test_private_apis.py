@@ -97,3 +97,35 @@ def test_yoyo_lock_is_reentrant_through_its_is_locked_flag() -> None:
 
     assert DatabaseBackend._is_locked is False
     assert "_is_locked" in inspect.getsource(DatabaseBackend.lock)
+
+
+async def test_aiosqlite_refuses_a_function_run_in_its_thread_once_closed() -> None:
+    # dualdb/dialects/sqlite/_aiosqlite.py: in_thread() makes aiosqlite's _execute checks
+    # itself, or a call queued to a stopped thread would leave its caller waiting forever.
+    conn = await aiosqlite.connect(":memory:")
+    run = _aiosqlite.in_thread(conn)
+    await conn.close()
+    with pytest.raises(ValueError, match="closed"):
+        run(threading.get_ident)
+
+
+async def test_a_cancelled_call_in_aiosqlites_thread_leaves_the_thread_running() -> None:
+    # The caller awaits the future in_thread() returns; cancelling the caller cancels it,
+    # and aiosqlite's worker, finding it done, sets no result and goes on to the next call.
+    async with aiosqlite.connect(":memory:") as conn:
+        run = _aiosqlite.in_thread(conn)
+        started = threading.Event()
+        release = threading.Event()
+
+        def slow() -> int:
+            started.set()
+            release.wait(5)
+            return 1
+
+        waiter = asyncio.ensure_future(run(slow))
+        await asyncio.to_thread(started.wait, 5)
+        waiter.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        release.set()
+        assert await run(lambda: 2) == 2

@@ -297,7 +297,7 @@ async def test_a_sqlite_call_cancelled_before_its_thread_began_it_never_runs(
         await db.execute(raw("CREATE TABLE marks (x INTEGER)"))
         insert = raw("INSERT INTO marks VALUES (1)")
         async with db._driver.acquire() as conn:
-            busy = asyncio.create_task(conn._in_thread(time.sleep, 0.3))  # type: ignore[attr-defined]
+            busy = asyncio.ensure_future(conn._in_thread(time.sleep, 0.3))  # type: ignore[attr-defined]
             queued = asyncio.create_task(conn.execute(compile_query(insert, db.dialect), ()))
             await asyncio.sleep(0.05)
             queued.cancel()

@@ -9,10 +9,12 @@ is the canary that fails first when an upgrade moves one.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import threading
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
+from functools import partial
 from typing import Any, cast
 
 import aiosqlite
@@ -26,14 +28,28 @@ __all__ = [
     "worker_thread",
 ]
 
-#: Runs ``fn(*args)`` in the connection's thread and returns its result.
-InThread = Callable[..., Awaitable[Any]]
+#: Runs ``fn(*args)`` in the connection's thread; its result arrives on the returned
+#: future.
+InThread = Callable[..., "asyncio.Future[Any]"]
 
 
 def in_thread(conn: aiosqlite.Connection) -> InThread:
-    """The connection's "run this function in your thread" (bound once per connection:
-    no extra call per statement)."""
-    return cast(InThread, cast(Any, conn)._execute)
+    """The connection's "run this function in your thread", as aiosqlite's ``_execute``
+    does it (the same queue, the same worker resolving the same future), bound once per
+    connection. It hands back the future itself rather than a coroutine awaiting it:
+    one coroutine frame fewer per statement. A cancelled caller cancels the future,
+    which the worker then leaves alone (aiosqlite's ``set_result`` checks ``done()``)."""
+    raw = cast(Any, conn)
+    put = raw._tx.put_nowait
+
+    def call(fn: Callable[..., Any], *args: Any) -> asyncio.Future[Any]:
+        if not raw._running or not raw._connection:
+            raise ValueError("Connection closed")
+        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
+        put((future, partial(fn, *args)))
+        return future
+
+    return call
 
 
 def submit(conn: aiosqlite.Connection, fn: Callable[[], Any]) -> None:
