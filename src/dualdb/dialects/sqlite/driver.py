@@ -307,31 +307,38 @@ class SQLiteConnection(Connection):
 
     def _running(self, fn: Callable[..., Any], *args: Any) -> Any:
         # In the thread: marks the call as interruptible while it runs, or skips a call
-        # whose caller was cancelled before it began.
-        with self._lock:
-            self._started += 1
-            started = self._started
-            if started == self._abandoned or (self._skipped and started in self._skipped):
-                self._skipped.discard(started)
-                self._ended = started
-                return None
-            self._busy = True
+        # whose caller was cancelled before it began. (The lock is taken and released
+        # by hand around plain assignments: nothing between can raise, and no
+        # asynchronous exception reaches a thread other than the main one.)
+        lock = self._lock
+        lock.acquire()
+        self._started = started = self._started + 1
+        if started == self._abandoned or (self._skipped and started in self._skipped):
+            self._skipped.discard(started)
+            self._ended = started
+            lock.release()
+            return None
+        self._busy = True
+        lock.release()
         try:
             return fn(*args)
         except sqlite3.OperationalError as exc:
             self._explain(exc)
             raise
         finally:
-            with self._lock:
-                self._busy = False
-                stray = self._interrupted == started
-            try:
-                if stray:
-                    # Interrupted for its cancelled caller as it ended, the flag may
-                    # outlive it: spend it on a harmless statement, not on the next one.
+            lock.acquire()
+            self._busy = False
+            stray = self._interrupted == started
+            lock.release()
+            if stray:
+                # Interrupted for its cancelled caller as it ended, the flag may outlive
+                # it: spend it on a harmless statement, not on the next one.
+                try:
                     with contextlib.suppress(sqlite3.Error):
                         self._absorb()
-            finally:
+                finally:
+                    self._ended = started
+            else:
                 self._ended = started
 
     def _explain(self, exc: sqlite3.OperationalError) -> None:
@@ -1107,37 +1114,46 @@ class SQLiteDriver(Driver):
         """
         if compiled.session:
             return await self._run_alone(operation, compiled, args)
-        encoded = _encoded(compiled, args)
+        encoded = encode_args(args) if compiled.targets is None else args  # (_encoded)
         # Not while statements are in flight in the connections' threads: those threads
         # need the interpreter to finish them, and an event loop kept busy with reads
         # would hold it off a switch interval at a time. Nor while many readers wait
         # for their turn: a turn of the loop per read then costs more than queueing
         # them to a thread, which runs them in batches.
-        if compiled.is_select and self._inline_reads and not self._sharing and self._turns < _CROWD:
-            pool = self._pool
-            if pool.idle:
-                quiet = pool.idle[-1]
-                if quiet.inline_reads and quiet._ended == quiet._issued:
-                    try:
-                        result = quiet.inline(_IN_THREAD[operation], compiled, encoded)
-                    except TRANSLATED as exc:
-                        raise translate(exc, self.path) from driver_error(exc)
-                    if result is not _TOO_LONG:
-                        self._unyielded += 1
-                        if self._turns or self._unyielded >= _YIELD_EVERY:
-                            # Other tasks run before this one goes on, as after a hop: at
-                            # once while other readers wait for their turn, else every
-                            # few reads (the event loop's own I/O among them).
-                            self._unyielded = 0
-                            self._turns += 1
-                            try:
-                                await asyncio.sleep(0)
-                            finally:
-                                self._turns -= 1
-                        return result
-        conn = self._shared_connection(compiled.is_write)
+        pool = self._pool
+        if (
+            compiled.is_select
+            and self._inline_reads
+            and not self._sharing
+            and self._turns < _CROWD
+            and pool.idle
+        ):
+            quiet = pool.idle[-1]
+            if quiet.inline_reads and quiet._ended == quiet._issued:
+                try:
+                    result = quiet.inline(_IN_THREAD[operation], compiled, encoded)
+                except TRANSLATED as exc:
+                    raise translate(exc, self.path) from driver_error(exc)
+                if result is not _TOO_LONG:
+                    self._unyielded += 1
+                    if self._turns or self._unyielded >= _YIELD_EVERY:
+                        # Other tasks run before this one goes on, as after a hop: at
+                        # once while other readers wait for their turn, else every
+                        # few reads (the event loop's own I/O among them).
+                        self._unyielded = 0
+                        self._turns += 1
+                        try:
+                            await asyncio.sleep(0)
+                        finally:
+                            self._turns -= 1
+                    return result
+        conn: SQLiteConnection | None
+        if not self._sharing and pool.idle and not pool.waiting:
+            conn = pool.idle.pop()  # what _shared_connection does then, inline
+        else:
+            conn = self._shared_connection(compiled.is_write)
         if conn is None:
-            conn = await self._pool.checkout()
+            conn = await pool.checkout()
         alone = not conn.shared
         if alone:
             self._sharing.append(conn)
