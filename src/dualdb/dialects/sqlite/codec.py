@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from enum import Enum
+from functools import lru_cache
 from itertools import chain
 from typing import Any
 from uuid import UUID
@@ -775,6 +776,7 @@ class Binds:
 _UNSEEN: Any = object()
 
 
+@lru_cache(maxsize=256)
 def _plain_checker(natives: tuple[type, ...]) -> Callable[[Sequence[Any]], bool | None] | None:
     """One function saying whether arguments pass as they are: what ``Binds.as_is`` and
     the text and float slots say, in straight-line code, without the tuple of the
@@ -782,7 +784,9 @@ def _plain_checker(natives: tuple[type, ...]) -> Callable[[Sequence[Any]], bool 
     string holds NUL or a float is not finite) or None (some type does not pass). None
     for more arguments than a function is written out for. An int is not checked
     against 64 bits here: SQLite refuses a larger one itself, and its error is
-    translated into the DataError ``bind`` would raise."""
+    translated into the DataError ``bind`` would raise. Kept per column types: a query
+    built per call (values inline) makes a new ``Binds`` each time, and writing the
+    function out costs more than the statement."""
     if len(natives) > _MAX_TYPED_ARGUMENTS:
         return None
     namespace: dict[str, Any] = {"isfinite": math.isfinite}
