@@ -226,3 +226,11 @@ def test_a_bool_for_an_integer_column_is_not_taken_as_it_is() -> None:
     binds = Binds([_encoder("BIGINT")])
     quick = binds.quickly([True])
     assert quick is None or _exactly(quick) == _exactly([bind(_encoder("BIGINT"), True)])
+
+
+def test_statements_meeting_the_same_column_types_share_one_written_check() -> None:
+    # A query built per call, values inline, makes new Binds each time: the check is
+    # written out once per column types, not once per statement.
+    first = Binds([_encoder("BIGINT"), _encoder("TEXT")])
+    second = Binds([_encoder("BIGINT"), _encoder("TEXT")])
+    assert first.plain is not None and first.plain is second.plain
