@@ -462,11 +462,9 @@ def _compile(query: Any, dialect: Dialect) -> Compiled:
     template = spots = None
     if binder.spots:
         template, spots = sql, tuple(binder.spots)
-        sql = re.sub(
-            f"\x00{binder._nonce}:(\\d+):(\\w+)\x00",
-            lambda m: spots[int(m[1])].plain(m[2]),
-            template,
-        )
+        nonce = binder._nonce
+        # A mark of another nonce stays as it is (its NUL is then refused below).
+        sql = _MARK.sub(lambda m: spots[int(m[2])].plain(m[3]) if m[1] == nonce else m[0], template)
     _check_text(sql)
     slots = tuple(binder.slots)
     names = tuple(s.name for s in slots if s.name is not None)
@@ -527,6 +525,11 @@ def _compile_ddl(query: Any, dialect: Dialect) -> Compiled:
         is_ddl=True,
         state=dialect.statement_state(query),
     )
+
+
+#: A spot's mark in a rendered template (see ``Binder.mark``): one pattern, compiled once,
+#: where a pattern holding each compile's nonce was compiled again for every statement.
+_MARK = re.compile("\x00([0-9a-f]+):(\\d+):(\\w+)\x00")
 
 
 def _check_text(sql: str) -> None:
