@@ -2,7 +2,7 @@
 
 aiosqlite runs each public call (execute, fetch, close) as its own hop to the
 connection's thread; dualdb runs a whole statement (execute, fetch, decode) in one hop,
-through the function aiosqlite itself uses for that. ``pyproject.toml`` pins aiosqlite to
+through the queue and worker aiosqlite itself uses for that. ``pyproject.toml`` pins aiosqlite to
 the minor version these were checked against, and ``tests/dialects/test_private_apis.py``
 is the canary that fails first when an upgrade moves one.
 """
