@@ -706,17 +706,11 @@ class Binds:
     """The encoders of one statement's arguments on one schema version, with the type
     each takes as it is (see ``SQLiteConnection._bound``)."""
 
-    __slots__ = ("as_is", "encoders", "float_slots", "natives", "plain", "text_slots", "typed")
+    __slots__ = ("encoders", "natives", "plain", "typed")
 
     def __init__(self, encoders: Sequence[Callable[[Any], Any]]) -> None:
         self.encoders = tuple(encoders)
         self.natives = tuple(_AS_IS.get(e, _NO_TYPE) for e in self.encoders)
-        #: The argument positions whose str (or float) values pass as they are, so they
-        #: are checked for NUL (NaN) without a call.
-        self.text_slots = tuple(i for i, n in enumerate(self.natives) if n is str)
-        self.float_slots = tuple(i for i, n in enumerate(self.natives) if n is float)
-        #: Argument type tuples seen whose every value passes as it is (or is NULL).
-        self.as_is: set[tuple[type, ...]] = set()
         #: Per argument type tuple seen: a function encoding such arguments in one call
         #: (see ``_typed_encoder``), or None where only ``bind`` value by value will do.
         self.typed: dict[tuple[type, ...], Callable[[Sequence[Any]], Sequence[Any]] | None] = {}
@@ -727,28 +721,14 @@ class Binds:
         """The arguments encoded as ``bind`` encodes each, in one call for arguments of
         types seen before; None where they must go value by value (an Enum, a value
         refused: only that names the one refused)."""
-        plain = self.plain
-        if plain is not None:
-            # The common case: each value of the type its column takes as it is (an int
-            # for a BIGINT), with strings free of NUL and floats finite.
-            verdict = plain(args)
-            if verdict:
-                return args
-            if verdict is not None:  # a NUL in a string, a float not finite
-                return None
-            types = tuple(map(type, args))
-        else:
-            types = tuple(map(type, args))
-            if types in self.as_is or self._passes_as_is(types):
-                for index in self.text_slots:
-                    text = args[index]
-                    if text is not None and "\x00" in text:
-                        return None
-                for index in self.float_slots:
-                    number = args[index]
-                    if number is not None and not math.isfinite(number):
-                        return None
-                return args
+        # The common case: each value of the type its column takes as it is (an int for
+        # a BIGINT), with strings free of NUL and floats finite.
+        verdict = self.plain(args)
+        if verdict:
+            return args
+        if verdict is not None:  # a NUL in a string, a float not finite
+            return None
+        types = tuple(map(type, args))
         typed = self.typed.get(types, _UNSEEN)
         if typed is _UNSEEN:
             if len(self.typed) >= _TYPED_PER_STATEMENT:
@@ -762,33 +742,26 @@ class Binds:
             return None
         return encoded
 
-    def _passes_as_is(self, types: tuple[type, ...]) -> bool:
-        """Whether arguments of these types need no encoder (remembered when so)."""
-        if len(types) == len(self.natives) and all(
-            t is n or t is _NONE for t, n in zip(types, self.natives, strict=True)
-        ):
-            if len(self.as_is) < 16:
-                self.as_is.add(types)
-            return True
-        return False
-
 
 _UNSEEN: Any = object()
+#: A statement's arguments, and whether they pass as they are (see ``_plain_checker``).
+_Plain = Callable[[Sequence[Any]], bool | None]
 
 
 @lru_cache(maxsize=256)
-def _plain_checker(natives: tuple[type, ...]) -> Callable[[Sequence[Any]], bool | None] | None:
-    """One function saying whether arguments pass as they are: what ``Binds.as_is`` and
-    the text and float slots say, in straight-line code, without the tuple of the
-    arguments' types. It answers True (they all pass), False (their types pass, but a
-    string holds NUL or a float is not finite) or None (some type does not pass). None
-    for more arguments than a function is written out for. An int is not checked
-    against 64 bits here: SQLite refuses a larger one itself, and its error is
-    translated into the DataError ``bind`` would raise. Kept per column types: a query
-    built per call (values inline) makes a new ``Binds`` each time, and writing the
-    function out costs more than the statement."""
+def _plain_checker(natives: tuple[type, ...]) -> _Plain:
+    """One function saying whether arguments pass as they are: each value of the very
+    type its column takes (``natives``) or NULL. It answers True (they all pass), False
+    (their types pass, but a string holds NUL or a float is not finite) or None (some
+    type does not pass). Written out in straight-line code, without the tuple of the
+    arguments' types; past the arguments a function is written out for, it goes by that
+    tuple (``_plain_by_types``). An int is not checked against 64 bits here: SQLite
+    refuses a larger one itself, and its error is translated into the DataError
+    ``bind`` would raise. Kept per column types: a query built per call (values inline)
+    makes a new ``Binds`` each time, and writing the function out costs more than the
+    statement."""
     if len(natives) > _MAX_TYPED_ARGUMENTS:
-        return None
+        return _plain_by_types(natives)
     namespace: dict[str, Any] = {"isfinite": math.isfinite}
     lines = ["def plain(args):", f"    if len(args) != {len(natives)}: return None"]
     if natives:
@@ -809,7 +782,36 @@ def _plain_checker(natives: tuple[type, ...]) -> Callable[[Sequence[Any]], bool 
     # The text holds argument positions only, never a value.
     source = "\n".join(lines)
     exec(compile(source, f"<dualdb plain arguments {len(natives)}>", "exec"), namespace)  # noqa: S102
-    plain: Callable[[Sequence[Any]], bool | None] = namespace["plain"]
+    plain: _Plain = namespace["plain"]
+    return plain
+
+
+def _plain_by_types(natives: tuple[type, ...]) -> _Plain:
+    """``_plain_checker``'s answer for many arguments, from the tuple of their types
+    (up to 16 such tuples that pass are remembered)."""
+    texts = tuple(i for i, n in enumerate(natives) if n is str)
+    floats = tuple(i for i, n in enumerate(natives) if n is float)
+    passing: set[tuple[type, ...]] = set()
+
+    def plain(args: Sequence[Any]) -> bool | None:
+        types = tuple(map(type, args))
+        if types not in passing:
+            if len(types) != len(natives) or not all(
+                t is n or t is _NONE for t, n in zip(types, natives, strict=True)
+            ):
+                return None
+            if len(passing) < 16:
+                passing.add(types)
+        for index in texts:
+            text = args[index]
+            if text is not None and "\x00" in text:
+                return False
+        for index in floats:
+            number = args[index]
+            if number is not None and not math.isfinite(number):
+                return False
+        return True
+
     return plain
 
 

@@ -1114,46 +1114,37 @@ class SQLiteDriver(Driver):
         """
         if compiled.session:
             return await self._run_alone(operation, compiled, args)
-        encoded = encode_args(args) if compiled.targets is None else args  # (_encoded)
+        encoded = _encoded(compiled, args)
         # Not while statements are in flight in the connections' threads: those threads
         # need the interpreter to finish them, and an event loop kept busy with reads
         # would hold it off a switch interval at a time. Nor while many readers wait
         # for their turn: a turn of the loop per read then costs more than queueing
         # them to a thread, which runs them in batches.
-        pool = self._pool
-        if (
-            compiled.is_select
-            and self._inline_reads
-            and not self._sharing
-            and self._turns < _CROWD
-            and pool.idle
-        ):
-            quiet = pool.idle[-1]
-            if quiet.inline_reads and quiet._ended == quiet._issued:
-                try:
-                    result = quiet.inline(_IN_THREAD[operation], compiled, encoded)
-                except TRANSLATED as exc:
-                    raise translate(exc, self.path) from driver_error(exc)
-                if result is not _TOO_LONG:
-                    self._unyielded += 1
-                    if self._turns or self._unyielded >= _YIELD_EVERY:
-                        # Other tasks run before this one goes on, as after a hop: at
-                        # once while other readers wait for their turn, else every
-                        # few reads (the event loop's own I/O among them).
-                        self._unyielded = 0
-                        self._turns += 1
-                        try:
-                            await asyncio.sleep(0)
-                        finally:
-                            self._turns -= 1
-                    return result
-        conn: SQLiteConnection | None
-        if not self._sharing and pool.idle and not pool.waiting:
-            conn = pool.idle.pop()  # what _shared_connection does then, inline
-        else:
-            conn = self._shared_connection(compiled.is_write)
+        if compiled.is_select and self._inline_reads and not self._sharing and self._turns < _CROWD:
+            pool = self._pool
+            if pool.idle:
+                quiet = pool.idle[-1]
+                if quiet.inline_reads and quiet._ended == quiet._issued:
+                    try:
+                        result = quiet.inline(_IN_THREAD[operation], compiled, encoded)
+                    except TRANSLATED as exc:
+                        raise translate(exc, self.path) from driver_error(exc)
+                    if result is not _TOO_LONG:
+                        self._unyielded += 1
+                        if self._turns or self._unyielded >= _YIELD_EVERY:
+                            # Other tasks run before this one goes on, as after a hop: at
+                            # once while other readers wait for their turn, else every
+                            # few reads (the event loop's own I/O among them).
+                            self._unyielded = 0
+                            self._turns += 1
+                            try:
+                                await asyncio.sleep(0)
+                            finally:
+                                self._turns -= 1
+                        return result
+        conn = self._shared_connection(compiled.is_write)
         if conn is None:
-            conn = await pool.checkout()
+            conn = await self._pool.checkout()
         alone = not conn.shared
         if alone:
             self._sharing.append(conn)
