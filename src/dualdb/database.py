@@ -314,16 +314,24 @@ class _Queries:
                     finishers = hooks.before(
                         "iterate", self._dialect.name, compiled, compiled.sql, args
                     )
+                # Each record is let go of as it is taken (the batch reversed, popped
+                # from its end): records the caller is done with, held by the batch
+                # until its end, survive the garbage collector's young generation and
+                # are promoted to be collected again later, with every object inside.
                 if convert is None:
                     async for batch in records:
-                        for record in batch:
+                        batch.reverse()
+                        take = batch.pop
+                        while batch:
                             rows += 1
-                            yield record
+                            yield take()
                 else:
                     async for batch in records:
-                        for record in batch:
+                        batch.reverse()
+                        take = batch.pop
+                        while batch:
                             rows += 1
-                            yield convert(record)
+                            yield convert(take())
         except BaseException as exc:
             error = exc
             if hooks is None and self._hooked:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import uuid
 from typing import Any, cast
 
@@ -130,6 +131,16 @@ async def test_iterate_can_stop_early(items: dualdb.Database) -> None:
             break
     assert got == [0, 1, 2, 3]
     assert await items.fetch_val(COUNT) == 10
+
+
+async def test_iterate_holds_no_record_the_caller_has_taken(items: dualdb.Database) -> None:
+    # A record left in its batch until the batch ends outlives the garbage collector's
+    # young generation, and is collected again later with every object in it.
+    await items.execute_many(INSERT, numbered_rows(7))
+    held = []
+    async for row in items.iterate(ALL, batch_size=5):
+        held.append(sum(isinstance(r, list) for r in gc.get_referrers(row)))
+    assert held == [0] * 7
 
 
 async def test_upsert_do_nothing_keeps_existing_row(items: dualdb.Database) -> None:

@@ -105,7 +105,8 @@ _MATCHING_NAMES = {
 class Stream(Protocol):
     """What ``Connection.iterate`` returns: an async iterator of non-empty batches of
     records that can be closed early (an async generator is one). Batches, not records:
-    the caller's per-row loop is then the only async step per row."""
+    the caller's per-row loop is then the only async step per row. Each batch is a new
+    list, the caller's to empty as it goes."""
 
     def __aiter__(self) -> AsyncIterator[list[Record]]: ...
     def __anext__(self) -> Awaitable[list[Record]]: ...
